@@ -1,0 +1,11 @@
+DROP TABLE idempotency_keys;
+DROP TABLE ticket_events;
+DROP TABLE attachments;
+DROP TABLE messages;
+DROP TABLE blobs;
+DROP TABLE tickets;
+DROP TABLE customers;
+DROP TABLE api_tokens;
+DROP TABLE agents;
+DROP TABLE queues;
+DROP TABLE vendors;

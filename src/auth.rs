@@ -1,0 +1,288 @@
+//! Bearer tokens: random 256-bit secrets, stored only as SHA-256 hashes
+//! (they are not passwords, so a slow hash would only cost latency).
+
+use crate::db::models::{Agent, ApiToken};
+use crate::db::schema::{agents, api_tokens};
+use crate::db::DbConnection;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+const TOKEN_PREFIX: &str = "rly_";
+
+/// Who is calling, resolved from a token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: String,
+    pub role: Role,
+    pub agent_id: Option<String>,
+    pub vendor_id: Option<String>,
+}
+
+impl Principal {
+    /// The vendor whose work this caller is confined to, if any.
+    pub fn vendor_scope(&self) -> Option<&str> {
+        if self.role.is_vendor_scoped() {
+            // Vendor-scoped tokens are only issued to agents with a vendor;
+            // an empty scope can never match a queue, so nothing leaks if that
+            // invariant is ever broken.
+            Some(self.vendor_id.as_deref().unwrap_or(""))
+        } else {
+            None
+        }
+    }
+
+    pub fn require(&self, allowed: impl Fn(Role) -> bool) -> AppResult<()> {
+        if allowed(self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "the {} role may not do this",
+                self.role
+            )))
+        }
+    }
+
+    /// How this caller appears in a ticket's event log.
+    pub fn actor(&self) -> String {
+        match &self.agent_id {
+            Some(id) => format!("agent:{id}"),
+            None => format!("token:{}", self.token_id),
+        }
+    }
+}
+
+/// A fresh secret: a recognisable prefix (so secret scanners can find leaked
+/// tokens) and 256 random bits.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Resolves a bearer token. Revoked tokens and tokens of deactivated agents
+/// are refused.
+pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principal> {
+    let refused = || AppError::Unauthorized("the bearer token is not valid or was revoked".into());
+    let (token, agent): (ApiToken, Option<Agent>) = api_tokens::table
+        .left_join(agents::table)
+        .filter(api_tokens::token_hash.eq(hash_secret(secret)))
+        .filter(api_tokens::revoked_at.is_null())
+        .select((ApiToken::as_select(), Option::<Agent>::as_select()))
+        .first(conn)
+        .optional()?
+        .ok_or_else(refused)?;
+    if agent.as_ref().is_some_and(|a| !a.active) {
+        return Err(refused());
+    }
+    let role: Role = token.role.parse().map_err(AppError::Internal)?;
+    let now = Utc::now().naive_utc();
+    // Record use at most once a minute, so authentication stays a read.
+    if token
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+    {
+        diesel::update(api_tokens::table.find(&token.id))
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Principal {
+        token_id: token.id,
+        role,
+        agent_id: token.agent_id,
+        vendor_id: agent.and_then(|a| a.vendor_id),
+    })
+}
+
+/// A token as listed to admins: never the secret or its hash.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub agent_id: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub last_used_at: Option<chrono::DateTime<Utc>>,
+    pub revoked_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// The answer to creating a token: the only time the secret is shown.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    #[serde(flatten)]
+    pub token: TokenView,
+    pub secret: String,
+}
+
+fn utc(t: NaiveDateTime) -> chrono::DateTime<Utc> {
+    t.and_utc()
+}
+
+impl From<ApiToken> for TokenView {
+    fn from(t: ApiToken) -> Self {
+        TokenView {
+            role: t.role.parse().unwrap_or(Role::Agent),
+            id: t.id,
+            name: t.name,
+            agent_id: t.agent_id,
+            created_at: utc(t.created_at),
+            last_used_at: t.last_used_at.map(utc),
+            revoked_at: t.revoked_at.map(utc),
+        }
+    }
+}
+
+/// Issues a token. Agent and lead tokens must belong to an active agent of a
+/// vendor (that is what scopes them); a token never carries more power than
+/// its agent's own role.
+pub fn issue_token(
+    conn: &mut DbConnection,
+    role: Role,
+    name: &str,
+    agent_email: Option<&str>,
+) -> AppResult<IssuedToken> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(AppError::invalid("name", "must be 1 to 200 characters"));
+    }
+    let agent = match agent_email {
+        Some(email) => Some(
+            agents::table
+                .filter(agents::email.eq(email.trim().to_lowercase()))
+                .select(Agent::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| {
+                    AppError::invalid("agent", format!("no agent with email '{email}'"))
+                })?,
+        ),
+        None => None,
+    };
+    match (&agent, role) {
+        (None, r) if r.is_vendor_scoped() => {
+            return Err(AppError::invalid(
+                "agent",
+                format!("a {r} token must belong to an agent"),
+            ));
+        }
+        (Some(_), Role::Intake) => {
+            return Err(AppError::invalid(
+                "agent",
+                "intake tokens are for machines and belong to no agent",
+            ));
+        }
+        (Some(a), r) => {
+            let agent_role: Role = a.role.parse().map_err(AppError::Internal)?;
+            if !agent_role.covers(r) {
+                return Err(AppError::invalid(
+                    "role",
+                    format!(
+                        "agent {} is a {agent_role} and cannot hold a {r} token",
+                        a.email
+                    ),
+                ));
+            }
+            if r.is_vendor_scoped() && a.vendor_id.is_none() {
+                return Err(AppError::invalid(
+                    "agent",
+                    format!("a {r} token needs an agent who works for a vendor"),
+                ));
+            }
+            if !a.active {
+                return Err(AppError::invalid("agent", "the agent is deactivated"));
+            }
+        }
+        (None, _) => {}
+    }
+    let secret = generate_secret();
+    let token = ApiToken {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_string(),
+        role: role.as_str().to_string(),
+        agent_id: agent.map(|a| a.id),
+        token_hash: hash_secret(&secret),
+        created_at: Utc::now().naive_utc(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    diesel::insert_into(api_tokens::table)
+        .values(&token)
+        .execute(conn)?;
+    Ok(IssuedToken {
+        token: token.into(),
+        secret,
+    })
+}
+
+pub fn list_tokens(conn: &mut DbConnection) -> AppResult<Vec<TokenView>> {
+    Ok(api_tokens::table
+        .order(api_tokens::created_at.desc())
+        .select(ApiToken::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(TokenView::from)
+        .collect())
+}
+
+/// Revokes a token; revoking twice is harmless.
+pub fn revoke_token(conn: &mut DbConnection, id: &str) -> AppResult<TokenView> {
+    let token: ApiToken = api_tokens::table
+        .find(id)
+        .select(ApiToken::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("token"))?;
+    if token.revoked_at.is_some() {
+        return Ok(token.into());
+    }
+    let now = Utc::now().naive_utc();
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+    Ok(ApiToken {
+        revoked_at: Some(now),
+        ..token
+    }
+    .into())
+}
+
+/// First start: with no tokens at all, create an admin token so the operator
+/// can get in, and return it for the caller to hand over.
+pub fn bootstrap_admin_token(conn: &mut DbConnection) -> AppResult<Option<IssuedToken>> {
+    crate::db::write_tx(conn, |conn| {
+        let existing: i64 = api_tokens::table.count().get_result(conn)?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        issue_token(
+            conn,
+            Role::Admin,
+            "initial admin (created at first start)",
+            None,
+        )
+        .map(Some)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_and_hash_stably() {
+        let a = generate_secret();
+        let b = generate_secret();
+        assert_ne!(a, b);
+        assert!(a.starts_with("rly_") && a.len() == 4 + 64);
+        assert_eq!(hash_secret(&a), hash_secret(&a));
+        assert_ne!(hash_secret(&a), a);
+    }
+}

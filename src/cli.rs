@@ -1,0 +1,174 @@
+//! The `relay` command line: `serve` (default), `migrate`, `admin`, `demo`.
+
+use crate::auth;
+use crate::config::Settings;
+use crate::db::connection::{self, PoolOptions};
+use crate::db::{Backend, DbPool};
+use crate::domain::Role;
+use crate::http::state::AppState;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relay",
+    version,
+    about = "Help-desk ticketing for outsourced, multi-vendor support"
+)]
+pub struct Cli {
+    /// Folder holding default.toml and $RELAY_ENV.toml.
+    #[arg(
+        long,
+        global = true,
+        env = "RELAY_CONFIG_DIR",
+        default_value = "config"
+    )]
+    pub config_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API, the web form and the customer pages (the default).
+    Serve {
+        /// Listen address, overriding `server.bind`.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Fill the database with a realistic demo data set.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a new bearer token (only its hash is stored).
+    CreateToken {
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: String,
+        /// Email of the agent the token acts for (required for agent and lead).
+        #[arg(long)]
+        agent: Option<String>,
+    },
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Role::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+pub type CliResult = Result<(), String>;
+
+fn open_database(settings: &Settings) -> Result<(DbPool, Backend), String> {
+    let (pool, backend) = connection::connect(&PoolOptions {
+        url: settings.database.url.clone(),
+        max_size: settings.database.pool_size,
+        sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
+    })
+    .map_err(|e| e.to_string())?;
+    let applied = connection::migrate(&pool).map_err(|e| e.to_string())?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok((pool, backend))
+}
+
+pub fn run(cli: Cli) -> CliResult {
+    let mut settings = Settings::load(&cli.config_dir).map_err(|e| e.to_string())?;
+    crate::telemetry::init(settings.server.log_format);
+    match cli.command.unwrap_or(Command::Serve { bind: None }) {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.server.bind = bind;
+                settings
+                    .validate()
+                    .map_err(|e| format!("{e} (from --bind)"))?;
+            }
+            serve(settings)
+        }
+        Command::Migrate => open_database(&settings).map(|_| println!("database is up to date")),
+        Command::Admin {
+            command: AdminCommand::CreateToken { role, name, agent },
+        } => {
+            let (pool, _) = open_database(&settings)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let issued = auth::issue_token(&mut conn, role, &name, agent.as_deref()).map_err(
+                |e| match e {
+                    crate::error::AppError::Validation(errors) => errors
+                        .iter()
+                        .map(|f| format!("{}: {}", f.field, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                },
+            )?;
+            println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::Demo => {
+            let (pool, _) = open_database(&settings)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let summary = crate::demo::seed(&mut conn, &settings).map_err(|e| e.to_string())?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+/// Writes the first admin token where only the operator can read it.
+fn hand_over_admin_token(path: &Path, secret: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, format!("{secret}\n").as_bytes())
+}
+
+fn serve(settings: Settings) -> CliResult {
+    let (pool, backend) = open_database(&settings)?;
+    {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        if let Some(issued) = auth::bootstrap_admin_token(&mut conn).map_err(|e| e.to_string())? {
+            let path = &settings.bootstrap.admin_token_file;
+            hand_over_admin_token(path, &issued.secret).map_err(|e| {
+                format!(
+                    "cannot write the initial admin token to {}: {e}",
+                    path.display()
+                )
+            })?;
+            tracing::warn!(
+                file = %path.display(),
+                "no API tokens existed: created an admin token and wrote it to this file; read it, store it safely, then delete the file"
+            );
+        }
+    }
+    let listener = std::net::TcpListener::bind(settings.bind_addr()).map_err(|e| {
+        format!(
+            "cannot listen on {} (setting `server.bind`): {e}",
+            settings.server.bind
+        )
+    })?;
+    tracing::info!(address = %settings.server.bind, backend = ?backend, "Relay is serving");
+    let state = AppState::new(pool, backend, settings);
+    actix_web::rt::System::new()
+        .block_on(async move { crate::http::start(state, listener)?.await })
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,270 @@
+//! Connections, the pool and migrations.
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("setting `database.url` (DATABASE_URL): {0}")]
+    Url(String),
+    #[error("cannot create the directory {path} for the SQLite database: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(String),
+}
+
+/// A parsed database URL: which backend, and what to hand its driver.
+#[derive(Debug, Clone)]
+pub struct DatabaseTarget {
+    pub backend: Backend,
+    /// For PostgreSQL the URL itself, for SQLite the file path.
+    pub address: String,
+}
+
+impl DatabaseTarget {
+    /// Only `sqlite:` and `postgres(ql)://` URLs are accepted: anything else is
+    /// refused rather than silently opening a new SQLite file by that name.
+    pub fn parse(url: &str) -> Result<Self, DbSetupError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                address: url.to_string(),
+            });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Err(DbSetupError::Url(format!(
+                    "'{url}' names no file; use e.g. sqlite://data/relay.db (an in-memory database would lose every ticket at exit)"
+                )));
+            }
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                address: path.to_string(),
+            });
+        }
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(DbSetupError::Url(format!(
+            "unsupported scheme '{scheme}' in '{}'; use sqlite://PATH or postgres://USER@HOST/DB",
+            redact(url)
+        )))
+    }
+}
+
+/// Hides a password in a URL before it reaches a log or an error message.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens connections for one database. Dispatches on the URL scheme so that a
+/// PostgreSQL failure reports libpq's own message (diesel's derived
+/// `establish` tries every backend and hides it).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: DatabaseTarget,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.target.backend {
+            Backend::Postgres => {
+                PgConnection::establish(&self.target.address).map(DbConnection::Postgresql)
+            }
+            Backend::Sqlite => {
+                SqliteConnection::establish(&self.target.address).map(DbConnection::Sqlite)
+            }
+        }
+        .map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Per-connection SQLite settings. `busy_timeout` must come before
+/// `journal_mode=WAL`, or connections opened in parallel at pool start-up
+/// fail with "database is locked".
+#[derive(Debug, Clone)]
+struct SqlitePragmas {
+    synchronous: String,
+}
+
+impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                self.synchronous
+            ))
+            .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+pub struct PoolOptions {
+    pub url: String,
+    pub max_size: u32,
+    pub sqlite_synchronous: String,
+    pub connect_timeout: Duration,
+}
+
+/// Builds the pool and applies pending migrations, creating the SQLite file's
+/// directory when needed.
+pub fn connect(options: &PoolOptions) -> Result<(DbPool, Backend), DbSetupError> {
+    let target = DatabaseTarget::parse(&options.url)?;
+    if target.backend == Backend::Sqlite {
+        if let Some(dir) = PathBuf::from(&target.address)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|source| DbSetupError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let backend = target.backend;
+    let manager = Manager { target };
+    // Check the database is reachable first, so the operator sees the driver's
+    // message instead of r2d2's generic timeout.
+    manager
+        .connect()
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    let pool = r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .connection_timeout(options.connect_timeout)
+        .connection_customizer(Box::new(SqlitePragmas {
+            synchronous: options.sqlite_synchronous.clone(),
+        }))
+        .build(manager)
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    Ok((pool, backend))
+}
+
+/// Applies pending migrations; returns how many ran.
+pub fn migrate(pool: &DbPool) -> Result<usize, DbSetupError> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    let applied = match &mut *conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| DbSetupError::Migrate(e.to_string()))
+}
+
+/// Connection counts for `/metrics`.
+pub struct PoolState {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_state(pool: &DbPool) -> PoolState {
+    let state = pool.state();
+    PoolState {
+        size: state.connections,
+        idle: state.idle_connections,
+        max: pool.max_size(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel_migrations::MigrationSource;
+
+    #[test]
+    fn both_migration_trees_list_the_same_versions() {
+        let names = |m: &EmbeddedMigrations| {
+            MigrationSource::<diesel::pg::Pg>::migrations(m)
+                .unwrap()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        let sqlite: Vec<String> =
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .unwrap()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
+        assert_eq!(names(&PG_MIGRATIONS), sqlite);
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_setting_named() {
+        let err = DatabaseTarget::parse("mysql://root@localhost/relay")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("database.url") && err.contains("mysql"),
+            "{err}"
+        );
+        assert!(DatabaseTarget::parse("relay.db").is_err());
+        assert!(DatabaseTarget::parse("sqlite::memory:").is_err());
+        let err = DatabaseTarget::parse("redis://u:secret@h/1")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_and_postgres_urls_are_understood() {
+        let t = DatabaseTarget::parse("sqlite://data/relay.db").unwrap();
+        assert_eq!(
+            (t.backend, t.address.as_str()),
+            (Backend::Sqlite, "data/relay.db")
+        );
+        let t = DatabaseTarget::parse("sqlite:/tmp/x.db").unwrap();
+        assert_eq!(t.address, "/tmp/x.db");
+        let t = DatabaseTarget::parse("postgres://postgres@127.0.0.1/relay").unwrap();
+        assert_eq!(t.backend, Backend::Postgres);
+    }
+}

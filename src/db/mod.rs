@@ -1,0 +1,111 @@
+//! Storage: one diesel code path over SQLite and PostgreSQL.
+//!
+//! Everything that differs between the two backends (connection set-up,
+//! transactions that take the write lock up front, sequences, insert-or-ignore)
+//! lives in this module and nowhere else.
+
+pub mod connection;
+pub mod models;
+pub mod schema;
+
+pub use connection::{Backend, DbConnection, DbPool, PoolState};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Runs `f` in a transaction that holds the write lock from its first
+/// statement. On SQLite a deferred transaction that reads and then writes can
+/// fail with SQLITE_BUSY without waiting; `BEGIN IMMEDIATE` waits its turn
+/// (up to the busy timeout) instead.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConnection::Sqlite(_) => {
+            // The closure needs the multi-connection, not the inner SQLite
+            // connection, so BEGIN IMMEDIATE is issued by hand; bodies never
+            // open nested transactions.
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            let outcome = f(conn).and_then(|value| {
+                conn.batch_execute("COMMIT")?;
+                Ok(value)
+            });
+            if outcome.is_err() {
+                // Nothing to do if this fails too: the connection drops the
+                // transaction when it is closed, and the first error is the one
+                // worth reporting.
+                let _ = conn.batch_execute("ROLLBACK");
+            }
+            outcome
+        }
+        DbConnection::Postgresql(_) => conn.transaction(f),
+    }
+}
+
+/// Next ticket number: a sequence on PostgreSQL (no lock held across the
+/// transaction, so concurrent intake does not serialise on it); on SQLite
+/// writers are serialised anyway, so the maximum plus one inside the write
+/// transaction is exact.
+pub fn next_ticket_number(conn: &mut DbConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Next {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        value: i64,
+    }
+    let sql = match conn {
+        DbConnection::Postgresql(_) => "SELECT nextval('ticket_number_seq') AS value",
+        DbConnection::Sqlite(_) => "SELECT COALESCE(MAX(number), 10000) + 1 AS value FROM tickets",
+    };
+    diesel::sql_query(sql)
+        .get_result::<Next>(conn)
+        .map(|n| n.value)
+}
+
+/// Stores a blob unless one with the same content hash is already there.
+pub fn insert_blob_if_absent(
+    conn: &mut DbConnection,
+    blob: &models::NewBlob<'_>,
+) -> QueryResult<()> {
+    crate::insert_ignoring_conflicts!(conn, schema::blobs::table, blob).map(drop)
+}
+
+pub fn is_unique_violation(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Case-insensitive substring match that behaves the same on both backends.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `INSERT ... ON CONFLICT DO NOTHING` on both backends. diesel's
+/// multi-connection cannot express conflict clauses, so the statement is
+/// built per backend.
+#[macro_export]
+macro_rules! insert_ignoring_conflicts {
+    ($conn:expr, $table:expr, $values:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_or_ignore_into($table)
+                .values($values)
+                .execute(c),
+        }
+    }};
+}

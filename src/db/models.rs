@@ -1,0 +1,192 @@
+//! Rows as stored. Conversions to API shapes live with the services.
+
+use super::schema::*;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = vendors)]
+pub struct Vendor {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub contracted_attainment: Option<f64>,
+    pub price_per_ticket_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub mask_customer_pii: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = queues)]
+pub struct Queue {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub vendor_id: String,
+    pub assignment_strategy: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = agents)]
+#[diesel(treat_none_as_null = true)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub vendor_id: Option<String>,
+    pub role: String,
+    pub skills: String,
+    pub capacity: i32,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub agent_id: Option<String>,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = customers)]
+pub struct Customer {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub organization: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct Ticket {
+    pub id: String,
+    pub number: i64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub channel: String,
+    pub queue_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub customer_id: String,
+    pub tags: String,
+    pub custom_fields: String,
+    pub language: Option<String>,
+    pub access_token_hash: String,
+    pub follow_up_of: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub solved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+/// The mutable part of a ticket, written back as a whole on every change.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = tickets)]
+#[diesel(treat_none_as_null = true)]
+pub struct TicketChanges {
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub queue_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub tags: String,
+    pub custom_fields: String,
+    pub language: Option<String>,
+    pub version: i32,
+    pub updated_at: NaiveDateTime,
+    pub solved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+impl Ticket {
+    pub fn changes(&self) -> TicketChanges {
+        TicketChanges {
+            subject: self.subject.clone(),
+            status: self.status.clone(),
+            priority: self.priority.clone(),
+            queue_id: self.queue_id.clone(),
+            assignee_id: self.assignee_id.clone(),
+            tags: self.tags.clone(),
+            custom_fields: self.custom_fields.clone(),
+            language: self.language.clone(),
+            version: self.version,
+            updated_at: self.updated_at,
+            solved_at: self.solved_at,
+            closed_at: self.closed_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = blobs)]
+pub struct NewBlob<'a> {
+    pub sha256: &'a str,
+    pub size: i64,
+    pub content: &'a [u8],
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: String,
+    pub ticket_id: String,
+    pub author_kind: String,
+    pub author_agent_id: Option<String>,
+    pub author_customer_id: Option<String>,
+    pub public: bool,
+    pub channel: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub email_message_id: Option<String>,
+    pub email_in_reply_to: Option<String>,
+    pub email_references: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = attachments)]
+pub struct Attachment {
+    pub id: String,
+    pub message_id: String,
+    pub blob_sha256: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub struct TicketEvent {
+    pub id: String,
+    pub ticket_id: String,
+    pub kind: String,
+    pub actor: String,
+    pub data: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyKey {
+    pub scope: String,
+    pub key: String,
+    pub request_hash: String,
+    pub ticket_id: String,
+    pub created_at: NaiveDateTime,
+}

@@ -1,0 +1,173 @@
+//! The one schema for both backends (hand-written; see diesel.toml).
+
+diesel::table! {
+    vendors (id) {
+        id -> Text,
+        name -> Text,
+        timezone -> Text,
+        contracted_attainment -> Nullable<Double>,
+        price_per_ticket_cents -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        mask_customer_pii -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queues (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        vendor_id -> Text,
+        assignment_strategy -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        vendor_id -> Nullable<Text>,
+        role -> Text,
+        skills -> Text,
+        capacity -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        agent_id -> Nullable<Text>,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        organization -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        number -> BigInt,
+        subject -> Text,
+        status -> Text,
+        priority -> Text,
+        channel -> Text,
+        queue_id -> Nullable<Text>,
+        assignee_id -> Nullable<Text>,
+        customer_id -> Text,
+        tags -> Text,
+        custom_fields -> Text,
+        language -> Nullable<Text>,
+        access_token_hash -> Text,
+        follow_up_of -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        solved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        ticket_id -> Text,
+        author_kind -> Text,
+        author_agent_id -> Nullable<Text>,
+        author_customer_id -> Nullable<Text>,
+        public -> Bool,
+        channel -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        email_message_id -> Nullable<Text>,
+        email_in_reply_to -> Nullable<Text>,
+        email_references -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        message_id -> Text,
+        blob_sha256 -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Text,
+        ticket_id -> Text,
+        kind -> Text,
+        actor -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Text,
+        ticket_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(queues -> vendors (vendor_id));
+diesel::joinable!(agents -> vendors (vendor_id));
+diesel::joinable!(api_tokens -> agents (agent_id));
+diesel::joinable!(tickets -> customers (customer_id));
+diesel::joinable!(tickets -> queues (queue_id));
+diesel::joinable!(tickets -> agents (assignee_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    vendors,
+    queues,
+    agents,
+    api_tokens,
+    customers,
+    tickets,
+    blobs,
+    messages,
+    attachments,
+    ticket_events,
+    idempotency_keys,
+);

@@ -1,0 +1,269 @@
+//! Agents: the people who work tickets, and the client's own staff.
+
+use super::{check_vendor_visible, new_id, now};
+use crate::auth::Principal;
+use crate::db::models::Agent;
+use crate::db::schema::{agents, api_tokens, vendors};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::domain::validate::Errors;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Required for agents and leads; managers and admins may have none.
+    pub vendor_id: Option<String>,
+    /// `agent` (default), `lead`, `manager` or `admin`.
+    pub role: Option<String>,
+    /// e.g. languages and products: `["es", "billing"]`.
+    pub skills: Option<Vec<String>>,
+    /// Most open tickets this agent holds at once.
+    pub capacity: Option<i32>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub vendor_id: Option<String>,
+    pub role: Role,
+    pub skills: Vec<String>,
+    pub capacity: i32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<Agent> for AgentView {
+    type Error = AppError;
+    fn try_from(a: Agent) -> AppResult<Self> {
+        Ok(AgentView {
+            role: a.role.parse().map_err(AppError::Internal)?,
+            skills: serde_json::from_str(&a.skills)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            id: a.id,
+            name: a.name,
+            email: a.email,
+            vendor_id: a.vendor_id,
+            capacity: a.capacity,
+            active: a.active,
+            created_at: a.created_at.and_utc(),
+            updated_at: a.updated_at.and_utc(),
+        })
+    }
+}
+
+/// Leads manage their own vendor's agents and leads; managers manage
+/// everyone below admin; only admins create or change admins.
+fn may_manage(caller: &Principal, role: Role, vendor_id: Option<&str>) -> bool {
+    match caller.role {
+        Role::Admin => true,
+        Role::Manager => role != Role::Admin,
+        Role::Lead => {
+            role.is_vendor_scoped()
+                && vendor_id.is_some()
+                && vendor_id == caller.vendor_id.as_deref()
+        }
+        _ => false,
+    }
+}
+
+fn apply(conn: &mut DbConnection, agent: &mut Agent, input: &AgentInput) -> AppResult<()> {
+    let mut errors = Errors::default();
+    if let Some(name) = &input.name {
+        agent.name = errors.required_text("name", name, 200);
+    }
+    if let Some(email) = &input.email {
+        agent.email = errors.email("email", email);
+    }
+    if let Some(role) = &input.role {
+        match errors.parse::<Role>("role", role) {
+            Some(Role::Intake) => errors.add("role", "intake is for machine tokens, not people"),
+            Some(r) => agent.role = r.as_str().into(),
+            None => {}
+        }
+    }
+    if let Some(vendor_id) = &input.vendor_id {
+        let exists: i64 = vendors::table
+            .filter(vendors::id.eq(vendor_id))
+            .count()
+            .get_result(conn)?;
+        if exists == 0 {
+            errors.add("vendor_id", format!("no vendor '{vendor_id}'"));
+        }
+        agent.vendor_id = Some(vendor_id.clone());
+    }
+    if let Some(skills) = &input.skills {
+        let skills = crate::domain::validate::normalize_tags(&mut errors, "skills", skills);
+        agent.skills = serde_json::to_string(&skills).expect("skills serialise");
+    }
+    if let Some(capacity) = input.capacity {
+        if !(0..=1000).contains(&capacity) {
+            errors.add("capacity", "must be between 0 and 1000");
+        }
+        agent.capacity = capacity;
+    }
+    if let Some(active) = input.active {
+        agent.active = active;
+    }
+    let role: Option<Role> = agent.role.parse().ok();
+    if role.is_some_and(Role::is_vendor_scoped) && agent.vendor_id.is_none() {
+        errors.add("vendor_id", "is required for agents and leads");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors.0))
+    }
+}
+
+fn duplicate_email(err: diesel::result::Error) -> AppError {
+    if is_unique_violation(&err) {
+        AppError::invalid("email", "another agent has this email address")
+    } else {
+        err.into()
+    }
+}
+
+fn forbidden() -> AppError {
+    AppError::Forbidden("you may not manage this agent".into())
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    input: &AgentInput,
+) -> AppResult<AgentView> {
+    let mut errors = Errors::default();
+    if input.name.is_none() {
+        errors.add("name", "is required");
+    }
+    if input.email.is_none() {
+        errors.add("email", "is required");
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let at = now();
+    let mut agent = Agent {
+        id: new_id(),
+        name: String::new(),
+        email: String::new(),
+        vendor_id: None,
+        role: Role::Agent.as_str().into(),
+        skills: "[]".into(),
+        capacity: 10,
+        active: true,
+        created_at: at,
+        updated_at: at,
+    };
+    apply(conn, &mut agent, input)?;
+    if !may_manage(
+        caller,
+        agent.role.parse().unwrap_or(Role::Admin),
+        agent.vendor_id.as_deref(),
+    ) {
+        return Err(forbidden());
+    }
+    diesel::insert_into(agents::table)
+        .values(&agent)
+        .execute(conn)
+        .map_err(duplicate_email)?;
+    agent.try_into()
+}
+
+fn load(conn: &mut DbConnection, id: &str) -> AppResult<Agent> {
+    agents::table
+        .find(id)
+        .select(Agent::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("agent"))
+}
+
+fn require_reader(caller: &Principal) -> AppResult<()> {
+    caller.require(|r| matches!(r, Role::Lead | Role::Manager | Role::Admin))
+}
+
+pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<AgentView> {
+    require_reader(caller)?;
+    let agent = load(conn, id)?;
+    check_vendor_visible(caller, agent.vendor_id.as_deref(), "agent")?;
+    agent.try_into()
+}
+
+pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<AgentView>> {
+    require_reader(caller)?;
+    let mut query = agents::table
+        .order(agents::name.asc())
+        .select(Agent::as_select())
+        .into_boxed();
+    if let Some(own) = caller.vendor_scope() {
+        query = query.filter(agents::vendor_id.eq(own.to_string()));
+    }
+    query
+        .load(conn)?
+        .into_iter()
+        .map(AgentView::try_from)
+        .collect()
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+    input: &AgentInput,
+) -> AppResult<AgentView> {
+    require_reader(caller)?;
+    let mut agent = load(conn, id)?;
+    check_vendor_visible(caller, agent.vendor_id.as_deref(), "agent")?;
+    let before_role: Role = agent.role.parse().map_err(AppError::Internal)?;
+    if !may_manage(caller, before_role, agent.vendor_id.as_deref()) {
+        return Err(forbidden());
+    }
+    apply(conn, &mut agent, input)?;
+    if !may_manage(
+        caller,
+        agent.role.parse().unwrap_or(Role::Admin),
+        agent.vendor_id.as_deref(),
+    ) {
+        return Err(forbidden());
+    }
+    agent.updated_at = now();
+    diesel::update(agents::table.find(id))
+        .set(&agent)
+        .execute(conn)
+        .map_err(duplicate_email)?;
+    agent.try_into()
+}
+
+/// Agents are referenced by tickets and the audit trail, so "deleting" one
+/// deactivates it and revokes its tokens.
+pub fn deactivate(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<AgentView> {
+    let view = update(
+        conn,
+        caller,
+        id,
+        &AgentInput {
+            active: Some(false),
+            ..Default::default()
+        },
+    )?;
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::agent_id.eq(id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now()))
+    .execute(conn)?;
+    Ok(view)
+}

@@ -1,0 +1,207 @@
+//! Queues: where tickets wait for a vendor's agents.
+
+use super::{check_vendor_visible, new_id, now};
+use crate::auth::Principal;
+use crate::db::models::Queue;
+use crate::db::schema::{queues, tickets, vendors};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::domain::validate::Errors;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub const STRATEGIES: [&str; 3] = ["pull", "round_robin", "least_loaded"];
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueInput {
+    /// Lower-case letters, digits and dashes, unique.
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    /// The owning vendor's id.
+    pub vendor_id: Option<String>,
+    /// `pull` (default), `round_robin` or `least_loaded`.
+    pub assignment_strategy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub vendor_id: String,
+    pub assignment_strategy: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Queue> for QueueView {
+    fn from(q: Queue) -> Self {
+        QueueView {
+            id: q.id,
+            slug: q.slug,
+            name: q.name,
+            vendor_id: q.vendor_id,
+            assignment_strategy: q.assignment_strategy,
+            created_at: q.created_at.and_utc(),
+            updated_at: q.updated_at.and_utc(),
+        }
+    }
+}
+
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+}
+
+fn apply(conn: &mut DbConnection, queue: &mut Queue, input: &QueueInput) -> AppResult<()> {
+    let mut errors = Errors::default();
+    if let Some(slug) = &input.slug {
+        if !valid_slug(slug) {
+            errors.add("slug", "must be 1-64 lower-case letters, digits and dashes");
+        }
+        queue.slug = slug.clone();
+    }
+    if let Some(name) = &input.name {
+        queue.name = errors.required_text("name", name, 200);
+    }
+    if let Some(vendor_id) = &input.vendor_id {
+        let exists: i64 = vendors::table
+            .filter(vendors::id.eq(vendor_id))
+            .count()
+            .get_result(conn)?;
+        if exists == 0 {
+            errors.add("vendor_id", format!("no vendor '{vendor_id}'"));
+        }
+        queue.vendor_id = vendor_id.clone();
+    }
+    if let Some(strategy) = &input.assignment_strategy {
+        if !STRATEGIES.contains(&strategy.as_str()) {
+            errors.add(
+                "assignment_strategy",
+                format!("must be one of {}", STRATEGIES.join(", ")),
+            );
+        }
+        queue.assignment_strategy = strategy.clone();
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors.0))
+    }
+}
+
+fn duplicate_slug(err: diesel::result::Error) -> AppError {
+    if is_unique_violation(&err) {
+        AppError::invalid("slug", "another queue has this slug")
+    } else {
+        err.into()
+    }
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    input: &QueueInput,
+) -> AppResult<QueueView> {
+    caller.require(Role::is_manager_or_above)?;
+    let mut errors = Errors::default();
+    for (field, present) in [
+        ("slug", input.slug.is_some()),
+        ("name", input.name.is_some()),
+        ("vendor_id", input.vendor_id.is_some()),
+    ] {
+        if !present {
+            errors.add(field, "is required");
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let at = now();
+    let mut queue = Queue {
+        id: new_id(),
+        slug: String::new(),
+        name: String::new(),
+        vendor_id: String::new(),
+        assignment_strategy: "pull".into(),
+        created_at: at,
+        updated_at: at,
+    };
+    apply(conn, &mut queue, input)?;
+    diesel::insert_into(queues::table)
+        .values(&queue)
+        .execute(conn)
+        .map_err(duplicate_slug)?;
+    Ok(queue.into())
+}
+
+/// By id or slug.
+fn load(conn: &mut DbConnection, reference: &str) -> AppResult<Queue> {
+    queues::table
+        .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
+        .select(Queue::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("queue"))
+}
+
+pub fn get(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<QueueView> {
+    caller.require(Role::works_tickets)?;
+    let queue = load(conn, reference)?;
+    check_vendor_visible(caller, Some(&queue.vendor_id), "queue")?;
+    Ok(queue.into())
+}
+
+pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<QueueView>> {
+    caller.require(Role::works_tickets)?;
+    let mut query = queues::table
+        .order(queues::slug.asc())
+        .select(Queue::as_select())
+        .into_boxed();
+    if let Some(own) = caller.vendor_scope() {
+        query = query.filter(queues::vendor_id.eq(own.to_string()));
+    }
+    Ok(query.load(conn)?.into_iter().map(Into::into).collect())
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &str,
+    input: &QueueInput,
+) -> AppResult<QueueView> {
+    caller.require(Role::is_manager_or_above)?;
+    let mut queue = load(conn, reference)?;
+    apply(conn, &mut queue, input)?;
+    queue.updated_at = now();
+    diesel::update(queues::table.find(&queue.id))
+        .set(&queue)
+        .execute(conn)
+        .map_err(duplicate_slug)?;
+    Ok(queue.into())
+}
+
+/// Deletes an empty queue; one that still holds tickets is refused.
+pub fn delete(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<()> {
+    caller.require(Role::is_manager_or_above)?;
+    let queue = load(conn, reference)?;
+    let held: i64 = tickets::table
+        .filter(tickets::queue_id.eq(&queue.id))
+        .count()
+        .get_result(conn)?;
+    if held > 0 {
+        return Err(AppError::Conflict(format!(
+            "the queue still holds {held} ticket(s); move them to another queue first"
+        )));
+    }
+    diesel::delete(queues::table.find(&queue.id)).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Field validation shared by every intake path.
+
+use serde::Serialize;
+
+/// One problem with one input field, as shown to API clients and on forms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Collects field errors so a client learns about all of them at once.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Trimmed text that must be present and at most `max` characters long.
+    pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.add(field, "must not be empty");
+        } else if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+        value.to_string()
+    }
+
+    /// Optional text: absent or blank becomes `None`.
+    pub fn optional_text(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+        Some(value.to_string())
+    }
+
+    /// A normalised (lower-cased) email address, or an error.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        match normalize_email(value) {
+            Some(email) => email,
+            None => {
+                self.add(
+                    field,
+                    "must be a valid email address such as name@example.com",
+                );
+                value.to_string()
+            }
+        }
+    }
+
+    /// Parse a value with `FromStr`, recording its message on failure.
+    pub fn parse<T: std::str::FromStr<Err = String>>(
+        &mut self,
+        field: &str,
+        value: &str,
+    ) -> Option<T> {
+        match value.parse() {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+}
+
+/// Addresses are compared case-insensitively; we store them lower-cased.
+/// This is deliberately the pragmatic subset of RFC 5321 that mail systems
+/// accept in practice: one `@`, a non-empty local part without spaces, and a
+/// domain with a dot and no empty labels.
+pub fn normalize_email(value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (local, domain) = value.rsplit_once('@')?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.contains('@')
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && !local.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']']);
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    (local_ok && domain_ok).then(|| value.to_lowercase())
+}
+
+/// Tags are short lower-case words; we normalise instead of refusing case.
+pub fn normalize_tags(errors: &mut Errors, field: &str, tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        if tag.is_empty()
+            || tag.len() > 64
+            || !tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_:.".contains(c))
+        {
+            errors.add(
+                field,
+                format!(
+                    "'{tag}' is not a valid tag (letters, digits and - _ : . up to 64 characters)"
+                ),
+            );
+        } else if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > 50 {
+        errors.add(field, "at most 50 tags");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ordinary_addresses_and_lowercases_them() {
+        assert_eq!(
+            normalize_email(" Ana.Cruz+vip@Example.COM ").as_deref(),
+            Some("ana.cruz+vip@example.com")
+        );
+        assert_eq!(
+            normalize_email("josé@correo.co").as_deref(),
+            Some("josé@correo.co")
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_address() {
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "@x.com",
+            "a@.com",
+            "a@x..com",
+            "<a@x.com>",
+            "a@-x.com",
+        ] {
+            assert!(normalize_email(bad).is_none(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn tags_are_normalised_deduplicated_and_checked() {
+        let mut errors = Errors::default();
+        let tags = normalize_tags(
+            &mut errors,
+            "tags",
+            &["VIP".into(), "vip".into(), "billing".into()],
+        );
+        assert_eq!(tags, vec!["vip", "billing"]);
+        assert!(errors.is_empty());
+        normalize_tags(&mut errors, "tags", &["has space".into()]);
+        assert_eq!(errors.0.len(), 1);
+    }
+}

@@ -1,0 +1,200 @@
+//! CRUD for `/api/v1/vendors`, `/api/v1/queues`, `/api/v1/agents` and
+//! `/api/v1/tokens`. Each handler parses, calls the service, and answers.
+
+use super::auth::Caller;
+use super::parse_json;
+use super::problem::{ApiError, Problem};
+use super::state::{run_db, AppState};
+use crate::auth::{self, IssuedToken, TokenView};
+use crate::directory::agents::{self, AgentInput, AgentView};
+use crate::directory::queues::{self, QueueInput, QueueView};
+use crate::directory::vendors::{self, VendorInput, VendorView};
+use crate::domain::Role;
+use crate::error::AppError;
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_vendor)
+        .service(list_vendors)
+        .service(get_vendor)
+        .service(update_vendor)
+        .service(delete_vendor)
+        .service(create_queue)
+        .service(list_queues)
+        .service(get_queue)
+        .service(update_queue)
+        .service(delete_queue)
+        .service(create_agent)
+        .service(list_agents)
+        .service(get_agent)
+        .service(update_agent)
+        .service(deactivate_agent)
+        .service(create_token)
+        .service(list_tokens)
+        .service(revoke_token);
+}
+
+/// Declares the five CRUD handlers of one resource; they differ only in
+/// path, types and the service module they call.
+macro_rules! crud_handlers {
+    ($tag:literal, $path:literal, $item:literal, $service:ident, $input:ty, $view:ty,
+     $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident, $delete_status:ident) => {
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = $input,
+            responses((status = 201, body = $view), (status = 422, body = Problem)), security(("bearer" = [])))]
+        #[post($path)]
+        async fn $create(state: web::Data<AppState>, caller: Caller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+            let input: $input = parse_json(&body)?;
+            let view = run_db(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
+            Ok(HttpResponse::Created().json(view))
+        }
+
+        #[utoipa::path(get, path = $path, tag = $tag,
+            responses((status = 200, body = [$view])), security(("bearer" = [])))]
+        #[get($path)]
+        async fn $list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+            let views = run_db(&state, move |conn| $service::list(conn, &caller.0)).await?;
+            Ok(HttpResponse::Ok().json(views))
+        }
+
+        #[utoipa::path(get, path = $item, tag = $tag, params(("id" = String, Path)),
+            responses((status = 200, body = $view), (status = 404, body = Problem)), security(("bearer" = [])))]
+        #[get($item)]
+        async fn $get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+            let view = run_db(&state, move |conn| $service::get(conn, &caller.0, &id)).await?;
+            Ok(HttpResponse::Ok().json(view))
+        }
+
+        #[utoipa::path(patch, path = $item, tag = $tag, params(("id" = String, Path)), request_body = $input,
+            responses((status = 200, body = $view), (status = 422, body = Problem)), security(("bearer" = [])))]
+        #[patch($item)]
+        async fn $update(state: web::Data<AppState>, caller: Caller, id: web::Path<String>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+            let input: $input = parse_json(&body)?;
+            let view = run_db(&state, move |conn| $service::update(conn, &caller.0, &id, &input)).await?;
+            Ok(HttpResponse::Ok().json(view))
+        }
+
+        #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = String, Path)),
+            responses((status = 204), (status = 200), (status = 409, body = Problem)), security(("bearer" = [])))]
+        #[delete($item)]
+        async fn $delete(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+            let outcome = run_db(&state, move |conn| $service::$delete_fn(conn, &caller.0, &id)).await?;
+            Ok(deleted(HttpResponse::$delete_status(), outcome))
+        }
+    };
+}
+
+/// Deleting answers 204; deactivating (agents) answers the changed record.
+fn deleted<T: serde::Serialize>(
+    mut builder: actix_web::HttpResponseBuilder,
+    outcome: T,
+) -> HttpResponse {
+    let value = serde_json::to_value(&outcome).unwrap_or_default();
+    if value.is_null() {
+        builder.finish()
+    } else {
+        builder.json(value)
+    }
+}
+
+crud_handlers!(
+    "vendors",
+    "/api/v1/vendors",
+    "/api/v1/vendors/{id}",
+    vendors,
+    VendorInput,
+    VendorView,
+    create_vendor,
+    list_vendors,
+    get_vendor,
+    update_vendor,
+    delete_vendor,
+    delete,
+    NoContent
+);
+crud_handlers!(
+    "queues",
+    "/api/v1/queues",
+    "/api/v1/queues/{id}",
+    queues,
+    QueueInput,
+    QueueView,
+    create_queue,
+    list_queues,
+    get_queue,
+    update_queue,
+    delete_queue,
+    delete,
+    NoContent
+);
+crud_handlers!(
+    "agents",
+    "/api/v1/agents",
+    "/api/v1/agents/{id}",
+    agents,
+    AgentInput,
+    AgentView,
+    create_agent,
+    list_agents,
+    get_agent,
+    update_agent,
+    deactivate_agent,
+    deactivate,
+    Ok
+);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    /// `intake`, `agent`, `lead`, `manager` or `admin`.
+    pub role: String,
+    /// Email of the agent the token acts for (required for agent and lead).
+    pub agent: Option<String>,
+}
+
+/// Issue a token; the secret is shown only in this answer.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = IssuedToken), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[post("/api/v1/tokens")]
+async fn create_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.0.require(|r| r == Role::Admin)?;
+    let request: CreateTokenRequest = parse_json(&body)?;
+    let role: Role = request
+        .role
+        .parse()
+        .map_err(|m: String| AppError::invalid("role", m))?;
+    let issued = run_db(&state, move |conn| {
+        auth::issue_token(conn, role, &request.name, request.agent.as_deref())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(issued))
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, body = [TokenView])), security(("bearer" = [])))]
+#[get("/api/v1/tokens")]
+async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.0.require(|r| r == Role::Admin)?;
+    let tokens = run_db(&state, auth::list_tokens).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Revoke a token at once; it stops working on the next request.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
+    responses((status = 200, body = TokenView), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[delete("/api/v1/tokens/{id}")]
+async fn revoke_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.0.require(|r| r == Role::Admin)?;
+    let token = run_db(&state, move |conn| auth::revoke_token(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(token))
+}

@@ -1,0 +1,34 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the
+//! offline Swagger UI that renders it.
+
+use super::{directory, ops, tickets};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Relay API", description = "Help-desk ticketing for outsourced, multi-vendor support. Errors are RFC 9457 problem documents."),
+    modifiers(&BearerAuth),
+    paths(
+        tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
+        tickets::add_message, tickets::list_messages, tickets::list_events,
+        directory::create_vendor, directory::list_vendors, directory::get_vendor, directory::update_vendor, directory::delete_vendor,
+        directory::create_queue, directory::list_queues, directory::get_queue, directory::update_queue, directory::delete_queue,
+        directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
+        directory::create_token, directory::list_tokens, directory::revoke_token,
+        ops::healthz, ops::readyz, ops::metrics,
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,63 @@
+//! What every handler shares, and the bridge to blocking database work.
+
+use super::problem::ApiError;
+use crate::config::Settings;
+use crate::db::{Backend, DbConnection, DbPool};
+use crate::error::{AppError, AppResult};
+use actix_web::web;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub backend: Backend,
+    pub settings: Settings,
+    /// Per-client-IP budget for the token-less channels. Kept per process: a
+    /// coarse guard against bots, not an exact quota.
+    pub public_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl AppState {
+    pub fn new(pool: DbPool, backend: Backend, settings: Settings) -> Self {
+        let per_minute =
+            NonZeroU32::new(settings.intake.public_requests_per_minute).expect("validated");
+        let burst = NonZeroU32::new(settings.intake.public_burst).expect("validated");
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
+        AppState {
+            pool,
+            backend,
+            settings,
+            public_limiter: Arc::new(limiter),
+        }
+    }
+
+    /// Spends one unit of `ip`'s public budget.
+    pub fn check_public_rate(&self, ip: IpAddr) -> AppResult<()> {
+        if self.public_limiter.len() > 100_000 {
+            self.public_limiter.retain_recent();
+        }
+        self.public_limiter.check_key(&ip).map_err(|_| {
+            AppError::TooManyRequests(
+                "too many requests from your address; wait a minute and try again".into(),
+            )
+        })
+    }
+}
+
+/// Runs diesel work on the blocking pool with a pooled connection.
+pub async fn run_db<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| ApiError(AppError::Internal(format!("blocking task failed: {e}"))))?
+    .map_err(ApiError)
+}

@@ -1,0 +1,3 @@
+//! Web form (filled in next).
+use actix_web::web;
+pub fn routes(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,362 @@
+//! `/api/v1/tickets`: intake, listing, reading, changing, conversation.
+
+use super::auth::{Caller, MaybeCaller};
+use super::client_ip;
+use super::problem::{ApiError, Problem};
+use super::state::{run_db, AppState};
+use crate::domain::validate::Errors;
+use crate::domain::{Channel, Priority, Status};
+use crate::error::AppError;
+use crate::intake::{self, CreateTicketRequest, Idempotency, IntakeContext};
+use crate::tickets::conversation::{self, NewMessageRequest};
+use crate::tickets::query::{self, AssigneeFilter, Cursor};
+use crate::tickets::update::{patch_ticket, TicketPatch};
+use crate::tickets::view::{EventView, MessageView, TicketPage, TicketView};
+use crate::tickets::{TicketFilter, TicketRef, Visibility};
+use actix_web::http::header;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_ticket)
+        .service(list_tickets)
+        .service(get_ticket)
+        .service(update_ticket)
+        .service(add_message)
+        .service(list_messages)
+        .service(list_events);
+}
+
+/// The create answer: the ticket, plus the customer's private link when it
+/// was just made.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTicket {
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    /// The customer's private page; only in the answer that created the ticket.
+    pub access_url: Option<String>,
+}
+
+/// Create a ticket. Without a token this is the public channel (rate-limited
+/// per client IP); with one, authenticated intake. Send `Idempotency-Key` so a
+/// retried request never makes a second ticket.
+#[utoipa::path(
+    post, path = "/api/v1/tickets", tag = "tickets",
+    request_body = CreateTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key; the same key and body replay the first answer")),
+    responses(
+        (status = 201, description = "Created and committed", body = CreatedTicket),
+        (status = 422, description = "Invalid fields", body = Problem),
+        (status = 429, description = "Too many public requests", body = Problem),
+    )
+)]
+#[post("/api/v1/tickets")]
+async fn create_ticket(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: MaybeCaller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let caller = caller.0;
+    if caller.is_none() {
+        state.check_public_rate(client_ip(&req, &state.settings))?;
+    }
+    let request: CreateTicketRequest = super::parse_json(&body)?;
+    let submission = request.validate(caller.as_ref())?;
+    let idempotency = match req.headers().get("idempotency-key") {
+        Some(value) => {
+            let key = value.to_str().map_err(|_| {
+                AppError::BadRequest("the Idempotency-Key header must be visible ASCII".into())
+            })?;
+            Some(Idempotency::new(caller.as_ref(), key, &body)?)
+        }
+        None => None,
+    };
+    let created = run_db(&state, move |conn| {
+        intake::create_ticket(
+            conn,
+            &submission,
+            &[],
+            &IntakeContext {
+                channel: Channel::Api,
+                caller: caller.as_ref(),
+                idempotency,
+                follow_up_of: None,
+            },
+        )
+    })
+    .await?;
+    let location = format!("/api/v1/tickets/{}", created.ticket.id);
+    let etag = created.ticket.etag();
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag));
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    let base = state.settings.server.public_base_url.trim_end_matches('/');
+    Ok(response.json(CreatedTicket {
+        access_url: created.access_token.map(|t| format!("{base}/t/{t}")),
+        ticket: created.ticket,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Comma-separated statuses, e.g. `new,open`.
+    status: Option<String>,
+    /// Comma-separated priorities.
+    priority: Option<String>,
+    /// Queue id or slug.
+    queue: Option<String>,
+    /// Agent id, `me`, or `none` for unassigned.
+    assignee: Option<String>,
+    /// Customer email address.
+    customer: Option<String>,
+    /// Text to find in the subject (case-insensitive).
+    q: Option<String>,
+    /// Page size, 1..=100 (default 25).
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn comma_list<T: std::str::FromStr<Err = String>>(
+    errors: &mut Errors,
+    field: &str,
+    raw: &Option<String>,
+) -> Vec<T> {
+    raw.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| errors.parse(field, s))
+        .collect()
+}
+
+impl ListParams {
+    fn into_filter(self, caller: &crate::auth::Principal) -> Result<TicketFilter, AppError> {
+        let mut errors = Errors::default();
+        let statuses = comma_list::<Status>(&mut errors, "status", &self.status);
+        let priorities = comma_list::<Priority>(&mut errors, "priority", &self.priority);
+        let limit = self.limit.unwrap_or(25);
+        if !(1..=100).contains(&limit) {
+            errors.add("limit", "must be between 1 and 100");
+        }
+        let cursor = match &self.cursor {
+            Some(raw) => {
+                let cursor = Cursor::decode(raw);
+                if cursor.is_none() {
+                    errors.add("cursor", "is not a cursor this API returned");
+                }
+                cursor
+            }
+            None => None,
+        };
+        let assignee = match self.assignee.as_deref() {
+            None => None,
+            Some("none") => Some(AssigneeFilter::Unassigned),
+            Some("me") => match &caller.agent_id {
+                Some(id) => Some(AssigneeFilter::Agent(id.clone())),
+                None => {
+                    errors.add("assignee", "'me' needs a token that belongs to an agent");
+                    None
+                }
+            },
+            Some(id) => Some(AssigneeFilter::Agent(id.to_string())),
+        };
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors.0));
+        }
+        Ok(TicketFilter {
+            statuses,
+            priorities,
+            queue: self.queue,
+            assignee,
+            customer_email: self.customer,
+            text: self.q.filter(|q| !q.trim().is_empty()),
+            limit,
+            cursor,
+        })
+    }
+}
+
+/// List tickets the caller may see, newest first, one page at a time.
+#[utoipa::path(
+    get, path = "/api/v1/tickets", tag = "tickets", params(ListParams),
+    responses((status = 200, body = TicketPage), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/tickets")]
+async fn list_tickets(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let filter = params.into_inner().into_filter(&principal)?;
+    let page = run_db(&state, move |conn| {
+        query::list(conn, &Visibility::of(&principal), &filter)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn ticket_ref(raw: &str) -> Result<TicketRef, ApiError> {
+    TicketRef::parse(raw).map_err(ApiError)
+}
+
+/// Read one ticket, by id or number. The `ETag` is what `PATCH` needs in `If-Match`.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "Ticket id or number")),
+    responses((status = 200, body = TicketView), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/tickets/{id}")]
+async fn get_ticket(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let reference = ticket_ref(&id)?;
+    let ticket = run_db(&state, move |conn| {
+        let ticket = query::find(conn, &Visibility::of(&principal), &reference)?;
+        conversation::record_vendor_view(conn, &principal, &ticket)?;
+        Ok(ticket)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, ticket.etag()))
+        .json(ticket))
+}
+
+/// The version a client read, from `If-Match: "7"` (a weak `W/"7"` is accepted too).
+fn expected_version(req: &HttpRequest) -> Result<i32, AppError> {
+    let raw = req.headers().get(header::IF_MATCH).ok_or_else(|| {
+        AppError::PreconditionRequired(
+            "send If-Match with the ETag you read, e.g. If-Match: \"3\"".into(),
+        )
+    })?;
+    raw.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            AppError::PreconditionFailed("If-Match does not name a version of this ticket".into())
+        })
+}
+
+/// Change status, priority, queue, assignee, tags, custom fields or subject.
+#[utoipa::path(
+    patch, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag you read")),
+    request_body = TicketPatch,
+    responses(
+        (status = 200, body = TicketView),
+        (status = 412, description = "Someone changed the ticket since you read it", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem),
+        (status = 422, body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/tickets/{id}")]
+async fn update_ticket(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let reference = ticket_ref(&id)?;
+    let patch: TicketPatch = super::parse_json(&body)?;
+    let version = expected_version(&req)?;
+    let ticket = run_db(&state, move |conn| {
+        patch_ticket(conn, &principal, &reference, version, &patch)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, ticket.etag()))
+        .json(ticket))
+}
+
+/// Add a public reply (to the customer) or an internal note.
+#[utoipa::path(
+    post, path = "/api/v1/tickets/{id}/messages", tag = "tickets",
+    params(("id" = String, Path)),
+    request_body = NewMessageRequest,
+    responses((status = 201, body = MessageView), (status = 409, description = "Ticket closed", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/tickets/{id}/messages")]
+async fn add_message(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let reference = ticket_ref(&id)?;
+    let request: NewMessageRequest = super::parse_json(&body)?;
+    let (message, ticket) = run_db(&state, move |conn| {
+        conversation::add_agent_message(conn, &principal, &reference, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::ETAG, ticket.etag()))
+        .json(message))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}/messages", tag = "tickets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = [MessageView])),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/tickets/{id}/messages")]
+async fn list_messages(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let reference = ticket_ref(&id)?;
+    let messages = run_db(&state, move |conn| {
+        conversation::list_messages(conn, &principal, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(messages))
+}
+
+/// The ticket's audit trail, oldest first.
+#[utoipa::path(
+    get, path = "/api/v1/tickets/{id}/events", tag = "tickets",
+    params(("id" = String, Path)),
+    responses((status = 200, body = [EventView])),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/tickets/{id}/events")]
+async fn list_events(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.0;
+    principal.require(crate::domain::Role::works_tickets)?;
+    let reference = ticket_ref(&id)?;
+    let events = run_db(&state, move |conn| {
+        conversation::list_events(conn, &principal, &reference)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(events))
+}

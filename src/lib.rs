@@ -1,0 +1,20 @@
+//! Relay: help-desk ticketing for outsourced, multi-vendor customer support.
+//!
+//! Dependencies point one way: `http` (the only module that knows actix) ->
+//! services (`intake`, `tickets`, `directory`, `auth`, `attachments`) -> `db`
+//! -> `domain` (pure types).
+
+pub mod attachments;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod intake;
+pub mod metrics;
+pub mod telemetry;
+pub mod tickets;

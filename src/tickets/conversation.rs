@@ -1,0 +1,329 @@
+//! A ticket's conversation: agent replies and notes, customer replies, and
+//! reading messages and events.
+
+use super::events;
+use super::query::{find_row, TicketRef, Visibility};
+use super::update::{save_if_version, set_status};
+use super::view::{EventView, MessageView, TicketRow, TicketView};
+use crate::attachments::{self, Upload};
+use crate::auth::{hash_secret, Principal};
+use crate::db::models::{Customer, Message, Ticket};
+use crate::db::schema::{messages, tickets};
+use crate::db::{write_tx, DbConnection};
+use crate::domain::validate::Errors;
+use crate::domain::{AuthorKind, Channel, Status};
+use crate::error::{AppError, AppResult};
+use crate::intake::{self, IntakeContext, Submission, MAX_BODY};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/tickets/{id}/messages` body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessageRequest {
+    pub body: String,
+    /// `true` (default): a public reply to the customer; `false`: an internal note.
+    #[serde(default = "default_public")]
+    pub public: bool,
+}
+
+fn default_public() -> bool {
+    true
+}
+
+fn new_message(
+    ticket_id: &str,
+    author: AuthorKind,
+    public: bool,
+    channel: Channel,
+    body: &str,
+    now: NaiveDateTime,
+) -> Message {
+    Message {
+        id: uuid::Uuid::now_v7().to_string(),
+        ticket_id: ticket_id.to_string(),
+        author_kind: author.as_str().into(),
+        author_agent_id: None,
+        author_customer_id: None,
+        public,
+        channel: channel.as_str().into(),
+        body_text: body.to_string(),
+        body_html: None,
+        email_message_id: None,
+        email_in_reply_to: None,
+        email_references: None,
+        created_at: now,
+    }
+}
+
+/// An agent's public reply or internal note. A first public reply takes a
+/// new ticket to `open`.
+pub fn add_agent_message(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &TicketRef,
+    request: &NewMessageRequest,
+) -> AppResult<(MessageView, TicketView)> {
+    let mut errors = Errors::default();
+    let body = errors.required_text("body", &request.body, MAX_BODY);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    write_tx(conn, |conn| {
+        let (mut ticket, customer, queue, assignee) =
+            find_row(conn, &Visibility::of(caller), reference)?;
+        let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
+        if status.is_final() {
+            return Err(AppError::Conflict(
+                "the ticket is closed; a customer reply starts a follow-up ticket".into(),
+            ));
+        }
+        let now = Utc::now().naive_utc();
+        let mut message = new_message(
+            &ticket.id,
+            AuthorKind::Agent,
+            request.public,
+            Channel::Api,
+            &body,
+            now,
+        );
+        message.author_agent_id = caller.agent_id.clone();
+        diesel::insert_into(messages::table)
+            .values(&message)
+            .execute(conn)?;
+        let kind = if request.public {
+            "replied"
+        } else {
+            "note_added"
+        };
+        events::append(
+            conn,
+            &ticket.id,
+            kind,
+            &caller.actor(),
+            json!({"message_id": message.id}),
+            now,
+        )?;
+        if request.public && status == Status::New {
+            set_status(&mut ticket, Status::Open, now);
+            events::append(
+                conn,
+                &ticket.id,
+                "status_changed",
+                &caller.actor(),
+                json!({"from": status, "to": Status::Open, "reason": "first reply"}),
+                now,
+            )?;
+        }
+        bump(conn, &mut ticket, now)?;
+        Ok((
+            MessageView::from_row(message, Vec::new())?,
+            TicketView::from_row((ticket, customer, queue, assignee))?,
+        ))
+    })
+}
+
+/// Records that the ticket changed (any new message changes its ETag).
+fn bump(conn: &mut DbConnection, ticket: &mut Ticket, now: NaiveDateTime) -> AppResult<()> {
+    let expected = ticket.version;
+    ticket.version += 1;
+    ticket.updated_at = now;
+    save_if_version(conn, ticket, expected)
+}
+
+/// Messages of a ticket the caller may see, oldest first.
+pub fn list_messages(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &TicketRef,
+) -> AppResult<Vec<MessageView>> {
+    let (ticket, ..) = find_row(conn, &Visibility::of(caller), reference)?;
+    load_messages(conn, &ticket.id, false)
+}
+
+fn load_messages(
+    conn: &mut DbConnection,
+    ticket_id: &str,
+    public_only: bool,
+) -> AppResult<Vec<MessageView>> {
+    let mut query = messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .order((messages::created_at.asc(), messages::id.asc()))
+        .select(Message::as_select())
+        .into_boxed();
+    if public_only {
+        query = query.filter(messages::public.eq(true));
+    }
+    let rows: Vec<Message> = query.load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|m| m.id.clone()).collect();
+    let mut files = attachments::for_messages(conn, &ids)?;
+    rows.into_iter()
+        .map(|m| {
+            let own = files.remove(&m.id).unwrap_or_default();
+            MessageView::from_row(m, own)
+        })
+        .collect()
+}
+
+pub fn list_events(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &TicketRef,
+) -> AppResult<Vec<EventView>> {
+    let (ticket, ..) = find_row(conn, &Visibility::of(caller), reference)?;
+    Ok(events::for_ticket(conn, &ticket.id)?
+        .into_iter()
+        .map(EventView::from_row)
+        .collect())
+}
+
+/// Vendor agents reading customer data leave a trace (DESIGN: "viewed by
+/// vendor agent"), so the client can audit who saw what.
+pub fn record_vendor_view(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    ticket: &TicketView,
+) -> AppResult<()> {
+    if caller.role.is_vendor_scoped() {
+        events::append(
+            conn,
+            &ticket.id,
+            "viewed",
+            &caller.actor(),
+            json!({}),
+            Utc::now().naive_utc(),
+        )?;
+    }
+    Ok(())
+}
+
+/// What the customer sees on their private page.
+pub struct CustomerTicket {
+    pub ticket: TicketView,
+    pub messages: Vec<MessageView>,
+}
+
+fn find_by_access_token(conn: &mut DbConnection, access_token: &str) -> AppResult<TicketRow> {
+    let id: String = tickets::table
+        .filter(tickets::access_token_hash.eq(hash_secret(access_token)))
+        .select(tickets::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("ticket"))?;
+    find_row(conn, &Visibility::All, &TicketRef::Id(id))
+}
+
+pub fn customer_view(conn: &mut DbConnection, access_token: &str) -> AppResult<CustomerTicket> {
+    let row = find_by_access_token(conn, access_token)?;
+    let ticket = TicketView::from_row(row)?;
+    let messages = load_messages(conn, &ticket.id, true)?;
+    Ok(CustomerTicket { ticket, messages })
+}
+
+/// Where a customer's reply landed.
+pub enum CustomerReply {
+    /// Added to the ticket (re-opening it if it was pending or solved).
+    Appended,
+    /// The ticket was closed: a follow-up ticket was opened; here is its link token.
+    FollowUp { number: i64, access_token: String },
+}
+
+pub fn add_customer_reply(
+    conn: &mut DbConnection,
+    access_token: &str,
+    body: &str,
+    uploads: &[Upload],
+    channel: Channel,
+) -> AppResult<CustomerReply> {
+    let mut errors = Errors::default();
+    let body = errors.required_text("body", body, MAX_BODY);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let (ticket, customer, ..) = find_by_access_token(conn, access_token)?;
+    let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
+    if status.is_final() {
+        return open_follow_up(conn, &ticket, &customer, &body, uploads, channel);
+    }
+    write_tx(conn, |conn| {
+        // Re-read inside the write lock: the status may have moved on.
+        let (mut ticket, ..) = find_row(conn, &Visibility::All, &TicketRef::Id(ticket.id.clone()))?;
+        let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
+        let now = Utc::now().naive_utc();
+        let actor = format!("customer:{}", customer.id);
+        let mut message = new_message(&ticket.id, AuthorKind::Customer, true, channel, &body, now);
+        message.author_customer_id = Some(customer.id.clone());
+        diesel::insert_into(messages::table)
+            .values(&message)
+            .execute(conn)?;
+        attachments::store(conn, &message.id, uploads, now)?;
+        events::append(
+            conn,
+            &ticket.id,
+            "customer_replied",
+            &actor,
+            json!({"message_id": message.id}),
+            now,
+        )?;
+        if status.reopens_on_customer_reply() {
+            set_status(&mut ticket, Status::Open, now);
+            events::append(
+                conn,
+                &ticket.id,
+                "status_changed",
+                &actor,
+                json!({"from": status, "to": Status::Open, "reason": "customer replied"}),
+                now,
+            )?;
+        }
+        bump(conn, &mut ticket, now)?;
+        Ok(CustomerReply::Appended)
+    })
+}
+
+fn open_follow_up(
+    conn: &mut DbConnection,
+    closed: &Ticket,
+    customer: &Customer,
+    body: &str,
+    uploads: &[Upload],
+    channel: Channel,
+) -> AppResult<CustomerReply> {
+    let subject = closed.subject.clone();
+    let submission = Submission {
+        subject: if subject.to_lowercase().starts_with("follow-up:") {
+            subject
+        } else {
+            format!("Follow-up: {subject}")
+        },
+        body: body.to_string(),
+        customer_email: customer.email.clone(),
+        customer_name: customer.name.clone(),
+        priority: closed
+            .priority
+            .parse()
+            .unwrap_or(crate::domain::Priority::Normal),
+        tags: serde_json::from_str(&closed.tags).unwrap_or_default(),
+        custom_fields: Default::default(),
+        queue: closed.queue_id.clone(),
+        language: closed.language.clone(),
+    };
+    let created = intake::create_ticket(
+        conn,
+        &submission,
+        uploads,
+        &IntakeContext {
+            channel,
+            caller: None,
+            idempotency: None,
+            follow_up_of: Some(closed.id.clone()),
+        },
+    )?;
+    Ok(CustomerReply::FollowUp {
+        number: created.ticket.number,
+        access_token: created.access_token.expect("a new ticket has a fresh link"),
+    })
+}

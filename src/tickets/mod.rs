@@ -1,0 +1,9 @@
+//! Working tickets: reading, changing, conversations and the audit trail.
+
+pub mod conversation;
+pub mod events;
+pub mod query;
+pub mod update;
+pub mod view;
+
+pub use query::{TicketFilter, TicketRef, Visibility};

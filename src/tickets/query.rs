@@ -1,0 +1,239 @@
+//! Reading tickets. Vendor isolation is part of every query here: a ticket
+//! outside the caller's vendor is simply not found.
+
+use super::view::{TicketPage, TicketRow, TicketView};
+use crate::auth::Principal;
+use crate::db::models::{Agent, Customer, Queue, Ticket};
+use crate::db::schema::{agents, customers, queues, tickets};
+use crate::db::{like_pattern, lower, DbConnection};
+use crate::domain::{Priority, Status};
+use crate::error::{AppError, AppResult};
+use diesel::prelude::*;
+
+/// Who may see which tickets.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    /// Managers and admins: every ticket, including unrouted ones.
+    All,
+    /// Agents and leads: tickets in queues of this vendor only.
+    Vendor(String),
+}
+
+impl Visibility {
+    pub fn of(principal: &Principal) -> Self {
+        match principal.vendor_scope() {
+            Some(vendor) => Visibility::Vendor(vendor.to_string()),
+            None => Visibility::All,
+        }
+    }
+}
+
+/// Tickets joined with their customer, queue and assignee, limited to what
+/// `visibility` allows.
+macro_rules! visible_tickets {
+    ($visibility:expr) => {{
+        let mut query = tickets::table
+            .inner_join(customers::table)
+            .left_join(queues::table)
+            .left_join(agents::table)
+            .select((
+                Ticket::as_select(),
+                Customer::as_select(),
+                Option::<Queue>::as_select(),
+                Option::<Agent>::as_select(),
+            ))
+            .into_boxed();
+        if let Visibility::Vendor(vendor) = $visibility {
+            query = query.filter(queues::vendor_id.eq(vendor.clone()));
+        }
+        query
+    }};
+}
+
+/// A ticket reference from a path: a UUID or the human number (`10042` or `#10042`).
+pub enum TicketRef {
+    Id(String),
+    Number(i64),
+}
+
+impl TicketRef {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let raw = raw.trim();
+        if let Ok(id) = uuid::Uuid::parse_str(raw) {
+            return Ok(TicketRef::Id(id.to_string()));
+        }
+        raw.trim_start_matches('#')
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(TicketRef::Number)
+            .ok_or_else(|| AppError::not_found("ticket"))
+    }
+}
+
+pub fn find_row(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    reference: &TicketRef,
+) -> AppResult<TicketRow> {
+    let query = visible_tickets!(visibility);
+    let query = match reference {
+        TicketRef::Id(id) => query.filter(tickets::id.eq(id.clone())),
+        TicketRef::Number(n) => query.filter(tickets::number.eq(*n)),
+    };
+    query
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("ticket"))
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    reference: &TicketRef,
+) -> AppResult<TicketView> {
+    TicketView::from_row(find_row(conn, visibility, reference)?)
+}
+
+/// Loads a ticket by id without a visibility check, for code that has just
+/// written it on the caller's behalf.
+pub fn load_by_id(conn: &mut DbConnection, id: &str) -> AppResult<TicketView> {
+    find(conn, &Visibility::All, &TicketRef::Id(id.to_string()))
+}
+
+/// Which assignee a list is filtered on.
+#[derive(Debug, Clone)]
+pub enum AssigneeFilter {
+    Agent(String),
+    Unassigned,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub statuses: Vec<Status>,
+    pub priorities: Vec<Priority>,
+    /// Queue id or slug.
+    pub queue: Option<String>,
+    pub assignee: Option<AssigneeFilter>,
+    pub customer_email: Option<String>,
+    pub text: Option<String>,
+    pub limit: i64,
+    pub cursor: Option<Cursor>,
+}
+
+/// Position in the newest-first list: the number of the last ticket seen.
+/// Numbers only grow, so tickets created while a client pages through never
+/// shift the pages it has not read yet: no ticket is skipped or repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub before_number: i64,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        hex::encode(format!("n:{}", self.before_number))
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        let text = String::from_utf8(hex::decode(raw).ok()?).ok()?;
+        let number = text.strip_prefix("n:")?.parse().ok()?;
+        Some(Cursor {
+            before_number: number,
+        })
+    }
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    visibility: &Visibility,
+    filter: &TicketFilter,
+) -> AppResult<TicketPage> {
+    let mut query = visible_tickets!(visibility);
+    if !filter.statuses.is_empty() {
+        query = query.filter(tickets::status.eq_any(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if !filter.priorities.is_empty() {
+        query =
+            query.filter(tickets::priority.eq_any(filter.priorities.iter().map(|p| p.as_str())));
+    }
+    if let Some(queue) = &filter.queue {
+        query = query.filter(
+            queues::id
+                .eq(queue.clone())
+                .or(queues::slug.eq(queue.clone())),
+        );
+    }
+    match &filter.assignee {
+        Some(AssigneeFilter::Agent(id)) => {
+            query = query.filter(tickets::assignee_id.eq(id.clone()))
+        }
+        Some(AssigneeFilter::Unassigned) => query = query.filter(tickets::assignee_id.is_null()),
+        None => {}
+    }
+    if let Some(email) = &filter.customer_email {
+        query = query.filter(customers::email.eq(email.to_lowercase()));
+    }
+    if let Some(text) = &filter.text {
+        query = query.filter(
+            lower(tickets::subject)
+                .like(like_pattern(text))
+                .escape('\\'),
+        );
+    }
+    if let Some(cursor) = filter.cursor {
+        query = query.filter(tickets::number.lt(cursor.before_number));
+    }
+    // One extra row tells whether another page follows.
+    let mut rows: Vec<TicketRow> = query
+        .order(tickets::number.desc())
+        .limit(filter.limit + 1)
+        .load(conn)?;
+    let has_more = rows.len() as i64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    let next_cursor = if has_more {
+        rows.last().map(|(t, ..)| {
+            Cursor {
+                before_number: t.number,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(TicketView::from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(TicketPage { items, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor {
+            before_number: 10042,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("zz"), None);
+        assert_eq!(Cursor::decode(&hex::encode("x:1")), None);
+    }
+
+    #[test]
+    fn ticket_refs_accept_uuid_number_and_hash_number() {
+        assert!(matches!(
+            TicketRef::parse("#10042").unwrap(),
+            TicketRef::Number(10042)
+        ));
+        assert!(matches!(
+            TicketRef::parse("10042").unwrap(),
+            TicketRef::Number(10042)
+        ));
+        let id = uuid::Uuid::now_v7().to_string();
+        assert!(matches!(TicketRef::parse(&id).unwrap(), TicketRef::Id(x) if x == id));
+        assert!(TicketRef::parse("nope").is_err());
+        assert!(TicketRef::parse("-3").is_err());
+    }
+}

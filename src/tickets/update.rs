@@ -1,0 +1,355 @@
+//! Changing a ticket's fields (`PATCH`), with optimistic concurrency.
+
+use super::events;
+use super::query::{find_row, TicketRef, Visibility};
+use super::view::TicketView;
+use crate::auth::Principal;
+use crate::db::models::{Agent, Queue, Ticket};
+use crate::db::schema::{agents, queues, tickets};
+use crate::db::{write_tx, DbConnection};
+use crate::domain::validate::{normalize_tags, Errors};
+use crate::domain::{Priority, Role, Status};
+use crate::error::{AppError, AppResult};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+/// Distinguishes an absent field (leave as is) from `null` (clear it).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /api/v1/tickets/{id}` body: every field optional.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketPatch {
+    pub subject: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    /// Queue id or slug; `null` takes the ticket out of every queue (managers only).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub queue: Option<Option<String>>,
+    /// Agent id; `null` unassigns.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub assignee: Option<Option<String>>,
+    /// Replaces the tag list.
+    pub tags: Option<Vec<String>>,
+    /// Merged into the custom fields; a `null` value removes that field.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+}
+
+/// One field that changed, for the event log.
+struct Change {
+    kind: &'static str,
+    data: Value,
+}
+
+/// Applies `patch` if the ticket is still at `expected_version`.
+pub fn patch_ticket(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &TicketRef,
+    expected_version: i32,
+    patch: &TicketPatch,
+) -> AppResult<TicketView> {
+    write_tx(conn, |conn| {
+        let visibility = Visibility::of(caller);
+        let (ticket, customer, queue, assignee) = find_row(conn, &visibility, reference)?;
+        if ticket.version != expected_version {
+            return Err(stale(ticket.version));
+        }
+        let now = Utc::now().naive_utc();
+        let planned = plan(
+            conn,
+            caller,
+            &ticket,
+            queue.as_ref(),
+            assignee.as_ref(),
+            patch,
+            now,
+        )?;
+        if planned.changes.is_empty() {
+            return TicketView::from_row((ticket, customer, queue, assignee));
+        }
+        let mut updated = planned.ticket;
+        updated.version = ticket.version + 1;
+        updated.updated_at = now;
+        save_if_version(conn, &updated, ticket.version)?;
+        for change in planned.changes {
+            events::append(
+                conn,
+                &ticket.id,
+                change.kind,
+                &caller.actor(),
+                change.data,
+                now,
+            )?;
+        }
+        TicketView::from_row((updated, customer, planned.queue, planned.assignee))
+    })
+}
+
+fn stale(current: i32) -> AppError {
+    AppError::PreconditionFailed(format!(
+        "the ticket changed since you read it (it is now at version {current}); fetch it again and reapply your change"
+    ))
+}
+
+/// Writes the ticket back only if nobody changed it in between.
+pub fn save_if_version(
+    conn: &mut DbConnection,
+    ticket: &Ticket,
+    expected_version: i32,
+) -> AppResult<()> {
+    let written = diesel::update(
+        tickets::table
+            .filter(tickets::id.eq(&ticket.id))
+            .filter(tickets::version.eq(expected_version)),
+    )
+    .set(ticket.changes())
+    .execute(conn)?;
+    if written == 0 {
+        return Err(stale(expected_version + 1));
+    }
+    Ok(())
+}
+
+/// Moves a ticket to `to`, keeping the solved/closed timestamps in step.
+pub fn set_status(ticket: &mut Ticket, to: Status, now: NaiveDateTime) {
+    ticket.status = to.as_str().into();
+    match to {
+        Status::Solved => ticket.solved_at = Some(now),
+        Status::Closed => ticket.closed_at = Some(now),
+        _ => ticket.solved_at = None,
+    }
+}
+
+struct Planned {
+    ticket: Ticket,
+    queue: Option<Queue>,
+    assignee: Option<Agent>,
+    changes: Vec<Change>,
+}
+
+fn plan(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    current: &Ticket,
+    current_queue: Option<&Queue>,
+    current_assignee: Option<&Agent>,
+    patch: &TicketPatch,
+    now: NaiveDateTime,
+) -> AppResult<Planned> {
+    let mut errors = Errors::default();
+    let mut t = current.clone();
+    let mut queue = current_queue.cloned();
+    let mut assignee = current_assignee.cloned();
+    let mut changes = Vec::new();
+    let from_status: Status = current.status.parse().map_err(AppError::Internal)?;
+
+    if from_status.is_final() {
+        return Err(AppError::Conflict(
+            "the ticket is closed and can no longer change; a customer reply starts a follow-up ticket".into(),
+        ));
+    }
+    if let Some(subject) = &patch.subject {
+        let subject = errors.required_text("subject", subject, crate::intake::MAX_SUBJECT);
+        if subject != t.subject {
+            changes.push(Change {
+                kind: "subject_changed",
+                data: json!({"from": t.subject, "to": subject}),
+            });
+            t.subject = subject;
+        }
+    }
+    if let Some(to) = patch
+        .status
+        .as_deref()
+        .and_then(|s| errors.parse::<Status>("status", s))
+    {
+        if !from_status.can_become(to) {
+            errors.add(
+                "status",
+                format!("a {from_status} ticket cannot become {to}"),
+            );
+        } else if to != from_status {
+            set_status(&mut t, to, now);
+            changes.push(Change {
+                kind: "status_changed",
+                data: json!({"from": from_status, "to": to}),
+            });
+        }
+    }
+    if let Some(to) = patch
+        .priority
+        .as_deref()
+        .and_then(|s| errors.parse::<Priority>("priority", s))
+    {
+        if to.as_str() != t.priority {
+            changes.push(Change {
+                kind: "priority_changed",
+                data: json!({"from": t.priority, "to": to}),
+            });
+            t.priority = to.as_str().into();
+        }
+    }
+    if let Some(target) = &patch.queue {
+        let resolved: Option<Option<Queue>> = match target {
+            Some(reference) => match find_queue(conn, reference)? {
+                Some(q) => Some(Some(q)),
+                None => {
+                    errors.add("queue", format!("no queue '{reference}'"));
+                    None
+                }
+            },
+            None if !caller.role.is_manager_or_above() => {
+                errors.add(
+                    "queue",
+                    "only managers and admins may take a ticket out of every queue",
+                );
+                None
+            }
+            None => Some(None),
+        };
+        if let Some(new_queue) = resolved {
+            if new_queue.as_ref().map(|q| &q.id) != queue.as_ref().map(|q| &q.id) {
+                changes.push(Change {
+                    kind: "queue_changed",
+                    data: json!({
+                        "from": queue.as_ref().map(|q| &q.slug),
+                        "to": new_queue.as_ref().map(|q| &q.slug),
+                    }),
+                });
+                t.queue_id = new_queue.as_ref().map(|q| q.id.clone());
+                queue = new_queue;
+            }
+        }
+    }
+    if let Some(target) = &patch.assignee {
+        match target {
+            Some(agent_id) => match find_assignable(conn, agent_id)? {
+                Some(agent) => {
+                    if t.assignee_id.as_deref() != Some(agent.id.as_str()) {
+                        changes.push(Change {
+                            kind: "assigned",
+                            data: json!({"from": t.assignee_id, "to": agent.id}),
+                        });
+                        t.assignee_id = Some(agent.id.clone());
+                        assignee = Some(agent);
+                    }
+                }
+                None => errors.add("assignee", format!("no active agent '{agent_id}'")),
+            },
+            None => {
+                if t.assignee_id.is_some() {
+                    changes.push(Change {
+                        kind: "unassigned",
+                        data: json!({"from": t.assignee_id}),
+                    });
+                    t.assignee_id = None;
+                    assignee = None;
+                }
+            }
+        }
+    }
+    // An assignee must work for the vendor that owns the queue. If the ticket
+    // was handed to another vendor's queue, the old assignee lets go of it; an
+    // explicitly requested mismatch is refused.
+    if let (Some(a), Some(q)) = (&assignee, &queue) {
+        if a.vendor_id.as_ref().is_some_and(|v| *v != q.vendor_id) {
+            if matches!(patch.assignee, Some(Some(_))) {
+                errors.add(
+                    "assignee",
+                    "the agent works for another vendor than the one owning the ticket's queue",
+                );
+            } else {
+                changes.push(Change {
+                    kind: "unassigned",
+                    data: json!({"from": t.assignee_id, "reason": "queue moved to another vendor"}),
+                });
+                t.assignee_id = None;
+                assignee = None;
+            }
+        }
+    }
+    if let Some(tags) = &patch.tags {
+        let tags = normalize_tags(&mut errors, "tags", tags);
+        let encoded = serde_json::to_string(&tags).expect("tags serialise");
+        if encoded != t.tags {
+            changes.push(Change {
+                kind: "tags_changed",
+                data: json!({"from": serde_json::from_str::<Value>(&t.tags).unwrap_or(Value::Null), "to": tags}),
+            });
+            t.tags = encoded;
+        }
+    }
+    if let Some(fields) = &patch.custom_fields {
+        let mut merged: Map<String, Value> =
+            serde_json::from_str(&t.custom_fields).unwrap_or_default();
+        for (key, value) in fields {
+            if value.is_null() {
+                merged.remove(key);
+            } else {
+                merged.insert(key.clone(), value.clone());
+            }
+        }
+        let encoded = Value::Object(merged).to_string();
+        if encoded != t.custom_fields {
+            changes.push(Change {
+                kind: "custom_fields_changed",
+                data: json!({"changed": fields}),
+            });
+            t.custom_fields = encoded;
+        }
+    }
+    if let Some(language) = &patch.language {
+        let language = errors.optional_text("language", language.as_deref(), 35);
+        if language != t.language {
+            changes.push(Change {
+                kind: "language_changed",
+                data: json!({"from": t.language, "to": language}),
+            });
+            t.language = language;
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    Ok(Planned {
+        ticket: t,
+        queue,
+        assignee,
+        changes,
+    })
+}
+
+fn find_queue(conn: &mut DbConnection, reference: &str) -> AppResult<Option<Queue>> {
+    Ok(queues::table
+        .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
+        .select(Queue::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// An active person who can hold tickets.
+fn find_assignable(conn: &mut DbConnection, agent_id: &str) -> AppResult<Option<Agent>> {
+    let agent: Option<Agent> = agents::table
+        .find(agent_id)
+        .filter(agents::active.eq(true))
+        .select(Agent::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(agent.filter(|a| a.role.parse::<Role>().is_ok_and(Role::is_person_role)))
+}

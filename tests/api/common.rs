@@ -1,0 +1,278 @@
+//! Starts the real app on port 0 against a fresh database per test: a temp
+//! SQLite file, or (with TEST_DATABASE_URL=postgres://...) a PostgreSQL
+//! database created for the test and dropped after it.
+
+#![allow(dead_code)]
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::Connection;
+use relay::config::Settings;
+use relay::db::connection::{self, PoolOptions};
+use relay::db::DbPool;
+use relay::domain::Role;
+use relay::http::state::AppState;
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::time::Duration;
+
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ =
+                    conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A running Relay with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub pool: DbPool,
+    pub admin: String,
+    pub settings: Settings,
+    server: actix_web::dev::ServerHandle,
+    _db: TestDb,
+    _files: tempfile::TempDir,
+}
+
+fn fresh_database() -> (String, TestDb) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("relay_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::establish(&admin_url)
+                .expect("TEST_DATABASE_URL must reach PostgreSQL");
+            conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .expect("create test database");
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), TestDb::Postgres { admin_url, name })
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("relay.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts with settings adjusted by `tweak` (limits, rates...).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let (url, db) = fresh_database();
+        let files = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::defaults();
+        settings.database.url = url;
+        settings.database.pool_size = 4;
+        settings.database.sqlite_synchronous = relay::config::SqliteSynchronous::Normal;
+        settings.server.workers = 2;
+        settings.intake.public_requests_per_minute = 10_000;
+        settings.intake.public_burst = 10_000;
+        settings.bootstrap.admin_token_file = files.path().join("admin-token");
+        tweak(&mut settings);
+        settings.validate().expect("test settings are valid");
+
+        let (pool, backend) = connection::connect(&PoolOptions {
+            url: settings.database.url.clone(),
+            max_size: settings.database.pool_size,
+            sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
+            connect_timeout: Duration::from_secs(10),
+        })
+        .expect("connect test database");
+        connection::migrate(&pool).expect("migrate test database");
+        let admin = {
+            let mut conn = pool.get().unwrap();
+            relay::auth::issue_token(&mut conn, Role::Admin, "test admin", None)
+                .unwrap()
+                .secret
+        };
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        settings.server.public_base_url = format!("http://127.0.0.1:{port}");
+        let server = relay::http::start(
+            AppState::new(pool.clone(), backend, settings.clone()),
+            listener,
+        )
+        .unwrap();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            pool,
+            admin,
+            settings,
+            server: handle,
+            _db: db,
+            _files: files,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn patch(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.patch(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(token)
+    }
+
+    /// Issues a token directly through the service (as `relay admin create-token` does).
+    pub fn token(&self, role: Role, agent_email: Option<&str>) -> String {
+        let mut conn = self.pool.get().unwrap();
+        relay::auth::issue_token(&mut conn, role, "test", agent_email)
+            .unwrap()
+            .secret
+    }
+
+    pub async fn create_vendor(&self, name: &str, timezone: &str) -> Value {
+        let resp = self
+            .post("/api/v1/vendors", &self.admin)
+            .json(&json!({"name": name, "timezone": timezone}))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+
+    pub async fn create_queue(&self, slug: &str, vendor_id: &str) -> Value {
+        let resp = self
+            .post("/api/v1/queues", &self.admin)
+            .json(&json!({"slug": slug, "name": slug, "vendor_id": vendor_id}))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+
+    pub async fn create_agent(&self, email: &str, role: &str, vendor_id: Option<&str>) -> Value {
+        let resp = self
+            .post("/api/v1/agents", &self.admin)
+            .json(&json!({"name": email, "email": email, "role": role, "vendor_id": vendor_id}))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+
+    /// A vendor with one queue and one agent, and that agent's token.
+    pub async fn vendor_with_agent(&self, name: &str, role: Role) -> VendorFixture {
+        let vendor = self.create_vendor(name, "Asia/Manila").await;
+        let vendor_id = vendor["id"].as_str().unwrap().to_string();
+        let slug = name.to_lowercase().replace(' ', "-");
+        let queue = self.create_queue(&slug, &vendor_id).await;
+        let email = format!("agent@{slug}.example");
+        let agent = self
+            .create_agent(&email, role.as_str(), Some(&vendor_id))
+            .await;
+        let token = self.token(role, Some(&email));
+        VendorFixture {
+            vendor_id,
+            queue_slug: slug,
+            queue_id: queue["id"].as_str().unwrap().to_string(),
+            agent_id: agent["id"].as_str().unwrap().to_string(),
+            token,
+        }
+    }
+
+    /// Creates a ticket through the API as `token` (admin by default) and returns it.
+    pub async fn create_ticket(&self, body: Value) -> Value {
+        let resp = self
+            .post("/api/v1/tickets", &self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting and let the database go (PostgreSQL refuses to drop
+        // a database with open connections otherwise).
+        let _ = self.server.stop(false);
+    }
+}
+
+pub struct VendorFixture {
+    pub vendor_id: String,
+    pub queue_slug: String,
+    pub queue_id: String,
+    pub agent_id: String,
+    pub token: String,
+}
+
+pub fn ticket_body(subject: &str, email: &str) -> Value {
+    json!({"subject": subject, "body": "Something is wrong with my order.", "customer": {"email": email, "name": "Test Customer"}})
+}
+
+/// Asserts the status (showing the body when it differs) and parses the JSON.
+pub async fn expect_json(resp: Response, status: u16) -> Value {
+    let actual = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Asserts a problem document with this status and returns it.
+pub async fn expect_problem(resp: Response, status: u16) -> Value {
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let problem = expect_json(resp, status).await;
+    assert_eq!(
+        content_type, "application/problem+json",
+        "problem documents use their media type"
+    );
+    assert_eq!(problem["status"], status);
+    assert!(
+        problem["title"].is_string()
+            && problem["detail"].is_string()
+            && problem["type"].is_string()
+    );
+    problem
+}
+
+/// The fields named in a validation problem.
+pub fn problem_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

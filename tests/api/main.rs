@@ -1,0 +1,4 @@
+//! Integration tests: the real HTTP app on port 0, a fresh database per test.
+
+mod common;
+mod tickets;
