@@ -72,3 +72,20 @@ impl FromRequest for MaybeCaller {
         Box::pin(async move { resolve(req).await.map(MaybeCaller) })
     }
 }
+
+/// A caller who works tickets: any role except the intake machine role.
+pub struct Worker(pub Principal);
+
+impl FromRequest for Worker {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let Caller(principal) = caller.await?;
+            principal.require(crate::domain::Role::works_tickets)?;
+            Ok(Worker(principal))
+        })
+    }
+}
