@@ -22,9 +22,10 @@ pub const MAX_SUBJECT: usize = 250;
 pub const MAX_BODY: usize = 64 * 1024;
 const MAX_CUSTOM_FIELDS_JSON: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
+    #[serde(default)]
     pub email: String,
     pub name: Option<String>,
 }
@@ -33,8 +34,13 @@ pub struct CustomerInput {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
+    // Missing text fields default to empty so that they are reported with
+    // the other field errors, not as a bare JSON error.
+    #[serde(default)]
     pub subject: String,
+    #[serde(default)]
     pub body: String,
+    #[serde(default)]
     pub customer: CustomerInput,
     /// `low`, `normal` (default), `high` or `urgent`.
     pub priority: Option<String>,

@@ -25,17 +25,27 @@ use std::time::Instant;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Parses a JSON body with a message that points at the problem.
+/// Parses a JSON body with a message that names the offending field.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let detail = match e.classify() {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let detail = match inner.classify() {
+            serde_json::error::Category::Data if path != "." => format!("field `{path}`: {inner}"),
             serde_json::error::Category::Data => {
-                format!("the JSON does not fit this endpoint: {e}")
+                format!("the JSON does not fit this endpoint: {inner}")
             }
-            _ => format!("the body is not valid JSON: {e}"),
+            _ => format!("the body is not valid JSON: {inner}"),
         };
         ApiError(AppError::BadRequest(detail))
-    })
+    })?;
+    deserializer.end().map_err(|e| {
+        ApiError(AppError::BadRequest(format!(
+            "the body is not valid JSON: {e}"
+        )))
+    })?;
+    Ok(parsed)
 }
 
 /// The client's address for rate limiting; proxy headers only when configured.

@@ -3,3 +3,6 @@
 mod common;
 mod tickets;
 mod isolation;
+mod bad_input;
+mod directory;
+mod ops;
