@@ -218,7 +218,7 @@ pub fn pool_state(pool: &DbPool) -> PoolState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel_migrations::MigrationSource;
+    use diesel::migration::MigrationSource;
 
     #[test]
     fn both_migration_trees_list_the_same_versions() {
