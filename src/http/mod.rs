@@ -22,6 +22,7 @@ use problem::{from_extractor, problem_response, ApiError};
 use state::AppState;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::Instant;
+use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -79,9 +80,12 @@ async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
-    let _entered = span.enter();
-    drop(_entered);
-    let mut response = next.call(req).await?.map_body(|_, b| b.boxed());
+    // Everything the handler logs carries the request id.
+    let mut response = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_body(|_, b| b.boxed());
     let route = response
         .request()
         .match_pattern()

@@ -629,3 +629,46 @@ async fn agent_replies_and_notes_shape_the_conversation() {
         .unwrap();
     expect_problem(late, 409).await;
 }
+
+#[actix_web::test]
+async fn the_public_channel_is_rate_limited_per_client_but_tokens_are_not() {
+    let app = TestApp::spawn_with(|s| {
+        s.intake.public_requests_per_minute = 1;
+        s.intake.public_burst = 3;
+    })
+    .await;
+    for i in 0..3 {
+        let resp = app
+            .client
+            .post(app.url("/api/v1/tickets"))
+            .json(&ticket_body(&format!("t{i}"), "bot@example.com"))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await;
+    }
+    let limited = app
+        .client
+        .post(app.url("/api/v1/tickets"))
+        .json(&ticket_body("t4", "bot@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    expect_problem(limited, 429).await;
+    // Authenticated intake is not subject to the public budget.
+    let intake = app.token(Role::Intake, None);
+    let resp = app
+        .post("/api/v1/tickets", &intake)
+        .json(&ticket_body("t5", "gw@example.com"))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 201).await;
+    let page = expect_json(
+        app.get("/api/v1/tickets", &app.admin).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 4);
+}
