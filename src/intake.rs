@@ -176,17 +176,16 @@ pub fn create_ticket(
     });
     match attempt {
         // A concurrent request with the same key committed first: answer as it did.
-        Err(AppError::Database(ref e)) if is_unique_violation(e) && ctx.idempotency.is_some() => {
-            replay(conn, ctx.idempotency.as_ref())?.ok_or_else(|| attempt.err().unwrap())
+        Err(AppError::Database(err)) if is_unique_violation(&err) && ctx.idempotency.is_some() => {
+            replay(conn, ctx.idempotency.as_ref())?.ok_or(AppError::Database(err))
         }
-        other => {
-            if let Ok(created) = &other {
-                if !created.replayed {
-                    crate::metrics::ticket_created(ctx.channel);
-                }
+        Ok(created) => {
+            if !created.replayed {
+                crate::metrics::ticket_created(ctx.channel);
             }
-            other
+            Ok(created)
         }
+        Err(err) => Err(err),
     }
 }
 
