@@ -103,9 +103,7 @@ impl CreateTicketRequest {
             ),
             _ => {}
         }
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors.0));
-        }
+        errors.finish()?;
         Ok(Submission {
             subject,
             body,

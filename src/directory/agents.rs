@@ -1,6 +1,6 @@
 //! Agents: the people who work tickets, and the client's own staff.
 
-use super::{check_vendor_visible, new_id, now};
+use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Agent;
 use crate::db::schema::{agents, api_tokens, vendors};
@@ -119,11 +119,7 @@ fn apply(conn: &mut DbConnection, agent: &mut Agent, input: &AgentInput) -> AppR
     if role.is_some_and(Role::is_vendor_scoped) && agent.vendor_id.is_none() {
         errors.add("vendor_id", "is required for agents and leads");
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(errors.0))
-    }
+    errors.finish().map_err(AppError::from)
 }
 
 fn duplicate_email(err: diesel::result::Error) -> AppError {
@@ -134,8 +130,16 @@ fn duplicate_email(err: diesel::result::Error) -> AppError {
     }
 }
 
-fn forbidden() -> AppError {
-    AppError::Forbidden("you may not manage this agent".into())
+/// Checked before a change (may the caller touch this agent at all?) and
+/// after it (may the caller make the agent what it has become?).
+fn ensure_may_manage(caller: &Principal, agent: &Agent) -> AppResult<()> {
+    // An unreadable stored role is treated as the most privileged one.
+    let role = agent.role.parse().unwrap_or(Role::Admin);
+    if may_manage(caller, role, agent.vendor_id.as_deref()) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("you may not manage this agent".into()))
+    }
 }
 
 pub fn create(
@@ -143,16 +147,10 @@ pub fn create(
     caller: &Principal,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
-    let mut errors = Errors::default();
-    if input.name.is_none() {
-        errors.add("name", "is required");
-    }
-    if input.email.is_none() {
-        errors.add("email", "is required");
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    require_fields(&[
+        ("name", input.name.is_some()),
+        ("email", input.email.is_some()),
+    ])?;
     let at = now();
     let mut agent = Agent {
         id: new_id(),
@@ -167,13 +165,7 @@ pub fn create(
         updated_at: at,
     };
     apply(conn, &mut agent, input)?;
-    if !may_manage(
-        caller,
-        agent.role.parse().unwrap_or(Role::Admin),
-        agent.vendor_id.as_deref(),
-    ) {
-        return Err(forbidden());
-    }
+    ensure_may_manage(caller, &agent)?;
     diesel::insert_into(agents::table)
         .values(&agent)
         .execute(conn)
@@ -226,18 +218,9 @@ pub fn update(
     require_reader(caller)?;
     let mut agent = load(conn, id)?;
     check_vendor_visible(caller, agent.vendor_id.as_deref(), "agent")?;
-    let before_role: Role = agent.role.parse().map_err(AppError::Internal)?;
-    if !may_manage(caller, before_role, agent.vendor_id.as_deref()) {
-        return Err(forbidden());
-    }
+    ensure_may_manage(caller, &agent)?;
     apply(conn, &mut agent, input)?;
-    if !may_manage(
-        caller,
-        agent.role.parse().unwrap_or(Role::Admin),
-        agent.vendor_id.as_deref(),
-    ) {
-        return Err(forbidden());
-    }
+    ensure_may_manage(caller, &agent)?;
     agent.updated_at = now();
     diesel::update(agents::table.find(id))
         .set(&agent)

@@ -16,6 +16,20 @@ fn check_vendor_visible(caller: &Principal, vendor_id: Option<&str>, what: &str)
     }
 }
 
+/// Refuses a create request that lacks required fields, naming all of them.
+fn require_fields(fields: &[(&str, bool)]) -> AppResult<()> {
+    let missing: Vec<_> = fields
+        .iter()
+        .filter(|(_, present)| !present)
+        .map(|(field, _)| crate::domain::validate::FieldError::new(*field, "is required"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(missing))
+    }
+}
+
 fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }

@@ -1,6 +1,6 @@
 //! Queues: where tickets wait for a vendor's agents.
 
-use super::{check_vendor_visible, new_id, now};
+use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Queue;
 use crate::db::schema::{queues, tickets, vendors};
@@ -91,11 +91,7 @@ fn apply(conn: &mut DbConnection, queue: &mut Queue, input: &QueueInput) -> AppR
         }
         queue.assignment_strategy = strategy.clone();
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(errors.0))
-    }
+    errors.finish().map_err(AppError::from)
 }
 
 fn duplicate_slug(err: diesel::result::Error) -> AppError {
@@ -112,19 +108,11 @@ pub fn create(
     input: &QueueInput,
 ) -> AppResult<QueueView> {
     caller.require(Role::is_manager_or_above)?;
-    let mut errors = Errors::default();
-    for (field, present) in [
+    require_fields(&[
         ("slug", input.slug.is_some()),
         ("name", input.name.is_some()),
         ("vendor_id", input.vendor_id.is_some()),
-    ] {
-        if !present {
-            errors.add(field, "is required");
-        }
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    ])?;
     let at = now();
     let mut queue = Queue {
         id: new_id(),

@@ -1,6 +1,6 @@
 //! Vendors: the outsourcing providers (or the in-house team).
 
-use super::{check_vendor_visible, new_id, now};
+use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Vendor;
 use crate::db::schema::{agents, queues, vendors};
@@ -99,11 +99,7 @@ fn apply(vendor: &mut Vendor, input: &VendorInput) -> AppResult<()> {
     if vendor.price_per_ticket_cents.is_some() && vendor.currency.is_none() {
         errors.add("currency", "is required with a price");
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::Validation(errors.0))
-    }
+    errors.finish().map_err(AppError::from)
 }
 
 fn duplicate_name(err: diesel::result::Error) -> AppError {
@@ -120,16 +116,10 @@ pub fn create(
     input: &VendorInput,
 ) -> AppResult<VendorView> {
     caller.require(Role::is_manager_or_above)?;
-    let mut errors = Errors::default();
-    if input.name.is_none() {
-        errors.add("name", "is required");
-    }
-    if input.timezone.is_none() {
-        errors.add("timezone", "is required");
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    require_fields(&[
+        ("name", input.name.is_some()),
+        ("timezone", input.timezone.is_some()),
+    ])?;
     let at = now();
     let mut vendor = Vendor {
         id: new_id(),

@@ -31,6 +31,15 @@ impl Errors {
         self.0.is_empty()
     }
 
+    /// `Ok` when nothing was recorded, else every recorded error.
+    pub fn finish(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+
     /// Trimmed text that must be present and at most `max` characters long.
     pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
         let value = value.trim();

@@ -168,9 +168,7 @@ impl ListParams {
             },
             Some(id) => Some(AssigneeFilter::Agent(id.to_string())),
         };
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors.0));
-        }
+        errors.finish()?;
         Ok(TicketFilter {
             statuses,
             priorities,

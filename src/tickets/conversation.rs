@@ -69,9 +69,7 @@ pub fn add_agent_message(
 ) -> AppResult<(MessageView, TicketView)> {
     let mut errors = Errors::default();
     let body = errors.required_text("body", &request.body, MAX_BODY);
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    errors.finish()?;
     write_tx(conn, |conn| {
         let (mut ticket, customer, queue, assignee) =
             find_row(conn, &Visibility::of(caller), reference)?;
@@ -240,9 +238,7 @@ pub fn add_customer_reply(
 ) -> AppResult<CustomerReply> {
     let mut errors = Errors::default();
     let body = errors.required_text("body", body, MAX_BODY);
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    errors.finish()?;
     let (ticket, customer, ..) = find_by_access_token(conn, access_token)?;
     let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
     if status.is_final() {

@@ -324,9 +324,7 @@ fn plan(
             t.language = language;
         }
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
+    errors.finish()?;
     Ok(Planned {
         ticket: t,
         queue,
