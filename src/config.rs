@@ -16,6 +16,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub intake: IntakeSettings,
     pub bootstrap: BootstrapSettings,
+    pub email: EmailSettings,
+    pub outbox: OutboxSettings,
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +79,45 @@ pub struct IntakeSettings {
 #[serde(deny_unknown_fields)]
 pub struct BootstrapSettings {
     pub admin_token_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub support_address: String,
+    pub from_name: String,
+    pub message_id_domain: String,
+    pub max_message_bytes: usize,
+    pub acknowledgements_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub directory: PathBuf,
+    pub max_attempts: i32,
+    pub retry_base_seconds: u64,
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +212,43 @@ impl Settings {
                 "intake.max_upload_bytes",
                 "must be at least intake.max_attachment_bytes".into(),
             );
+        }
+        if crate::domain::validate::normalize_email(&self.email.support_address).is_none() {
+            return fail(
+                "email.support_address",
+                format!("'{}' is not an email address", self.email.support_address),
+            );
+        }
+        if self.email.message_id_domain.is_empty()
+            || self.email.message_id_domain.contains(['@', ' ', '<', '>'])
+        {
+            return fail(
+                "email.message_id_domain",
+                "must be a domain name such as relay.example.com".into(),
+            );
+        }
+        if self.email.max_message_bytes < 1024 {
+            return fail(
+                "email.max_message_bytes",
+                "must be at least 1024 bytes".into(),
+            );
+        }
+        if self.outbox.max_attempts < 1 {
+            return fail("outbox.max_attempts", "must be at least 1".into());
+        }
+        if self.outbox.poll_seconds == 0 || self.outbox.retry_base_seconds == 0 {
+            return fail(
+                "outbox.poll_seconds",
+                "and outbox.retry_base_seconds must be at least 1".into(),
+            );
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.trim().is_empty() {
+                return fail("smtp.host", "must name the SMTP server".into());
+            }
+            if smtp.username.is_some() != smtp.password.is_some() {
+                return fail("smtp.username", "and smtp.password go together".into());
+            }
         }
         Ok(())
     }

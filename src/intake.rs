@@ -154,6 +154,8 @@ pub struct IntakeContext<'a> {
 
 pub struct Created {
     pub ticket: TicketView,
+    /// The customer's first message (absent on a replay).
+    pub first_message_id: Option<String>,
     /// The customer's secret link token; absent when an earlier request's
     /// ticket is replayed (only its hash is stored).
     pub access_token: Option<String>,
@@ -170,7 +172,7 @@ pub fn create_ticket(
         if let Some(replay) = replay(conn, ctx.idempotency.as_ref())? {
             return Ok(replay);
         }
-        insert_ticket(conn, submission, uploads, ctx)
+        create_in_transaction(conn, submission, uploads, ctx)
     });
     match attempt {
         // A concurrent request with the same key committed first: answer as it did.
@@ -207,6 +209,7 @@ fn replay(
     }
     Ok(Some(Created {
         ticket: query::load_by_id(conn, &found.ticket_id)?,
+        first_message_id: None,
         access_token: None,
         replayed: true,
     }))
@@ -267,7 +270,9 @@ pub fn upsert_customer(
     Ok(customer)
 }
 
-fn insert_ticket(
+/// Creates the ticket inside the caller's transaction (for channels that
+/// write more in the same transaction, such as email).
+pub fn create_in_transaction(
     conn: &mut DbConnection,
     s: &Submission,
     uploads: &[Upload],
@@ -353,6 +358,7 @@ fn insert_ticket(
     let view = TicketView::from_row((ticket, customer, queue, None))?;
     Ok(Created {
         ticket: view,
+        first_message_id: Some(message.id),
         access_token: Some(access_token),
         replayed: false,
     })

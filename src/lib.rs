@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod intake;

@@ -190,3 +190,74 @@ pub struct IdempotencyKey {
     pub ticket_id: String,
     pub created_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inbound_messages)]
+pub struct InboundMessage {
+    pub id: String,
+    pub dedupe_key: String,
+    pub source: String,
+    pub raw: Vec<u8>,
+    pub size: i64,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub ticket_id: Option<String>,
+    pub received_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ticket_participants)]
+pub struct TicketParticipant {
+    pub ticket_id: String,
+    pub email: String,
+    pub added_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub ticket_id: Option<String>,
+    pub kind: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references_header: Option<String>,
+    pub reply_to: Option<String>,
+    pub automatic: bool,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox_recipients)]
+pub struct OutboxRecipient {
+    pub outbox_id: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = imap_positions)]
+pub struct ImapPosition {
+    pub mailbox: String,
+    pub uid_validity: i64,
+    pub last_uid: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = app_secrets)]
+pub struct AppSecret {
+    pub name: String,
+    pub value: String,
+    pub created_at: NaiveDateTime,
+}

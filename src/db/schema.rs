@@ -170,4 +170,86 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     ticket_events,
     idempotency_keys,
+    inbound_messages,
+    ticket_participants,
+    outbox,
+    outbox_recipients,
+    imap_positions,
+    app_secrets,
 );
+
+diesel::table! {
+    inbound_messages (id) {
+        id -> Text,
+        dedupe_key -> Text,
+        source -> Text,
+        raw -> Binary,
+        size -> BigInt,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        ticket_id -> Nullable<Text>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_participants (ticket_id, email) {
+        ticket_id -> Text,
+        email -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        ticket_id -> Nullable<Text>,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        message_id -> Text,
+        in_reply_to -> Nullable<Text>,
+        references_header -> Nullable<Text>,
+        reply_to -> Nullable<Text>,
+        automatic -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox_recipients (outbox_id, email) {
+        outbox_id -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    imap_positions (mailbox) {
+        mailbox -> Text,
+        uid_validity -> BigInt,
+        last_uid -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(inbound_messages -> tickets (ticket_id));
+diesel::joinable!(ticket_participants -> tickets (ticket_id));
+diesel::joinable!(outbox -> tickets (ticket_id));
+diesel::joinable!(outbox_recipients -> outbox (outbox_id));

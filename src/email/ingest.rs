@@ -1,0 +1,674 @@
+//! The one pipeline every inbound message goes through, whichever door it
+//! came in by (HTTP endpoint, MTA pipe, IMAP). One transaction per message:
+//! the raw message, its ticket change and any acknowledgement commit together,
+//! and the unique dedupe key makes a second delivery of the same message,
+//! even a concurrent one, a no-op.
+
+use super::classify::{classify, MailKind};
+use super::outbox::{self, OutgoingMail};
+use super::parse::{parse, ParsedMail};
+use super::reply_address::ReplyAddresses;
+use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, Rule};
+use crate::attachments::{self, Upload};
+use crate::config::Settings;
+use crate::db::models::{InboundMessage, Message, Ticket, TicketParticipant};
+use crate::db::schema::{customers, inbound_messages, messages, ticket_participants, tickets};
+use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::domain::{AuthorKind, Channel, Priority, Status};
+use crate::error::{AppError, AppResult};
+use crate::intake::{self, IntakeContext, Submission};
+use crate::tickets::events;
+use crate::tickets::update::{save_if_version, set_status};
+use askama::Template;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Appended,
+    Duplicate,
+    Ignored,
+    Bounced,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Appended => "appended",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::Bounced => "bounced",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketLink {
+    pub id: String,
+    pub number: i64,
+}
+
+/// What happened to a delivered message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IngestResult {
+    pub outcome: Outcome,
+    pub ticket: Option<TicketLink>,
+    pub reason: Option<String>,
+}
+
+impl IngestResult {
+    fn new(
+        outcome: Outcome,
+        ticket: Option<TicketLink>,
+        reason: impl Into<Option<String>>,
+    ) -> Self {
+        IngestResult {
+            outcome,
+            ticket,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One delivery of one raw message.
+pub struct Delivery<'a> {
+    pub raw: &'a [u8],
+    /// `http`, `mailgate`, `imap:<mailbox>`: kept with the raw message.
+    pub source: &'a str,
+    /// Queue (id or slug) for new tickets from this door, if configured.
+    pub queue_hint: Option<&'a str>,
+}
+
+/// Identifies a message across deliveries: its Message-ID, or a hash of the
+/// raw bytes when it has none.
+pub fn dedupe_key(parsed: Option<&ParsedMail>, raw: &[u8]) -> String {
+    match parsed.and_then(|p| p.message_id.as_deref()) {
+        Some(id) => format!("mid:{}", id.to_lowercase()),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+    }
+}
+
+pub fn reply_addresses(conn: &mut DbConnection, settings: &Settings) -> AppResult<ReplyAddresses> {
+    let secret = super::secrets::get_or_create(conn, "reply_address")?;
+    Ok(ReplyAddresses::new(
+        &settings.email.support_address,
+        secret.as_bytes(),
+    ))
+}
+
+pub fn ingest(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    delivery: &Delivery<'_>,
+) -> AppResult<IngestResult> {
+    if delivery.raw.len() > settings.email.max_message_bytes {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the message is {} and the limit is {}",
+            attachments::human_size(delivery.raw.len()),
+            attachments::human_size(settings.email.max_message_bytes)
+        )));
+    }
+    let parsed = parse(delivery.raw);
+    let key = dedupe_key(parsed.as_ref(), delivery.raw);
+    let replies = reply_addresses(conn, settings)?;
+    let attempt = write_tx(conn, |conn| {
+        let now = Utc::now().naive_utc();
+        let inbound = InboundMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            dedupe_key: key.clone(),
+            source: delivery.source.to_string(),
+            raw: delivery.raw.to_vec(),
+            size: delivery.raw.len() as i64,
+            outcome: "processing".into(),
+            reason: None,
+            ticket_id: None,
+            received_at: now,
+        };
+        diesel::insert_into(inbound_messages::table)
+            .values(&inbound)
+            .execute(conn)?;
+        let result = match &parsed {
+            Some(mail) => Pipeline {
+                conn,
+                settings,
+                replies: &replies,
+                delivery,
+                now,
+            }
+            .process(mail)?,
+            None => IngestResult::new(
+                Outcome::Ignored,
+                None,
+                "the message could not be parsed; it is kept for inspection".to_string(),
+            ),
+        };
+        diesel::update(inbound_messages::table.find(&inbound.id))
+            .set((
+                inbound_messages::outcome.eq(result.outcome.as_str()),
+                inbound_messages::reason.eq(&result.reason),
+                inbound_messages::ticket_id.eq(result.ticket.as_ref().map(|t| t.id.clone())),
+            ))
+            .execute(conn)?;
+        Ok(result)
+    });
+    match attempt {
+        Err(AppError::Database(err)) if is_unique_violation(&err) => {
+            duplicate_of(conn, &key)?.ok_or(AppError::Database(err))
+        }
+        Ok(result) => {
+            if result.outcome == Outcome::Created {
+                crate::metrics::ticket_created(Channel::Email);
+            }
+            Ok(result)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The answer for a message that was already stored.
+fn duplicate_of(conn: &mut DbConnection, key: &str) -> AppResult<Option<IngestResult>> {
+    let earlier: Option<Option<String>> = inbound_messages::table
+        .filter(inbound_messages::dedupe_key.eq(key))
+        .select(inbound_messages::ticket_id)
+        .first(conn)
+        .optional()?;
+    let Some(ticket_id) = earlier else {
+        return Ok(None);
+    };
+    let ticket = match ticket_id {
+        Some(id) => Some(link(conn, &id)?),
+        None => None,
+    };
+    Ok(Some(IngestResult::new(
+        Outcome::Duplicate,
+        ticket,
+        "this message was already delivered".to_string(),
+    )))
+}
+
+fn link(conn: &mut DbConnection, ticket_id: &str) -> AppResult<TicketLink> {
+    let number = tickets::table
+        .find(ticket_id)
+        .select(tickets::number)
+        .first(conn)?;
+    Ok(TicketLink {
+        id: ticket_id.to_string(),
+        number,
+    })
+}
+
+enum TicketKey {
+    Id(String),
+    Number(i64),
+}
+
+struct Pipeline<'a, 'c> {
+    conn: &'c mut DbConnection,
+    settings: &'a Settings,
+    replies: &'a ReplyAddresses,
+    delivery: &'a Delivery<'a>,
+    now: NaiveDateTime,
+}
+
+impl Pipeline<'_, '_> {
+    fn process(&mut self, mail: &ParsedMail) -> AppResult<IngestResult> {
+        let Some(sender) = mail
+            .from_address
+            .clone()
+            .filter(|s| crate::domain::validate::normalize_email(s).is_some())
+        else {
+            return Ok(IngestResult::new(
+                Outcome::Ignored,
+                None,
+                "the message has no usable From address".to_string(),
+            ));
+        };
+        let kind = classify(&mail.facts, &self.settings.email.message_id_domain);
+        let automatic = match &kind {
+            MailKind::OwnMail => {
+                return Ok(IngestResult::new(
+                    Outcome::Ignored,
+                    None,
+                    "mail Relay sent itself".to_string(),
+                ))
+            }
+            MailKind::Bounce => return self.record_bounce(mail),
+            MailKind::Automatic { .. } => true,
+            MailKind::Regular => false,
+        };
+        if self.replies.is_ours(&sender) {
+            return Ok(IngestResult::new(
+                Outcome::Ignored,
+                None,
+                "sent from Relay's own address".to_string(),
+            ));
+        }
+        let reason = match &kind {
+            MailKind::Automatic { reason } => {
+                Some(format!("automatic mail ({reason}): not acknowledged"))
+            }
+            _ => None,
+        };
+        let by_message_id = self.candidate_by_message_ids(&mail.referenced_ids)?;
+        let by_reply_address = match mail
+            .recipients()
+            .find_map(|r| self.replies.ticket_number(r))
+        {
+            Some(number) => self.candidate_by_number(number)?,
+            None => None,
+        };
+        let by_subject_token = match subject_ticket_number(&mail.subject) {
+            Some(number) => self.candidate_by_number(number)?,
+            None => None,
+        };
+        let decision = thread::decide(&Evidence {
+            sender: &sender,
+            by_message_id: by_message_id.as_ref(),
+            by_reply_address: by_reply_address.as_ref(),
+            by_subject_token: by_subject_token.as_ref(),
+        });
+        match decision {
+            Decision::Append { ticket_id, rule } => {
+                let link = self.append(&ticket_id, &sender, mail, automatic, rule)?;
+                Ok(IngestResult::new(Outcome::Appended, Some(link), reason))
+            }
+            Decision::FollowUp {
+                closed_ticket_id, ..
+            } => {
+                let link = self.create(&sender, mail, automatic, Some(closed_ticket_id))?;
+                Ok(IngestResult::new(
+                    Outcome::Created,
+                    Some(link),
+                    reason.or(Some(
+                        "a reply to a closed ticket: opened a follow-up".into(),
+                    )),
+                ))
+            }
+            Decision::New => {
+                let link = self.create(&sender, mail, automatic, None)?;
+                Ok(IngestResult::new(Outcome::Created, Some(link), reason))
+            }
+        }
+    }
+
+    fn candidate_by_message_ids(&mut self, ids: &[String]) -> AppResult<Option<Candidate>> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let received: Option<String> = messages::table
+            .filter(messages::email_message_id.eq_any(ids))
+            .order(messages::created_at.desc())
+            .select(messages::ticket_id)
+            .first(self.conn)
+            .optional()?;
+        let ticket_id = match received {
+            Some(id) => Some(id),
+            None => outbox::ticket_of_message_ids(self.conn, ids)?,
+        };
+        match ticket_id {
+            Some(id) => self.candidate(TicketKey::Id(id)),
+            None => Ok(None),
+        }
+    }
+
+    fn candidate_by_number(&mut self, number: i64) -> AppResult<Option<Candidate>> {
+        self.candidate(TicketKey::Number(number))
+    }
+
+    /// A ticket with the addresses that may thread into it by subject token:
+    /// its customer and its participants.
+    fn candidate(&mut self, key: TicketKey) -> AppResult<Option<Candidate>> {
+        let query = tickets::table
+            .inner_join(customers::table)
+            .select((
+                tickets::id,
+                tickets::number,
+                tickets::status,
+                customers::email,
+            ))
+            .into_boxed();
+        let query = match key {
+            TicketKey::Id(id) => query.filter(tickets::id.eq(id)),
+            TicketKey::Number(number) => query.filter(tickets::number.eq(number)),
+        };
+        let Some((ticket_id, number, status, customer_email)) = query
+            .first::<(String, i64, String, String)>(self.conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut known_senders: Vec<String> = ticket_participants::table
+            .filter(ticket_participants::ticket_id.eq(&ticket_id))
+            .select(ticket_participants::email)
+            .load(self.conn)?;
+        known_senders.push(customer_email);
+        Ok(Some(Candidate {
+            ticket_id,
+            number,
+            closed: status == Status::Closed.as_str(),
+            known_senders,
+        }))
+    }
+
+    fn record_bounce(&mut self, mail: &ParsedMail) -> AppResult<IngestResult> {
+        let report = mail.bounce.clone().unwrap_or_default();
+        let ids: Vec<String> = report
+            .original_message_id
+            .iter()
+            .cloned()
+            .chain(mail.referenced_ids.iter().cloned())
+            .collect();
+        let Some(ticket_id) = outbox::ticket_of_message_ids(self.conn, &ids)? else {
+            return Ok(IngestResult::new(
+                Outcome::Bounced,
+                None,
+                "a bounce for no message Relay sent".to_string(),
+            ));
+        };
+        events::append(
+            self.conn,
+            &ticket_id,
+            "delivery_failed",
+            "system",
+            json!({
+                "failed_recipients": report.failed_recipients,
+                "original_message_id": report.original_message_id,
+                "diagnostic": report.diagnostic,
+            }),
+            self.now,
+        )?;
+        let link = link(self.conn, &ticket_id)?;
+        Ok(IngestResult::new(
+            Outcome::Bounced,
+            Some(link),
+            format!(
+                "delivery failed for {}",
+                report.failed_recipients.join(", ")
+            ),
+        ))
+    }
+
+    /// Adds what only email has (HTML, threading headers) to a ticket's first message.
+    fn store_email_message(&mut self, message_id: &str, mail: &ParsedMail) -> AppResult<()> {
+        diesel::update(messages::table.find(message_id))
+            .set((
+                messages::body_html.eq(&mail.html),
+                messages::email_message_id.eq(&mail.message_id),
+                messages::email_in_reply_to.eq(mail.referenced_ids.first()),
+                messages::email_references
+                    .eq((!mail.referenced_ids.is_empty()).then(|| mail.referenced_ids.join(" "))),
+            ))
+            .execute(self.conn)?;
+        Ok(())
+    }
+
+    /// Attachments within the limit, and a note of those refused.
+    fn accepted_attachments(&self, mail: &ParsedMail) -> (Vec<Upload>, Vec<String>) {
+        let max = self.settings.intake.max_attachment_bytes;
+        let (kept, refused): (Vec<Upload>, Vec<Upload>) = mail
+            .attachments
+            .iter()
+            .cloned()
+            .partition(|a| a.bytes.len() <= max);
+        let refused = refused
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} ({}, over the {} limit)",
+                    a.filename,
+                    attachments::human_size(a.bytes.len()),
+                    attachments::human_size(max)
+                )
+            })
+            .collect();
+        (kept, refused)
+    }
+
+    fn create(
+        &mut self,
+        sender: &str,
+        mail: &ParsedMail,
+        automatic: bool,
+        follow_up_of: Option<String>,
+    ) -> AppResult<TicketLink> {
+        let (uploads, refused) = self.accepted_attachments(mail);
+        let submission = Submission {
+            subject: truncate(
+                if mail.subject.is_empty() {
+                    "(no subject)"
+                } else {
+                    &mail.subject
+                },
+                intake::MAX_SUBJECT,
+            ),
+            body: if mail.text.is_empty() {
+                "(empty message)".into()
+            } else {
+                mail.text.clone()
+            },
+            customer_email: sender.to_string(),
+            customer_name: mail.from_name.clone(),
+            priority: Priority::Normal,
+            tags: Vec::new(),
+            custom_fields: Default::default(),
+            queue: self.delivery.queue_hint.map(str::to_string),
+            language: None,
+        };
+        let created = intake::create_in_transaction(
+            self.conn,
+            &submission,
+            &uploads,
+            &IntakeContext {
+                channel: Channel::Email,
+                caller: None,
+                idempotency: None,
+                follow_up_of,
+            },
+        )?;
+        let ticket = created.ticket;
+        if let Some(first) = &created.first_message_id {
+            self.store_email_message(first, mail)?;
+        }
+        let mut cc: Vec<&String> = mail
+            .cc
+            .iter()
+            .chain(&mail.to)
+            .filter(|a| *a != sender && !self.replies.is_ours(a))
+            .collect();
+        cc.dedup();
+        for address in cc {
+            self.add_participant(&ticket.id, address)?;
+        }
+        events::append(
+            self.conn,
+            &ticket.id,
+            "email_received",
+            &format!("customer:{}", ticket.customer.id),
+            json!({
+                "source": self.delivery.source,
+                "recipients": mail.recipients().collect::<Vec<_>>(),
+                "automatic": automatic,
+                "refused_attachments": refused,
+            }),
+            self.now,
+        )?;
+        if !automatic {
+            self.acknowledge(&ticket, created.access_token.as_deref(), mail)?;
+        }
+        Ok(TicketLink {
+            id: ticket.id,
+            number: ticket.number,
+        })
+    }
+
+    fn acknowledge(
+        &mut self,
+        ticket: &crate::tickets::view::TicketView,
+        access_token: Option<&str>,
+        mail: &ParsedMail,
+    ) -> AppResult<()> {
+        let to = &ticket.customer.email;
+        let limit = i64::from(self.settings.email.acknowledgements_per_hour);
+        if outbox::recent_acknowledgements(self.conn, to, self.now)? >= limit {
+            events::append(
+                self.conn,
+                &ticket.id,
+                "acknowledgement_suppressed",
+                "system",
+                json!({"to": to, "reason": "hourly limit reached"}),
+                self.now,
+            )?;
+            return Ok(());
+        }
+        let base = self.settings.server.public_base_url.trim_end_matches('/');
+        let link = access_token
+            .map(|t| format!("{base}/t/{t}"))
+            .unwrap_or_default();
+        let content = Acknowledgement {
+            customer_name: ticket.customer.name.as_deref(),
+            number: ticket.number,
+            subject: &ticket.subject,
+            link: &link,
+            from_name: &self.settings.email.from_name,
+        };
+        let html = AcknowledgementHtml { inner: &content };
+        outbox::enqueue(
+            self.conn,
+            self.settings,
+            self.replies,
+            OutgoingMail {
+                ticket_id: ticket.id.clone(),
+                ticket_number: ticket.number,
+                kind: outbox::MailKind::Acknowledgement,
+                recipients: vec![to.clone()],
+                subject: ticket.subject.clone(),
+                body_text: content
+                    .render()
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+                body_html: Some(
+                    html.render()
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                ),
+                thread: mail.message_id.iter().cloned().collect(),
+                automatic: true,
+            },
+            self.now,
+        )?;
+        Ok(())
+    }
+
+    fn add_participant(&mut self, ticket_id: &str, email: &str) -> AppResult<()> {
+        let row = TicketParticipant {
+            ticket_id: ticket_id.to_string(),
+            email: email.to_lowercase(),
+            added_at: self.now,
+        };
+        crate::insert_ignoring_conflicts!(self.conn, ticket_participants::table, &row)?;
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        ticket_id: &str,
+        sender: &str,
+        mail: &ParsedMail,
+        automatic: bool,
+        rule: Rule,
+    ) -> AppResult<TicketLink> {
+        let mut ticket: Ticket = tickets::table
+            .find(ticket_id)
+            .select(Ticket::as_select())
+            .first(self.conn)?;
+        let author =
+            intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?;
+        let customer_email: String = customers::table
+            .find(&ticket.customer_id)
+            .select(customers::email)
+            .first(self.conn)?;
+        if customer_email != sender {
+            self.add_participant(ticket_id, sender)?;
+        }
+        let (uploads, refused) = self.accepted_attachments(mail);
+        let message = Message {
+            id: uuid::Uuid::now_v7().to_string(),
+            ticket_id: ticket.id.clone(),
+            author_kind: AuthorKind::Customer.as_str().into(),
+            author_agent_id: None,
+            author_customer_id: Some(author.id.clone()),
+            public: true,
+            channel: Channel::Email.as_str().into(),
+            body_text: if mail.text.is_empty() {
+                "(empty message)".into()
+            } else {
+                mail.text.clone()
+            },
+            body_html: mail.html.clone(),
+            email_message_id: mail.message_id.clone(),
+            email_in_reply_to: mail.referenced_ids.first().cloned(),
+            email_references: (!mail.referenced_ids.is_empty())
+                .then(|| mail.referenced_ids.join(" ")),
+            created_at: self.now,
+        };
+        diesel::insert_into(messages::table)
+            .values(&message)
+            .execute(self.conn)?;
+        attachments::store(self.conn, &message.id, &uploads, self.now)?;
+        let actor = format!("customer:{}", author.id);
+        events::append(
+            self.conn,
+            &ticket.id,
+            "customer_replied",
+            &actor,
+            json!({"message_id": message.id, "threaded_by": rule, "automatic": automatic, "refused_attachments": refused}),
+            self.now,
+        )?;
+        let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
+        // Automatic replies (out-of-office...) never re-open a ticket.
+        if status.reopens_on_customer_reply() && !automatic {
+            set_status(&mut ticket, Status::Open, self.now);
+            events::append(
+                self.conn,
+                &ticket.id,
+                "status_changed",
+                &actor,
+                json!({"from": status, "to": Status::Open, "reason": "customer replied"}),
+                self.now,
+            )?;
+        }
+        let expected = ticket.version;
+        ticket.version += 1;
+        ticket.updated_at = self.now;
+        save_if_version(self.conn, &ticket, expected)?;
+        Ok(TicketLink {
+            id: ticket.id,
+            number: ticket.number,
+        })
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+#[derive(Template)]
+#[template(path = "email/acknowledgement.txt")]
+struct Acknowledgement<'a> {
+    customer_name: Option<&'a str>,
+    number: i64,
+    subject: &'a str,
+    link: &'a str,
+    from_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/acknowledgement.html")]
+struct AcknowledgementHtml<'a> {
+    inner: &'a Acknowledgement<'a>,
+}

@@ -1,0 +1,23 @@
+//! Secrets generated once per installation and shared by every Relay
+//! process through the database (no configuration to keep in sync).
+
+use crate::db::models::AppSecret;
+use crate::db::schema::app_secrets;
+use crate::db::DbConnection;
+use crate::error::AppResult;
+use diesel::prelude::*;
+
+/// The secret named `name`, created on first use. Concurrent first uses
+/// agree: the first insert wins and everyone reads it back.
+pub fn get_or_create(conn: &mut DbConnection, name: &str) -> AppResult<String> {
+    let fresh = AppSecret {
+        name: name.to_string(),
+        value: crate::auth::generate_secret(),
+        created_at: chrono::Utc::now().naive_utc(),
+    };
+    crate::insert_ignoring_conflicts!(conn, app_secrets::table, &fresh)?;
+    Ok(app_secrets::table
+        .find(name)
+        .select(app_secrets::value)
+        .first(conn)?)
+}
