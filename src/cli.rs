@@ -167,6 +167,7 @@ fn serve(settings: Settings) -> CliResult {
         )
     })?;
     tracing::info!(address = %settings.server.bind, backend = ?backend, "Relay is serving");
+    crate::jobs::start(&pool, &settings);
     let state = AppState::new(pool, backend, settings);
     actix_web::rt::System::new()
         .block_on(async move { crate::http::start(state, listener)?.await })

@@ -16,6 +16,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod intake;
+pub mod jobs;
 pub mod metrics;
 pub mod telemetry;
 pub mod tickets;
