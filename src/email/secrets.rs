@@ -10,6 +10,14 @@ use diesel::prelude::*;
 /// The secret named `name`, created on first use. Concurrent first uses
 /// agree: the first insert wins and everyone reads it back.
 pub fn get_or_create(conn: &mut DbConnection, name: &str) -> AppResult<String> {
+    let existing: Option<String> = app_secrets::table
+        .find(name)
+        .select(app_secrets::value)
+        .first(conn)
+        .optional()?;
+    if let Some(value) = existing {
+        return Ok(value);
+    }
     let fresh = AppSecret {
         name: name.to_string(),
         value: crate::auth::generate_secret(),
