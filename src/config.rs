@@ -89,6 +89,10 @@ pub struct EmailSettings {
     pub message_id_domain: String,
     pub max_message_bytes: usize,
     pub acknowledgements_per_hour: u32,
+    /// Further addresses of ours and the queue (slug) their mail goes to,
+    /// e.g. `"billing@example.com" = "billing"`.
+    #[serde(default)]
+    pub address_queues: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +229,17 @@ impl Settings {
             return fail(
                 "email.message_id_domain",
                 "must be a domain name such as relay.example.com".into(),
+            );
+        }
+        if let Some(bad) = self
+            .email
+            .address_queues
+            .keys()
+            .find(|a| crate::domain::validate::normalize_email(a).is_none())
+        {
+            return fail(
+                "email.address_queues",
+                format!("'{bad}' is not an email address"),
             );
         }
         if self.email.max_message_bytes < 1024 {

@@ -12,7 +12,9 @@ use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, 
 use crate::attachments::{self, Upload};
 use crate::config::Settings;
 use crate::db::models::{InboundMessage, Message, Ticket, TicketParticipant};
-use crate::db::schema::{customers, inbound_messages, messages, ticket_participants, tickets};
+use crate::db::schema::{
+    customers, inbound_messages, messages, queues, ticket_participants, tickets,
+};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
@@ -243,7 +245,7 @@ impl Pipeline<'_, '_> {
             MailKind::Automatic { .. } => true,
             MailKind::Regular => false,
         };
-        if self.replies.is_ours(&sender) {
+        if self.is_ours(&sender) {
             return Ok(IngestResult::new(
                 Outcome::Ignored,
                 None,
@@ -296,6 +298,39 @@ impl Pipeline<'_, '_> {
                 Ok(IngestResult::new(Outcome::Created, Some(link), reason))
             }
         }
+    }
+
+    /// Our support address, its reply addresses, or one of the routed addresses.
+    fn is_ours(&self, address: &str) -> bool {
+        self.replies.is_ours(address) || self.routed_queue(address).is_some()
+    }
+
+    fn routed_queue(&self, address: &str) -> Option<&str> {
+        self.settings
+            .email
+            .address_queues
+            .iter()
+            .find(|(routed, _)| routed.eq_ignore_ascii_case(address))
+            .map(|(_, queue)| queue.as_str())
+    }
+
+    /// The queue for a new ticket: the first recipient address with a
+    /// configured queue, else the door's hint. A queue that does not exist
+    /// is logged and skipped, never a reason to lose the message.
+    fn queue_for(&mut self, mail: &ParsedMail) -> AppResult<Option<String>> {
+        let by_address = mail.recipients().find_map(|r| self.routed_queue(r));
+        let Some(wanted) = by_address.or(self.delivery.queue_hint).map(str::to_string) else {
+            return Ok(None);
+        };
+        let exists: i64 = queues::table
+            .filter(queues::slug.eq(&wanted).or(queues::id.eq(&wanted)))
+            .count()
+            .get_result(self.conn)?;
+        if exists == 0 {
+            tracing::warn!(queue = %wanted, "mail was meant for a queue that does not exist; the ticket stays unrouted");
+            return Ok(None);
+        }
+        Ok(Some(wanted))
     }
 
     fn candidate_by_message_ids(&mut self, ids: &[String]) -> AppResult<Option<Candidate>> {
@@ -458,7 +493,7 @@ impl Pipeline<'_, '_> {
             priority: Priority::Normal,
             tags: Vec::new(),
             custom_fields: Default::default(),
-            queue: self.delivery.queue_hint.map(str::to_string),
+            queue: self.queue_for(mail)?,
             language: None,
         };
         let created = intake::create_in_transaction(
@@ -480,7 +515,7 @@ impl Pipeline<'_, '_> {
             .cc
             .iter()
             .chain(&mail.to)
-            .filter(|a| *a != sender && !self.replies.is_ours(a))
+            .filter(|a| *a != sender && !self.is_ours(a))
             .collect();
         cc.dedup();
         for address in cc {
