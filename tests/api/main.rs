@@ -6,3 +6,4 @@ mod isolation;
 mod bad_input;
 mod directory;
 mod ops;
+mod demo;
