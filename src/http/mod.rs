@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod directory;
+pub mod form_body;
 pub mod openapi;
 pub mod ops;
 pub mod problem;

@@ -7,3 +7,5 @@ mod bad_input;
 mod directory;
 mod ops;
 mod demo;
+mod support;
+mod browser;
