@@ -107,14 +107,15 @@ mod tests {
 
     #[test]
     fn rfc3834_auto_replies_and_lists_are_automatic() {
-        let cases: Vec<Box<dyn Fn(&mut MailFacts)>> = vec![
-            Box::new(|f| f.auto_submitted = Some("auto-replied".into())),
-            Box::new(|f| f.precedence = Some("bulk".into())),
-            Box::new(|f| f.precedence = Some("Junk".into())),
-            Box::new(|f| f.precedence = Some("list".into())),
-            Box::new(|f| f.has_autoreply_header = true),
-            Box::new(|f| f.has_list_id = true),
-            Box::new(|f| f.return_path = Some("<>".into())),
+        type Setter = fn(&mut MailFacts);
+        let cases: [Setter; 7] = [
+            |f| f.auto_submitted = Some("auto-replied".into()),
+            |f| f.precedence = Some("bulk".into()),
+            |f| f.precedence = Some("Junk".into()),
+            |f| f.precedence = Some("list".into()),
+            |f| f.has_autoreply_header = true,
+            |f| f.has_list_id = true,
+            |f| f.return_path = Some("<>".into()),
         ];
         for set in cases {
             let mut f = from("ana@example.com");

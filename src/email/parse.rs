@@ -118,7 +118,7 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
     let html_part = message.html_bodies().next().filter(|p| p.is_text_html());
     let html = html_part
         .and_then(|p| p.text_contents())
-        .map(|h| ammonia::clean(h));
+        .map(ammonia::clean);
     let text = message
         .body_text(0)
         .map(|t| t.trim().to_string())

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod directory;
 pub mod form_body;
+pub mod inbound;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
@@ -141,6 +142,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(tickets::routes)
             .configure(directory::routes)
             .configure(support::routes)
+            .configure(inbound::routes)
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(
                 SwaggerUi::new("/api/docs/{_:.*}")

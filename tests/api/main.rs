@@ -6,6 +6,7 @@ mod isolation;
 mod bad_input;
 mod directory;
 mod ops;
-mod demo;
 mod support;
 mod browser;
+mod email;
+mod demo;
