@@ -203,6 +203,31 @@ impl TestApp {
         }
     }
 
+    /// GET `path` as admin, expecting 200; the parsed body.
+    pub async fn read(&self, path: &str) -> Value {
+        expect_json(self.get(path, &self.admin).send().await.unwrap(), 200).await
+    }
+
+    /// A ticket's audit trail, oldest first.
+    pub async fn events(&self, ticket: impl std::fmt::Display) -> Vec<Value> {
+        let events = self.read(&format!("/api/v1/tickets/{ticket}/events")).await;
+        events.as_array().unwrap().clone()
+    }
+
+    /// Moves a ticket (id or number) to `status` as admin, with its current ETag.
+    pub async fn set_status(&self, ticket: impl std::fmt::Display, status: &str) -> Value {
+        let path = format!("/api/v1/tickets/{ticket}");
+        let current = self.read(&path).await;
+        let resp = self
+            .patch(&path, &self.admin)
+            .header("If-Match", format!("\"{}\"", current["version"]))
+            .json(&json!({ "status": status }))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 200).await
+    }
+
     /// Creates a ticket through the API as `token` (admin by default) and returns it.
     pub async fn create_ticket(&self, body: Value) -> Value {
         let resp = self

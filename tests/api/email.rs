@@ -44,25 +44,13 @@ async fn deliver_expecting(app: &TestApp, raw: Vec<u8>, outcome: &str) -> Value 
 }
 
 async fn ticket(app: &TestApp, number: &Value) -> Value {
-    expect_json(
-        app.get(&format!("/api/v1/tickets/{number}"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await
+    app.read(&format!("/api/v1/tickets/{number}")).await
 }
 
 async fn messages(app: &TestApp, number: &Value) -> Vec<Value> {
-    let list = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/messages"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let list = app
+        .read(&format!("/api/v1/tickets/{number}/messages"))
+        .await;
     list.as_array().unwrap().clone()
 }
 
@@ -209,17 +197,8 @@ async fn replies_thread_by_references_reply_address_and_subject_token() {
     assert_eq!(bodies.len(), 5, "{bodies:?}");
     assert!(bodies[1].starts_with("Here is the contract number"));
     assert!(bodies[2].starts_with("I am Marta's colleague"));
-    let events = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.events(&number).await;
     let rules: Vec<&str> = events
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|e| e["kind"] == "customer_replied")
         .map(|e| e["data"]["threaded_by"].as_str().unwrap())
@@ -248,15 +227,7 @@ async fn a_forged_reply_address_does_not_thread() {
 async fn a_customer_reply_reopens_but_a_closed_ticket_gets_a_follow_up() {
     let app = TestApp::spawn().await;
     let (number, id, ack) = open_outlook_ticket(&app).await;
-    let path = format!("/api/v1/tickets/{number}");
-    let solved = app
-        .patch(&path, &app.admin)
-        .header("If-Match", "\"1\"")
-        .json(&serde_json::json!({"status": "solved"}))
-        .send()
-        .await
-        .unwrap();
-    expect_json(solved, 200).await;
+    app.set_status(&number, "solved").await;
     deliver_expecting(
         &app,
         fixture("gmail_reply.eml", &thread_fill(&number, &ack)),
@@ -266,17 +237,8 @@ async fn a_customer_reply_reopens_but_a_closed_ticket_gets_a_follow_up() {
     let t = ticket(&app, &number).await;
     assert_eq!(t["status"], "open");
 
-    for status in ["solved", "closed"] {
-        let current = ticket(&app, &number).await;
-        let resp = app
-            .patch(&path, &app.admin)
-            .header("If-Match", format!("\"{}\"", current["version"]))
-            .json(&serde_json::json!({"status": status}))
-            .send()
-            .await
-            .unwrap();
-        expect_json(resp, 200).await;
-    }
+    app.set_status(&number, "solved").await;
+    app.set_status(&number, "closed").await;
     let follow = deliver_expecting(
         &app,
         fixture("thunderbird_reply.eml", &thread_fill(&number, &ack)),
@@ -331,15 +293,7 @@ async fn the_same_message_is_stored_once_even_when_delivered_concurrently() {
 async fn auto_replies_never_loop_or_reopen() {
     let app = TestApp::spawn_with(|s| s.email.acknowledgements_per_hour = 3).await;
     let (number, id, ack) = open_outlook_ticket(&app).await;
-    let path = format!("/api/v1/tickets/{number}");
-    let solved = app
-        .patch(&path, &app.admin)
-        .header("If-Match", "\"1\"")
-        .json(&serde_json::json!({"status": "solved"}))
-        .send()
-        .await
-        .unwrap();
-    expect_json(solved, 200).await;
+    app.set_status(&number, "solved").await;
 
     // An out-of-office answer to our acknowledgement, ten times over.
     let mut fill = thread_fill(&number, &ack);
@@ -391,17 +345,8 @@ async fn relays_own_mail_and_bounces_are_recognised() {
     )
     .await;
     assert_eq!(bounce["ticket"]["id"], id.as_str());
-    let events = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.events(&number).await;
     let failed = events
-        .as_array()
-        .unwrap()
         .iter()
         .find(|e| e["kind"] == "delivery_failed")
         .expect("a delivery_failed event");
@@ -505,17 +450,8 @@ async fn attachments_are_stored_and_oversized_ones_refused_clearly() {
         .as_array()
         .unwrap()
         .is_empty());
-    let events = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.events(&number).await;
     let received = events
-        .as_array()
-        .unwrap()
         .iter()
         .find(|e| e["kind"] == "email_received")
         .unwrap();

@@ -1,12 +1,12 @@
 //! Integration tests: the real HTTP app on port 0, a fresh database per test.
 
-mod common;
-mod tickets;
-mod isolation;
 mod bad_input;
+mod browser;
+mod common;
+mod demo;
 mod directory;
+mod email;
+mod isolation;
 mod ops;
 mod support;
-mod browser;
-mod email;
-mod demo;
+mod tickets;

@@ -41,34 +41,15 @@ async fn public_intake_creates_a_committed_ticket() {
 
     // It is really stored: a manager reads it back by number, with its first message and event.
     let number = ticket["number"].as_i64().unwrap();
-    let read = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let read = app.read(&format!("/api/v1/tickets/{number}")).await;
     assert_eq!(read["id"], ticket["id"]);
-    let messages = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/messages"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let messages = app
+        .read(&format!("/api/v1/tickets/{number}/messages"))
+        .await;
     assert_eq!(messages.as_array().unwrap().len(), 1);
     assert_eq!(messages[0]["author_kind"], "customer");
     assert_eq!(messages[0]["body"], "My card was declined twice.");
-    let events = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.read(&format!("/api/v1/tickets/{number}/events")).await;
     assert_eq!(events[0]["kind"], "created");
 }
 
@@ -283,7 +264,7 @@ async fn pagination_neither_skips_nor_repeats_while_tickets_arrive() {
             Some(c) => format!("/api/v1/tickets?limit=5&q=before&cursor={c}"),
             None => "/api/v1/tickets?limit=5&q=before".to_string(),
         };
-        let page = expect_json(app.get(&path, &app.admin).send().await.unwrap(), 200).await;
+        let page = app.read(&path).await;
         pages += 1;
         for item in page["items"].as_array().unwrap() {
             seen.push(item["number"].as_i64().unwrap());
@@ -335,7 +316,7 @@ async fn list_filters_narrow_the_results() {
     let count = |path: String| {
         let app = &app;
         async move {
-            let page = expect_json(app.get(&path, &app.admin).send().await.unwrap(), 200).await;
+            let page = app.read(&path).await;
             page["items"].as_array().unwrap().len()
         }
     };
@@ -422,7 +403,7 @@ async fn patch_needs_the_current_etag() {
         .await
         .unwrap();
     expect_problem(stale, 412).await;
-    let now = expect_json(app.get(&path, &app.admin).send().await.unwrap(), 200).await;
+    let now = app.read(&path).await;
     assert_eq!(now["priority"], "high");
 
     // A message changes the ticket too, so the ETag moves on.
@@ -433,14 +414,7 @@ async fn patch_needs_the_current_etag() {
         .await
         .unwrap();
     assert_eq!(reply.headers()["etag"], "\"3\"");
-    let events = expect_json(
-        app.get(&format!("{path}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.read(&format!("{path}/events")).await;
     let kinds: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -595,14 +569,7 @@ async fn agent_replies_and_notes_shape_the_conversation() {
     );
 
     // Vendor agents reading a ticket leave a trace in its audit trail.
-    let events = expect_json(
-        app.get(&format!("{path}/events"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let events = app.read(&format!("{path}/events")).await;
     assert!(events
         .as_array()
         .unwrap()
@@ -610,17 +577,8 @@ async fn agent_replies_and_notes_shape_the_conversation() {
         .any(|e| e["kind"] == "viewed" && e["actor"] == format!("agent:{}", v.agent_id)));
 
     // Closed is final.
-    for status in ["solved", "closed"] {
-        let current = expect_json(app.get(&path, &app.admin).send().await.unwrap(), 200).await;
-        let resp = app
-            .patch(&path, &app.admin)
-            .header("If-Match", format!("\"{}\"", current["version"]))
-            .json(&json!({"status": status}))
-            .send()
-            .await
-            .unwrap();
-        expect_json(resp, 200).await;
-    }
+    app.set_status(&ticket["number"], "solved").await;
+    app.set_status(&ticket["number"], "closed").await;
     let late = app
         .post(&format!("{path}/messages"), &v.token)
         .json(&json!({"body": "one more thing"}))
