@@ -60,6 +60,7 @@ impl ReplyAddresses {
         if !base.eq_ignore_ascii_case(&self.local) {
             return None;
         }
+        let tag = tag.to_ascii_lowercase();
         let (number, signature) = tag.strip_prefix('t')?.split_once('-')?;
         let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
         // Compare in constant time: the signature is a secret.
