@@ -1,4 +1,5 @@
-//! The `relay` command line: `serve` (default), `migrate`, `admin`, `demo`.
+//! The `relay` command line: `serve` (default), `migrate`, `admin`, `demo`,
+//! `mailgate`.
 
 use crate::auth;
 use crate::config::Settings;
@@ -46,6 +47,25 @@ pub enum Command {
     },
     /// Fill the database with a realistic demo data set.
     Demo,
+    /// Deliver one raw message from standard input to a running Relay (for an
+    /// MTA pipe such as Postfix `pipe` or an alias). Needs no configuration
+    /// file or database. Exit status per sysexits: 0 delivered, 75 try again
+    /// later (Relay down, 5xx, 429), 65 refused for good (other 4xx).
+    Mailgate {
+        /// Relay's base URL, e.g. https://relay.example.com
+        #[arg(long)]
+        url: String,
+        /// An intake token (or set RELAY_MAILGATE_TOKEN, which keeps it out
+        /// of the process list).
+        #[arg(long, env = "RELAY_MAILGATE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Queue (slug or id) for tickets this message opens.
+        #[arg(long)]
+        queue: Option<String>,
+        /// Seconds to wait for Relay before giving up (exit 75).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,9 +109,31 @@ fn open_database(settings: &Settings) -> Result<(DbPool, Backend), String> {
 }
 
 pub fn run(cli: Cli) -> CliResult {
+    let command = match cli.command {
+        // No settings, no database: it only speaks HTTP to a running Relay.
+        Some(Command::Mailgate {
+            url,
+            token,
+            queue,
+            timeout,
+        }) => {
+            let code = crate::mailgate::run(&crate::mailgate::MailgateArgs {
+                url,
+                token,
+                queue,
+                timeout: Duration::from_secs(timeout),
+            });
+            if code == crate::mailgate::EX_OK {
+                return Ok(());
+            }
+            // The MTA reads the exit status; the reason is already on stderr.
+            std::process::exit(code);
+        }
+        other => other,
+    };
     let mut settings = Settings::load(&cli.config_dir).map_err(|e| e.to_string())?;
     crate::telemetry::init(settings.server.log_format);
-    match cli.command.unwrap_or(Command::Serve { bind: None }) {
+    match command.unwrap_or(Command::Serve { bind: None }) {
         Command::Serve { bind } => {
             if let Some(bind) = bind {
                 settings.server.bind = bind;
@@ -127,6 +169,7 @@ pub fn run(cli: Cli) -> CliResult {
             println!("{summary}");
             Ok(())
         }
+        Command::Mailgate { .. } => unreachable!("mailgate runs before settings are loaded"),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     #[serde(default)]
     pub smtp: Option<SmtpSettings>,
+    #[serde(default)]
+    pub imap: ImapSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,6 +124,136 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+}
+
+/// IMAP mailboxes Relay polls for mail (`[imap]` and `[[imap.mailboxes]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Seconds between two polls of every mailbox.
+    #[serde(default = "ImapSettings::default_poll_seconds")]
+    pub poll_seconds: u64,
+    #[serde(default)]
+    pub mailboxes: Vec<ImapMailbox>,
+}
+
+impl ImapSettings {
+    fn default_poll_seconds() -> u64 {
+        30
+    }
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            poll_seconds: Self::default_poll_seconds(),
+            mailboxes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// What happens to a message in the mailbox once it is safely in Relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAfter {
+    /// Set `flag` on it (`\Seen` by default).
+    Flag,
+    /// Move it to the folder `move_to`.
+    Move,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapMailbox {
+    /// Short name: kept with each message as its source `imap:<name>`, and the
+    /// key of the mailbox's position in the database.
+    pub name: String,
+    pub host: String,
+    /// Defaults to 993 with `tls = "tls"`, otherwise 143.
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub tls: ImapTls,
+    pub username: String,
+    pub password: String,
+    #[serde(default = "ImapMailbox::default_folder")]
+    pub folder: String,
+    /// Queue (id or slug) for tickets opened by mail from this mailbox.
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default = "ImapMailbox::default_after")]
+    pub after: ImapAfter,
+    /// With `after = "flag"`: a system flag (`\Seen`, `\Flagged`,
+    /// `\Answered`) or a keyword of your own such as `relay-done`.
+    #[serde(default = "ImapMailbox::default_flag")]
+    pub flag: String,
+    /// With `after = "move"`: the folder messages go to (created if missing).
+    #[serde(default)]
+    pub move_to: Option<String>,
+}
+
+impl ImapMailbox {
+    fn default_folder() -> String {
+        "INBOX".into()
+    }
+    fn default_after() -> ImapAfter {
+        ImapAfter::Flag
+    }
+    fn default_flag() -> String {
+        "\\Seen".into()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            ImapTls::Tls => 993,
+            ImapTls::None | ImapTls::Starttls => 143,
+        })
+    }
+
+    /// The source recorded with each message from this mailbox.
+    pub fn source(&self) -> String {
+        format!("imap:{}", self.name)
+    }
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for ImapMailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapMailbox")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port())
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("folder", &self.folder)
+            .field("queue", &self.queue)
+            .field("after", &self.after)
+            .field("flag", &self.flag)
+            .field("move_to", &self.move_to)
+            .finish()
+    }
+}
+
+/// An IMAP flag Relay may set: one of the system flags that mean "handled",
+/// or a keyword atom (RFC 3501 `atom`, no `\`).
+fn is_settable_imap_flag(flag: &str) -> bool {
+    const SYSTEM: [&str; 3] = ["\\Seen", "\\Flagged", "\\Answered"];
+    if SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(flag)) {
+        return true;
+    }
+    !flag.is_empty()
+        && flag.len() <= 64
+        && flag
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"(){%*\"]\\".contains(c))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +397,90 @@ impl Settings {
                 return fail("smtp.username", "and smtp.password go together".into());
             }
         }
+        self.validate_imap()?;
+        Ok(())
+    }
+
+    fn validate_imap(&self) -> Result<(), ConfigError> {
+        let fail = |key: String, why: String| Err(ConfigError(format!("setting `{key}`: {why}")));
+        if self.imap.poll_seconds == 0 {
+            return fail("imap.poll_seconds".into(), "must be at least 1".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, mailbox) in self.imap.mailboxes.iter().enumerate() {
+            let key = |field: &str| format!("imap.mailboxes[{i}].{field}");
+            let name = &mailbox.name;
+            if name.is_empty()
+                || name.len() > 48
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return fail(
+                    key("name"),
+                    format!("'{name}' must be 1 to 48 letters, digits, - _ or ."),
+                );
+            }
+            if !seen.insert(name.to_ascii_lowercase()) {
+                return fail(key("name"), format!("'{name}' is used by two mailboxes"));
+            }
+            if mailbox.host.trim().is_empty() {
+                return fail(key("host"), "must name the IMAP server".into());
+            }
+            if mailbox.port == Some(0) {
+                return fail(key("port"), "must be a TCP port (1-65535)".into());
+            }
+            if mailbox.username.is_empty() {
+                return fail(key("username"), "must not be empty".into());
+            }
+            if mailbox.folder.trim().is_empty() {
+                return fail(key("folder"), "must name a folder such as INBOX".into());
+            }
+            if mailbox
+                .queue
+                .as_deref()
+                .is_some_and(|q| q.trim().is_empty())
+            {
+                return fail(key("queue"), "must name a queue, or be left out".into());
+            }
+            for (field, value) in [
+                ("username", &mailbox.username),
+                ("password", &mailbox.password),
+                ("folder", &mailbox.folder),
+            ] {
+                if value.contains(['\r', '\n', '\0']) {
+                    return fail(key(field), "must not contain line breaks".into());
+                }
+            }
+            match mailbox.after {
+                ImapAfter::Flag => {
+                    if !is_settable_imap_flag(&mailbox.flag) {
+                        return fail(
+                            key("flag"),
+                            format!(
+                                "'{}' is not \\Seen, \\Flagged, \\Answered or a keyword such as relay-done",
+                                mailbox.flag
+                            ),
+                        );
+                    }
+                }
+                ImapAfter::Move => match mailbox.move_to.as_deref().map(str::trim) {
+                    None | Some("") => {
+                        return fail(key("move_to"), "is required with after = \"move\"".into())
+                    }
+                    Some(target) if target.contains(['\r', '\n', '\0']) => {
+                        return fail(key("move_to"), "must not contain line breaks".into())
+                    }
+                    Some(target) if target.eq_ignore_ascii_case(mailbox.folder.trim()) => {
+                        return fail(
+                            key("move_to"),
+                            "must differ from the folder that is polled".into(),
+                        )
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
         Ok(())
     }
 
@@ -300,5 +516,64 @@ mod tests {
             Figment::from(Toml::string(BUILT_IN_DEFAULTS)).merge(("database.url", "mysql://x/y"));
         let err = Settings::from_figment(fig).unwrap_err().to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    fn with_imap(toml: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(
+            Figment::from(Toml::string(BUILT_IN_DEFAULTS)).merge(Toml::string(toml)),
+        )
+    }
+
+    const MAILBOX: &str = r#"
+        [[imap.mailboxes]]
+        name = "support"
+        host = "imap.example.com"
+        tls = "tls"
+        username = "support@example.com"
+        password = "secret"
+    "#;
+
+    #[test]
+    fn imap_mailboxes_have_sensible_defaults() {
+        assert!(Settings::defaults().imap.mailboxes.is_empty());
+        let s = with_imap(MAILBOX).unwrap();
+        let mailbox = &s.imap.mailboxes[0];
+        assert_eq!(mailbox.port(), 993);
+        assert_eq!(mailbox.folder, "INBOX");
+        assert_eq!(mailbox.after, ImapAfter::Flag);
+        assert_eq!(mailbox.flag, "\\Seen");
+        assert_eq!(mailbox.source(), "imap:support");
+        assert!(!format!("{mailbox:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_bad_imap_setting_is_named_in_the_error() {
+        let cases = [
+            ("[imap]\npoll_seconds = 0", "imap.poll_seconds"),
+            (
+                &format!("{MAILBOX}\nafter = \"move\""),
+                "imap.mailboxes[0].move_to",
+            ),
+            (
+                &format!("{MAILBOX}\nflag = \"bad flag\""),
+                "imap.mailboxes[0].flag",
+            ),
+            (&MAILBOX.replace("\"tls\"", "\"ssl\""), "tls"),
+            (&format!("{MAILBOX}\n{MAILBOX}"), "imap.mailboxes[1].name"),
+            (
+                &MAILBOX.replace("support\"", "sup port\""),
+                "imap.mailboxes[0].name",
+            ),
+            (
+                &MAILBOX.replace("imap.example.com", " "),
+                "imap.mailboxes[0].host",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = with_imap(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        let ok = format!("{MAILBOX}\nafter = \"move\"\nmove_to = \"Relay\"\nflag = \"relay-done\"");
+        assert!(with_imap(&ok).is_ok());
     }
 }

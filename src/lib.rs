@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod intake;
 pub mod jobs;
+pub mod mailgate;
 pub mod metrics;
 pub mod telemetry;
 pub mod tickets;

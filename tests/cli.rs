@@ -210,3 +210,228 @@ fn first_start_creates_an_admin_token_once() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!token_file.exists());
 }
+
+// ---- relay mailgate: an MTA pipe with sysexits exit codes ----
+
+const EX_DATAERR: i32 = 65;
+const EX_TEMPFAIL: i32 = 75;
+
+fn customer_mail(tag: &str, padding: usize) -> Vec<u8> {
+    let mut raw = format!(
+        "From: Mail Gate <gate.{tag}@example.net>\r\n\
+         To: support@relay.localhost\r\n\
+         Subject: Mailgate {tag}\r\n\
+         Message-ID: <mailgate-{tag}@example.net>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+         \r\n\
+         Hello from the MTA.\r\n"
+    )
+    .into_bytes();
+    raw.extend(std::iter::repeat_n(b'x', padding));
+    raw
+}
+
+/// Runs `relay mailgate` with `input` on stdin, without any usable
+/// configuration or database (it must need neither).
+fn mailgate(url: &str, token: &str, extra: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["mailgate", "--url", url, "--token", token];
+    args.extend_from_slice(extra);
+    let mut child = relay(
+        dir.path(),
+        &args,
+        &[
+            ("RELAY_CONFIG_DIR", "/nonexistent/relay-config"),
+            ("DATABASE_URL", "mysql://nowhere/at-all"),
+            ("RELAY__SERVER__BIND", "not an address"),
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "mailgate leaves no files behind"
+    );
+    out
+}
+
+/// One line on stderr saying why, and the exit status.
+fn failure(out: &Output) -> (i32, String) {
+    let err = stderr(out);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    (out.status.code().unwrap_or(-1), err)
+}
+
+#[test]
+fn mailgate_delivers_to_a_running_relay_and_reports_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let _server = Server(
+        relay(
+            dir.path(),
+            &["serve", "--bind", &bind],
+            &[("RELAY__EMAIL__MAX_MESSAGE_BYTES", "4096")],
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    wait_until_healthy(port);
+    let token = std::fs::read_to_string(dir.path().join("data/initial-admin-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let url = format!("http://{bind}");
+
+    let out = mailgate(&url, &token, &[], &customer_mail("up", 0));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8(out.stdout).unwrap();
+    let number: i64 = said
+        .trim()
+        .rsplit('#')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a ticket number in: {said}"));
+    assert!(said.contains("created"), "{said}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ticket: serde_json::Value = rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .get(format!("{url}/api/v1/tickets/{number}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    });
+    assert_eq!(ticket["subject"], "Mailgate up", "{ticket}");
+
+    // The MTA retried a delivery that had worked: still 0, nothing doubles.
+    let out = mailgate(&url, &token, &[], &customer_mail("up", 0));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("duplicate"));
+
+    // A queue hint travels along (an unknown queue never loses the mail).
+    let out = mailgate(
+        &url,
+        &token,
+        &["--queue", "no-such-queue"],
+        &customer_mail("queued", 0),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // Refused for good: bounce (65), with the reason.
+    let out = mailgate(&url, "rly_not-a-token", &[], &customer_mail("badtoken", 0));
+    let (code, err) = failure(&out);
+    assert_eq!(code, EX_DATAERR, "{err}");
+    assert!(err.contains("401"), "{err}");
+
+    let out = mailgate(&url, &token, &[], &customer_mail("huge", 8192));
+    let (code, err) = failure(&out);
+    assert_eq!(code, EX_DATAERR, "{err}");
+    assert!(err.contains("413"), "{err}");
+
+    let out = mailgate(&url, &token, &[], b"");
+    assert_eq!(failure(&out).0, EX_DATAERR);
+}
+
+#[test]
+fn mailgate_asks_the_mta_to_retry_when_relay_is_down() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let out = mailgate(&url, "rly_whatever", &[], &customer_mail("down", 0));
+    let (code, err) = failure(&out);
+    assert_eq!(code, EX_TEMPFAIL, "{err}");
+    assert!(err.contains("cannot reach Relay"), "{err}");
+}
+
+/// A stand-in for a struggling Relay: reads each request whole, then
+/// answers with `status`, or (with `None`) never answers at all.
+fn fake_relay(status: Option<&'static str>, connections: usize) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for _ in 0..connections {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut stream = reader.into_inner();
+            match status {
+                Some(status) => {
+                    let problem = format!(
+                        r#"{{"title":"struggling","detail":"{status} from the stand-in","status":0}}"#
+                    );
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/problem+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{problem}",
+                        problem.len()
+                    );
+                }
+                None => std::thread::sleep(Duration::from_secs(4)),
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn mailgate_asks_for_a_retry_on_5xx_429_and_timeouts() {
+    for status in [
+        "503 Service Unavailable",
+        "500 Internal Server Error",
+        "429 Too Many Requests",
+    ] {
+        let url = fake_relay(Some(status), 1);
+        let out = mailgate(&url, "rly_x", &[], &customer_mail("busy", 0));
+        let (code, err) = failure(&out);
+        assert_eq!(code, EX_TEMPFAIL, "{status}: {err}");
+        assert!(err.contains(&status[..3]), "{err}");
+    }
+    let url = fake_relay(Some("422 Unprocessable Entity"), 1);
+    let out = mailgate(&url, "rly_x", &[], &customer_mail("bad", 0));
+    assert_eq!(failure(&out).0, EX_DATAERR);
+
+    let url = fake_relay(None, 1);
+    let started = Instant::now();
+    let out = mailgate(
+        &url,
+        "rly_x",
+        &["--timeout", "1"],
+        &customer_mail("slow", 0),
+    );
+    let (code, err) = failure(&out);
+    assert_eq!(code, EX_TEMPFAIL, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "gave up on time"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod models;
+pub mod outbox_claim;
 pub mod schema;
 
 pub use connection::{Backend, DbConnection, DbPool, PoolState};
@@ -62,6 +63,22 @@ pub fn next_ticket_number(conn: &mut DbConnection) -> QueryResult<i64> {
     diesel::sql_query(sql)
         .get_result::<Next>(conn)
         .map(|n| n.value)
+}
+
+/// Locks a ticket's row until the transaction ends, so that read-modify-write
+/// of its status and version never interleaves with another writer (two
+/// replies arriving at once must both land). SQLite's write transaction
+/// already excludes every other writer.
+pub fn lock_ticket(conn: &mut DbConnection, ticket_id: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgresql(c) => schema::tickets::table
+            .find(ticket_id)
+            .select(schema::tickets::id)
+            .for_update()
+            .load::<String>(c)
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
 }
 
 /// Stores a blob unless one with the same content hash is already there.

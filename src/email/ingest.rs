@@ -15,7 +15,7 @@ use crate::db::models::{InboundMessage, Message, Ticket, TicketParticipant};
 use crate::db::schema::{
     customers, inbound_messages, messages, queues, ticket_participants, tickets,
 };
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::{is_unique_violation, lock_ticket, write_tx, DbConnection};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, Submission};
@@ -617,6 +617,7 @@ impl Pipeline<'_, '_> {
         automatic: bool,
         rule: Rule,
     ) -> AppResult<TicketLink> {
+        lock_ticket(self.conn, ticket_id)?;
         let mut ticket: Ticket = tickets::table
             .find(ticket_id)
             .select(Ticket::as_select())

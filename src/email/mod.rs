@@ -2,11 +2,14 @@
 //! threading, loop and bounce handling, and mail out through the outbox.
 
 pub mod classify;
+pub mod compose;
+pub mod imap;
 pub mod ingest;
 pub mod outbox;
 pub mod parse;
 pub mod reply_address;
 pub mod secrets;
+pub mod send;
 pub mod thread;
 
 /// Header Relay puts on every mail it sends, so its own mail coming back is

@@ -7,6 +7,7 @@ pub mod form_body;
 pub mod inbound;
 pub mod openapi;
 pub mod ops;
+pub mod outbox;
 pub mod problem;
 pub mod state;
 pub mod support;
@@ -143,6 +144,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(directory::routes)
             .configure(support::routes)
             .configure(inbound::routes)
+            .configure(outbox::routes)
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(
                 SwaggerUi::new("/api/docs/{_:.*}")

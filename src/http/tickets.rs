@@ -301,8 +301,9 @@ async fn add_message(
     let principal = caller.0;
     let reference = ticket_ref(&id)?;
     let request: NewMessageRequest = super::parse_json(&body)?;
+    let shared = state.clone();
     let (message, ticket) = run_db(&state, move |conn| {
-        conversation::add_agent_message(conn, &principal, &reference, &request)
+        conversation::add_agent_message(conn, &shared.settings, &principal, &reference, &request)
     })
     .await?;
     Ok(HttpResponse::Created()

@@ -1,6 +1,462 @@
-//! Polls IMAP mailboxes (being built).
+//! Polls the IMAP mailboxes of `[[imap.mailboxes]]` and delivers every new
+//! message through the one ingest pipeline (`email::ingest`).
+//!
+//! Exactly once, even across crashes and with several Relay processes:
+//! 1. The poller leases the mailbox's row in `imap_positions` (an UPDATE that
+//!    only succeeds when the lease is free, expired or already ours; or the
+//!    INSERT of a new row). Others skip a leased mailbox.
+//! 2. It SELECTs the folder. When UIDVALIDITY differs from the stored one the
+//!    old UIDs mean nothing any more: it starts over from UID 1, and ingest
+//!    recognises what it already has, so nothing doubles.
+//! 3. For each UID above `last_uid`: fetch (BODY.PEEK[], so \Seen stays as
+//!    it was), ingest (commits in its own transaction), then move `last_uid`
+//!    to it (only while the lease is still ours), then flag or move the
+//!    message. A crash after ingest and before `last_uid` moved fetches the
+//!    message again and ingest answers "duplicate"; a crash after that leaves
+//!    it unflagged but done.
+//!
+//! The lease is only an economy: a poller that lost it stops at its next
+//! write, and anything it ingested twice was a duplicate.
 
-use crate::config::Settings;
-use crate::db::DbPool;
+use crate::config::{ImapAfter, ImapMailbox, Settings};
+use crate::db::models::ImapPosition;
+use crate::db::schema::imap_positions;
+use crate::db::{is_unique_violation, DbConnection, DbPool};
+use crate::email::imap::{ImapClient, ImapError};
+use crate::email::ingest::{ingest, Delivery, Outcome};
+use crate::error::{AppError, AppResult};
+use chrono::Utc;
+use diesel::prelude::*;
+use std::time::Duration;
 
-pub fn start(_pool: DbPool, _settings: Settings) {}
+/// How long a lease lasts at least; renewed on every poll and message.
+pub const MIN_LEASE: Duration = Duration::from_secs(60);
+
+/// Messages taken from one mailbox in one poll; the rest wait for the next.
+const BATCH: usize = 500;
+
+/// What one poll did, mailbox by mailbox.
+#[derive(Debug, Clone, Default)]
+pub struct PollReport {
+    pub mailboxes: Vec<MailboxReport>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MailboxReport {
+    pub name: String,
+    /// Another poller holds the lease; this one left the mailbox alone.
+    pub leased_elsewhere: bool,
+    /// UIDVALIDITY changed since the last poll: read again from UID 1.
+    pub uid_validity_reset: bool,
+    /// Messages fetched and handed to ingest.
+    pub fetched: usize,
+    pub created: usize,
+    pub appended: usize,
+    pub duplicates: usize,
+    /// Ignored or bounced (see the inbound message for the reason).
+    pub other: usize,
+    /// Messages ingest can never take (over the size limit...): left in the
+    /// mailbox, neither flagged nor moved, and not fetched again.
+    pub rejected: usize,
+    /// The highest UID done after this poll.
+    pub last_uid: u32,
+    pub error: Option<String>,
+}
+
+impl PollReport {
+    pub fn fetched(&self) -> usize {
+        self.mailboxes.iter().map(|m| m.fetched).sum()
+    }
+    pub fn created(&self) -> usize {
+        self.mailboxes.iter().map(|m| m.created).sum()
+    }
+    pub fn duplicates(&self) -> usize {
+        self.mailboxes.iter().map(|m| m.duplicates).sum()
+    }
+    pub fn errors(&self) -> Vec<String> {
+        self.mailboxes
+            .iter()
+            .filter_map(|m| m.error.as_ref().map(|e| format!("{}: {e}", m.name)))
+            .collect()
+    }
+    pub fn mailbox(&self, name: &str) -> Option<&MailboxReport> {
+        self.mailboxes.iter().find(|m| m.name == name)
+    }
+}
+
+/// The lease length for these settings: long enough to outlast the pause
+/// between two polls, so a running poller keeps its mailboxes.
+pub fn lease_length(settings: &Settings) -> Duration {
+    MIN_LEASE.max(Duration::from_secs(
+        settings.imap.poll_seconds.saturating_mul(2),
+    ))
+}
+
+/// One poller identity: leases are taken in its name.
+pub struct ImapPoller {
+    owner: String,
+}
+
+impl Default for ImapPoller {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ImapPoller {
+    pub fn new() -> Self {
+        ImapPoller {
+            owner: format!(
+                "pid{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Polls every configured mailbox once, keeping the leases it took.
+    /// A mailbox that fails is reported and does not stop the others.
+    pub fn poll(&self, pool: &DbPool, settings: &Settings) -> AppResult<PollReport> {
+        let mut report = PollReport::default();
+        for mailbox in &settings.imap.mailboxes {
+            let mut entry = MailboxReport {
+                name: mailbox.name.clone(),
+                ..MailboxReport::default()
+            };
+            if let Err(err) = self.poll_mailbox(pool, settings, mailbox, &mut entry) {
+                tracing::warn!(mailbox = %mailbox.name, error = %err, "IMAP poll failed; will retry");
+                entry.error = Some(err.to_string());
+            } else if entry.fetched > 0 || entry.rejected > 0 {
+                tracing::info!(
+                    mailbox = %mailbox.name,
+                    fetched = entry.fetched,
+                    created = entry.created,
+                    appended = entry.appended,
+                    duplicates = entry.duplicates,
+                    rejected = entry.rejected,
+                    "IMAP mail delivered"
+                );
+            }
+            report.mailboxes.push(entry);
+        }
+        Ok(report)
+    }
+
+    /// Gives up every lease this poller holds, so another can start at once.
+    pub fn release(&self, pool: &DbPool) -> AppResult<()> {
+        let mut conn = pool.get()?;
+        diesel::update(imap_positions::table.filter(imap_positions::lease_owner.eq(&self.owner)))
+            .set((
+                imap_positions::lease_owner.eq(None::<String>),
+                imap_positions::lease_until.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(&mut conn)?;
+        Ok(())
+    }
+
+    fn poll_mailbox(
+        &self,
+        pool: &DbPool,
+        settings: &Settings,
+        mailbox: &ImapMailbox,
+        report: &mut MailboxReport,
+    ) -> Result<(), PollError> {
+        let lease = lease_length(settings);
+        let Some(position) = take_lease(&mut *pool.get()?, &mailbox.name, &self.owner, lease)?
+        else {
+            report.leased_elsewhere = true;
+            return Ok(());
+        };
+        let mut client = ImapClient::connect(mailbox)?;
+        let result = self.deliver_new(pool, settings, mailbox, position, &mut client, report);
+        client.logout();
+        result
+    }
+
+    fn deliver_new(
+        &self,
+        pool: &DbPool,
+        settings: &Settings,
+        mailbox: &ImapMailbox,
+        position: ImapPosition,
+        client: &mut ImapClient,
+        report: &mut MailboxReport,
+    ) -> Result<(), PollError> {
+        let lease = lease_length(settings);
+        if let (ImapAfter::Move, Some(target)) = (mailbox.after, mailbox.move_to.as_deref()) {
+            client.ensure_folder(target)?;
+        }
+        let folder = client.select(&mailbox.folder)?;
+        let uid_validity = i64::from(folder.uid_validity);
+        let mut last_uid = u32::try_from(position.last_uid).unwrap_or(0);
+        if position.uid_validity != uid_validity {
+            if position.uid_validity != 0 {
+                tracing::warn!(
+                    mailbox = %mailbox.name,
+                    was = position.uid_validity,
+                    now = uid_validity,
+                    "UIDVALIDITY changed: reading the folder again from the start; messages already delivered are recognised"
+                );
+                report.uid_validity_reset = true;
+            }
+            last_uid = 0;
+        }
+        // Also renews the lease after the (possibly slow) login.
+        save_position(
+            &mut *pool.get()?,
+            &mailbox.name,
+            &self.owner,
+            uid_validity,
+            last_uid,
+            lease,
+        )?;
+        report.last_uid = last_uid;
+
+        let source = mailbox.source();
+        for listed in client.list_after(last_uid)?.into_iter().take(BATCH) {
+            let uid = listed.uid;
+            let max = settings.email.max_message_bytes;
+            let raw = match listed.size {
+                Some(size) if size as usize > max => None,
+                _ => client.fetch(uid)?,
+            };
+            let verdict = match raw {
+                None if listed.size.is_some_and(|s| s as usize > max) => {
+                    Verdict::Rejected(format!(
+                        "{} bytes is over email.max_message_bytes",
+                        listed.size.unwrap_or(0)
+                    ))
+                }
+                // Expunged between listing and fetching: nothing to deliver.
+                None => Verdict::Gone,
+                Some(raw) => {
+                    report.fetched += 1;
+                    let delivered = ingest(
+                        &mut *pool.get()?,
+                        settings,
+                        &Delivery {
+                            raw: &raw,
+                            source: &source,
+                            queue_hint: mailbox.queue.as_deref(),
+                        },
+                    );
+                    match delivered {
+                        Ok(result) => Verdict::Delivered(result.outcome),
+                        Err(err) if is_permanent(&err) => Verdict::Rejected(err.to_string()),
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            };
+            // Ingest has committed: the message is safe in Relay.
+            save_position(
+                &mut *pool.get()?,
+                &mailbox.name,
+                &self.owner,
+                uid_validity,
+                uid,
+                lease,
+            )?;
+            report.last_uid = uid;
+            match verdict {
+                Verdict::Delivered(outcome) => {
+                    match outcome {
+                        Outcome::Created => report.created += 1,
+                        Outcome::Appended => report.appended += 1,
+                        Outcome::Duplicate => report.duplicates += 1,
+                        Outcome::Ignored | Outcome::Bounced => report.other += 1,
+                    }
+                    client.mark_done(uid, mailbox)?;
+                }
+                Verdict::Rejected(why) => {
+                    report.rejected += 1;
+                    tracing::warn!(
+                        mailbox = %mailbox.name,
+                        uid,
+                        reason = %why,
+                        "IMAP message cannot be taken; it stays in the mailbox, unflagged, and is not fetched again"
+                    );
+                }
+                Verdict::Gone => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Verdict {
+    Delivered(Outcome),
+    Rejected(String),
+    Gone,
+}
+
+/// Errors that will not go away by trying again later; anything else
+/// (database down, ...) stops the poll before `last_uid` moves.
+fn is_permanent(err: &AppError) -> bool {
+    matches!(
+        err,
+        AppError::PayloadTooLarge(_)
+            | AppError::Validation(_)
+            | AppError::BadRequest(_)
+            | AppError::Unprocessable(_)
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PollError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("the lease on the mailbox passed to another poller; it carries on from here")]
+    LeaseLost,
+}
+
+impl From<diesel::result::Error> for PollError {
+    fn from(err: diesel::result::Error) -> Self {
+        PollError::App(err.into())
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for PollError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        PollError::App(err.into())
+    }
+}
+
+fn lease_until(lease: Duration) -> chrono::NaiveDateTime {
+    Utc::now().naive_utc() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Takes (or renews) the lease on a mailbox's position, creating the row on
+/// first use. `None` when another poller holds a lease that has not run out.
+pub fn take_lease(
+    conn: &mut DbConnection,
+    mailbox: &str,
+    owner: &str,
+    lease: Duration,
+) -> QueryResult<Option<ImapPosition>> {
+    let now = Utc::now().naive_utc();
+    let until = lease_until(lease);
+    let free = imap_positions::lease_owner
+        .is_null()
+        .or(imap_positions::lease_until.is_null())
+        .or(imap_positions::lease_until.lt(now))
+        .or(imap_positions::lease_owner.eq(owner));
+    let taken = diesel::update(imap_positions::table.find(mailbox).filter(free))
+        .set((
+            imap_positions::lease_owner.eq(owner),
+            imap_positions::lease_until.eq(until),
+            imap_positions::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if taken == 1 {
+        return imap_positions::table
+            .find(mailbox)
+            .first::<ImapPosition>(conn)
+            .map(Some);
+    }
+    let exists: i64 = imap_positions::table
+        .find(mailbox)
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(None);
+    }
+    let row = ImapPosition {
+        mailbox: mailbox.to_string(),
+        uid_validity: 0,
+        last_uid: 0,
+        lease_owner: Some(owner.to_string()),
+        lease_until: Some(until),
+        updated_at: now,
+    };
+    match diesel::insert_into(imap_positions::table)
+        .values(&row)
+        .execute(conn)
+    {
+        Ok(_) => Ok(Some(row)),
+        // Another poller created it a moment ago: theirs.
+        Err(err) if is_unique_violation(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Records how far the mailbox is done and renews the lease, only while the
+/// lease is still this poller's.
+fn save_position(
+    conn: &mut DbConnection,
+    mailbox: &str,
+    owner: &str,
+    uid_validity: i64,
+    last_uid: u32,
+    lease: Duration,
+) -> Result<(), PollError> {
+    let saved = diesel::update(
+        imap_positions::table
+            .find(mailbox)
+            .filter(imap_positions::lease_owner.eq(owner)),
+    )
+    .set((
+        imap_positions::uid_validity.eq(uid_validity),
+        imap_positions::last_uid.eq(i64::from(last_uid)),
+        imap_positions::lease_until.eq(lease_until(lease)),
+        imap_positions::updated_at.eq(Utc::now().naive_utc()),
+    ))
+    .execute(conn)?;
+    if saved == 1 {
+        Ok(())
+    } else {
+        Err(PollError::LeaseLost)
+    }
+}
+
+/// Polls once with a poller of its own and lets its leases go afterwards
+/// (tests, and a one-off run).
+pub fn poll_once(pool: &DbPool, settings: &Settings) -> AppResult<PollReport> {
+    let poller = ImapPoller::new();
+    let report = poller.poll(pool, settings);
+    let released = poller.release(pool);
+    let report = report?;
+    released?;
+    Ok(report)
+}
+
+/// Starts the polling thread when mailboxes are configured. It keeps its
+/// leases between polls; if the process dies they run out after
+/// `lease_length` and another process takes over.
+pub fn start(pool: DbPool, settings: Settings) {
+    if settings.imap.mailboxes.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("imap-poller".into())
+        .spawn(move || {
+            let poller = ImapPoller::new();
+            let pause = Duration::from_secs(settings.imap.poll_seconds);
+            tracing::info!(
+                mailboxes = settings.imap.mailboxes.len(),
+                every_seconds = settings.imap.poll_seconds,
+                owner = poller.owner(),
+                "IMAP polling started"
+            );
+            loop {
+                // A bug in one poll must not end polling for good.
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    poller.poll(&pool, &settings)
+                }));
+                match polled {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => tracing::warn!(error = %err, "IMAP poll failed; will retry"),
+                    Err(_) => tracing::error!("IMAP poll panicked; will retry"),
+                }
+                std::thread::sleep(pause);
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "cannot start the IMAP poller thread");
+    }
+}

@@ -1,6 +1,171 @@
-//! Delivers the outbox (being built).
+//! Delivers the outbox. Every `outbox.poll_seconds` the sender claims due
+//! messages in a short transaction (`db::outbox_claim`: row locks with SKIP
+//! LOCKED on PostgreSQL, the write lock on SQLite), so several Relay
+//! processes never send the same message twice; then it sends each one
+//! outside any transaction and records the outcome: `sent`, `pending` again
+//! after an exponential backoff, or `failed` after `outbox.max_attempts`.
+//!
+//! A sender that dies after claiming leaves its messages `sending`; the claim
+//! expires after `CLAIM` and another sender takes them over. (A crash between
+//! the SMTP server accepting a message and the `sent` mark sends it again:
+//! at least once, never lost.)
 
 use crate::config::Settings;
+use crate::db::models::OutboxMessage;
+use crate::db::outbox_claim::claim_due;
 use crate::db::DbPool;
+use crate::email::outbox::{self, AttemptOutcome};
+use crate::email::send::{build_message, Mailer, SendError};
+use crate::error::{AppError, AppResult};
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use std::time::Duration;
 
-pub fn start(_pool: DbPool, _settings: Settings) {}
+/// How long a claimed message is reserved for its sender.
+pub const CLAIM: Duration = Duration::from_secs(5 * 60);
+
+/// Messages claimed per transaction.
+const BATCH: i64 = 20;
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: usize,
+    /// Failed attempts that will be tried again later.
+    pub retried: usize,
+    /// Messages given up on (`failed`).
+    pub failed: usize,
+}
+
+impl SendReport {
+    pub fn is_empty(&self) -> bool {
+        *self == SendReport::default()
+    }
+}
+
+/// Starts the sender thread; it runs until the process exits.
+pub fn start(pool: DbPool, settings: Settings) {
+    let spawned = std::thread::Builder::new()
+        .name("outbox-sender".into())
+        .spawn(move || {
+            let pause = Duration::from_secs(settings.outbox.poll_seconds);
+            // One transport for the life of the thread, so SMTP connections
+            // are pooled between runs; rebuilt after a set-up failure.
+            let mut mailer: Option<Mailer> = None;
+            loop {
+                if mailer.is_none() {
+                    match Mailer::from_settings(&settings) {
+                        Ok(m) => mailer = Some(m),
+                        Err(err) => {
+                            tracing::error!(error = %err, "outbox: cannot set up mail delivery")
+                        }
+                    }
+                }
+                if let Some(m) = &mailer {
+                    match run_with(&pool, &settings, m) {
+                        Ok(report) if !report.is_empty() => tracing::info!(
+                            sent = report.sent,
+                            retried = report.retried,
+                            failed = report.failed,
+                            "outbox delivered"
+                        ),
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "outbox run failed; will retry"),
+                    }
+                }
+                std::thread::sleep(pause);
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "cannot start the outbox sender");
+    }
+}
+
+/// Sends every message due now, once, with a transport built from `settings`.
+pub fn run_once(pool: &DbPool, settings: &Settings) -> AppResult<SendReport> {
+    let mailer = Mailer::from_settings(settings).map_err(|e| AppError::Internal(e.to_string()))?;
+    run_with(pool, settings, &mailer)
+}
+
+/// Claims and sends batches until nothing is due. Only messages due when the
+/// run started are taken, so a message that fails now is not tried again in
+/// the same run however short its backoff.
+pub fn run_with(pool: &DbPool, settings: &Settings, mailer: &Mailer) -> AppResult<SendReport> {
+    let started = Utc::now().naive_utc();
+    let mut report = SendReport::default();
+    loop {
+        let claim_until = now() + chrono::Duration::from_std(CLAIM).expect("a short duration");
+        let batch = {
+            let mut conn = pool.get()?;
+            claim_due(&mut conn, started, claim_until, BATCH)?
+        };
+        let full = batch.len() as i64 == BATCH;
+        for row in batch {
+            deliver(pool, settings, mailer, &row, &mut report)?;
+        }
+        if !full {
+            return Ok(report);
+        }
+    }
+}
+
+/// Whole microseconds: what both databases store, so the claim time read
+/// back compares equal to the one written.
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+fn deliver(
+    pool: &DbPool,
+    settings: &Settings,
+    mailer: &Mailer,
+    row: &OutboxMessage,
+    report: &mut SendReport,
+) -> AppResult<()> {
+    let recipients = {
+        let mut conn = pool.get()?;
+        outbox::recipients_of(&mut conn, std::slice::from_ref(&row.id))?
+            .remove(&row.id)
+            .unwrap_or_default()
+    };
+    let sent = build_message(row, &recipients, settings).and_then(|m| mailer.send(&m));
+    let mut conn = pool.get()?;
+    match sent {
+        Ok(()) => {
+            if !outbox::mark_sent(&mut conn, row, now())? {
+                tracing::warn!(outbox_id = %row.id, "sent after the claim expired; another sender may send it again");
+            }
+            report.sent += 1;
+        }
+        Err(err) => {
+            let outcome = outbox::record_failure(
+                &mut conn,
+                settings,
+                row,
+                &err.to_string(),
+                err.is_retryable(),
+                now(),
+            )?;
+            log_failure(row, &err, outcome);
+            match outcome {
+                AttemptOutcome::RetryAt(_) => report.retried += 1,
+                AttemptOutcome::Failed => report.failed += 1,
+                AttemptOutcome::ClaimLost => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn log_failure(row: &OutboxMessage, err: &SendError, outcome: AttemptOutcome) {
+    match outcome {
+        AttemptOutcome::RetryAt(at) => {
+            tracing::warn!(outbox_id = %row.id, attempt = row.attempts + 1, retry_at = %at, error = %err, "outbox: delivery failed; will retry")
+        }
+        AttemptOutcome::Failed => {
+            tracing::error!(outbox_id = %row.id, attempts = row.attempts + 1, error = %err, "outbox: delivery failed for good")
+        }
+        AttemptOutcome::ClaimLost => {
+            tracing::warn!(outbox_id = %row.id, error = %err, "outbox: delivery failed after the claim expired")
+        }
+    }
+}

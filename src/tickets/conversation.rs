@@ -7,11 +7,13 @@ use super::update::{save_if_version, set_status};
 use super::view::{EventView, MessageView, TicketRow, TicketView};
 use crate::attachments::{self, Upload};
 use crate::auth::{hash_secret, Principal};
+use crate::config::Settings;
 use crate::db::models::{Customer, Message, Ticket};
 use crate::db::schema::{messages, tickets};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{lock_ticket, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::{AuthorKind, Channel, Status};
+use crate::email::compose;
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, Submission, MAX_BODY};
 use chrono::{NaiveDateTime, Utc};
@@ -60,9 +62,11 @@ fn new_message(
 }
 
 /// An agent's public reply or internal note. A first public reply takes a
-/// new ticket to `open`.
+/// new ticket to `open`, and every public reply is emailed to the customer
+/// and the ticket's participants (queued in the same transaction).
 pub fn add_agent_message(
     conn: &mut DbConnection,
+    settings: &Settings,
     caller: &Principal,
     reference: &TicketRef,
     request: &NewMessageRequest,
@@ -71,8 +75,11 @@ pub fn add_agent_message(
     let body = errors.required_text("body", &request.body, MAX_BODY);
     errors.finish()?;
     write_tx(conn, |conn| {
+        let (visible, ..) = find_row(conn, &Visibility::of(caller), reference)?;
+        // Lock before reading what we change: another reply may be landing.
+        lock_ticket(conn, &visible.id)?;
         let (mut ticket, customer, queue, assignee) =
-            find_row(conn, &Visibility::of(caller), reference)?;
+            find_row(conn, &Visibility::All, &TicketRef::Id(visible.id))?;
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
         if status.is_final() {
             return Err(AppError::Conflict(
@@ -89,6 +96,10 @@ pub fn add_agent_message(
             now,
         );
         message.author_agent_id = caller.agent_id.clone();
+        if request.public {
+            message.email_message_id =
+                compose::agent_reply(conn, settings, &ticket, &customer, &body, now)?;
+        }
         diesel::insert_into(messages::table)
             .values(&message)
             .execute(conn)?;
@@ -245,7 +256,8 @@ pub fn add_customer_reply(
         return open_follow_up(conn, &ticket, &customer, &body, uploads, channel);
     }
     write_tx(conn, |conn| {
-        // Re-read inside the write lock: the status may have moved on.
+        // Lock, then re-read: the status may have moved on.
+        lock_ticket(conn, &ticket.id)?;
         let (mut ticket, ..) = find_row(conn, &Visibility::All, &TicketRef::Id(ticket.id.clone()))?;
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
         let now = Utc::now().naive_utc();

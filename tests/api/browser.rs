@@ -3,14 +3,10 @@
 //! Needs the Debian packages `chromium` and `chromium-driver`; without them
 //! the test says so loudly and passes (CI installs them).
 //!
-//! The browser is driven with the W3C WebDriver protocol over plain HTTP
-//! (reqwest). fantoccini cannot be used as the crate's dependencies stand:
-//! its rustls client panics because two rustls crypto providers (ring via
-//! reqwest, aws-lc-rs via hyper-rustls' defaults) are enabled and none is
-//! installed as the process default.
 
 use crate::common::*;
-use serde_json::{json, Value};
+use fantoccini::Locator;
+use serde_json::json;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,141 +89,35 @@ impl Drop for Driver {
     }
 }
 
-/// The little of the W3C WebDriver protocol this test needs.
-struct Browser {
-    http: reqwest::Client,
-    session: String,
-}
-
-/// The key under which WebDriver returns an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Browser {
-    async fn start(driver: &Driver, capabilities: Value) -> Browser {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        let answer: Value = http
-            .post(format!("{}/session", driver.url()))
-            .json(&json!({"capabilities": {"alwaysMatch": capabilities}}))
-            .send()
-            .await
-            .expect("reach chromedriver")
-            .json()
-            .await
-            .unwrap();
-        let session = answer["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no browser session: {answer}"))
-            .to_string();
-        Browser {
-            http,
-            session: format!("{}/session/{session}", driver.url()),
-        }
-    }
-
-    /// One command; WebDriver errors fail the test with their message.
-    async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.session));
-        if method == reqwest::Method::POST {
-            request = request.json(&body);
-        }
-        let resp = request.send().await.expect("reach chromedriver");
-        let ok = resp.status().is_success();
-        let answer: Value = resp.json().await.unwrap();
-        assert!(ok, "WebDriver {method} {path} failed: {answer}");
-        answer["value"].clone()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.command(reqwest::Method::POST, path, body).await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.command(reqwest::Method::GET, path, Value::Null).await
-    }
-
-    async fn goto(&self, url: &str) {
-        self.post("/url", json!({"url": url})).await;
-    }
-
-    async fn title(&self) -> String {
-        self.get("/title").await.as_str().unwrap().to_string()
-    }
-
-    async fn current_url(&self) -> String {
-        self.get("/url").await.as_str().unwrap().to_string()
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let found = self
-            .post("/element", json!({"using": "css selector", "value": css}))
-            .await;
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string()
-    }
-
-    /// Waits for an element: after a click the next page takes a moment.
-    async fn wait_for(&self, using: &str, value: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let resp = self
-                .http
-                .post(format!("{}/element", self.session))
-                .json(&json!({"using": using, "value": value}))
-                .send()
-                .await
-                .expect("reach chromedriver");
-            if resp.status().is_success() {
-                let found: Value = resp.json().await.unwrap();
-                return found["value"][ELEMENT].as_str().unwrap().to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no element {value}; the page is {}",
-                self.get("/source").await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await;
-        self.post(&format!("/element/{element}/value"), json!({"text": text}))
-            .await;
-    }
-
-    async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.post(&format!("/element/{element}/click"), json!({}))
-            .await;
-    }
-
-    async fn text(&self, element: &str) -> String {
-        self.get(&format!("/element/{element}/text"))
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    async fn attribute(&self, css: &str, name: &str) -> Option<String> {
-        let element = self.find(css).await;
-        self.get(&format!("/element/{element}/attribute/{name}"))
-            .await
-            .as_str()
-            .map(str::to_string)
-    }
-
-    async fn quit(self) {
-        let _ = self.http.delete(&self.session).send().await;
-    }
+/// Opens a browser session through chromedriver with fantoccini.
+async fn open_browser(driver: &Driver) -> fantoccini::Client {
+    // reqwest and hyper-rustls each bring a rustls crypto provider; with two
+    // enabled, rustls needs to be told which one is the default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let options = json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            format!("--user-data-dir={}", driver.profile_dir.display()),
+        ]
+    });
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".into(), options);
+    fantoccini::ClientBuilder::rustls()
+        .expect("TLS set-up for the WebDriver client")
+        .capabilities(capabilities)
+        .connect(&driver.url())
+        .await
+        .expect("a browser session from chromedriver")
 }
 
 #[actix_web::test]
@@ -242,93 +132,82 @@ async fn customer_uses_the_support_form_in_a_real_browser() {
     };
     let app = TestApp::spawn().await;
     let driver = Driver::start(&chromedriver);
-    let browser = Browser::start(
-        &driver,
-        json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    format!("--user-data-dir={}", driver.profile_dir.display()),
-                ]
-            }
-        }),
-    )
-    .await;
+    let browser = open_browser(&driver).await;
 
     // The form, filled in and sent as a person would.
-    browser.goto(&app.url("/support")).await;
-    assert_eq!(browser.title().await, "Contact support · Support");
+    browser.goto(&app.url("/support")).await.unwrap();
+    assert_eq!(browser.title().await.unwrap(), "Contact support · Support");
     for (id, value) in [
         ("name", "Marta Lind"),
         ("email", "Marta.Lind@Example.org"),
         ("subject", "Wrong size delivered"),
         ("description", "I ordered size 38 and got 40.\nOrder B-77."),
     ] {
-        browser.type_into(&format!("#{id}"), value).await;
+        let field = browser.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(value).await.unwrap();
     }
-    browser.click("button[type=submit]").await;
+    let submit = browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap();
+    submit.click().await.unwrap();
 
-    let number_element = browser.wait_for("css selector", "#ticket-number").await;
-    let number_text = browser.text(&number_element).await;
+    let number_element = browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Id("ticket-number"))
+        .await
+        .unwrap();
+    let number_text = number_element.text().await.unwrap();
     let number: i64 = number_text
         .strip_prefix('#')
         .expect("a #number")
         .parse()
         .unwrap();
     let link = browser
-        .attribute("#ticket-link", "href")
+        .find(Locator::Id("ticket-link"))
         .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
         .expect("the private link");
     assert!(link.starts_with(&format!("{}/t/rly_", app.base)), "{link}");
 
-    let stored = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let stored = app.read(&format!("/api/v1/tickets/{number}")).await;
     assert_eq!(stored["channel"], "web");
     assert_eq!(stored["subject"], "Wrong size delivered");
     assert_eq!(stored["customer"]["email"], "marta.lind@example.org");
     assert_eq!(stored["customer"]["name"], "Marta Lind");
 
     // The private page: reply, and land back on it with the reply shown.
-    browser.goto(&link).await;
+    browser.goto(&link).await.unwrap();
+    let reply = browser.find(Locator::Id("body")).await.unwrap();
+    reply
+        .send_keys("Photo of the label follows by email.")
+        .await
+        .unwrap();
+    let submit = browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap();
+    submit.click().await.unwrap();
     browser
-        .type_into("#body", "Photo of the label follows by email.")
-        .await;
-    browser.click("button[type=submit]").await;
-    browser
-        .wait_for(
-            "xpath",
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(
             "//div[@class='body'][contains(., 'Photo of the label follows by email.')]",
-        )
+        ))
+        .await
+        .unwrap();
+    assert_eq!(browser.current_url().await.unwrap().as_str(), link);
+    let messages = app
+        .read(&format!("/api/v1/tickets/{number}/messages"))
         .await;
-    assert_eq!(browser.current_url().await, link);
-    let messages = expect_json(
-        app.get(&format!("/api/v1/tickets/{number}/messages"), &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
     assert_eq!(messages.as_array().unwrap().len(), 2);
     assert_eq!(messages[1]["body"], "Photo of the label follows by email.");
     assert_eq!(messages[1]["channel"], "web");
 
-    browser.quit().await;
+    browser.close().await.unwrap();
     drop(driver);
 }

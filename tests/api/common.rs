@@ -82,6 +82,7 @@ impl TestApp {
         settings.intake.public_requests_per_minute = 10_000;
         settings.intake.public_burst = 10_000;
         settings.bootstrap.admin_token_file = files.path().join("admin-token");
+        settings.outbox.directory = files.path().join("outbox");
         tweak(&mut settings);
         settings.validate().expect("test settings are valid");
 
@@ -151,6 +152,18 @@ impl TestApp {
         relay::auth::issue_token(&mut conn, role, "test", agent_email)
             .unwrap()
             .secret
+    }
+
+    /// Polls the configured IMAP mailboxes once, as the background worker
+    /// does (blocking; the HTTP server keeps running on its own threads).
+    pub fn poll_imap(&self) -> relay::jobs::imap_poller::PollReport {
+        relay::jobs::imap_poller::poll_once(&self.pool, &self.settings).expect("IMAP poll")
+    }
+
+    /// Delivers the due outbox once, as the background sender does
+    /// (blocking; the HTTP server keeps running on its own threads).
+    pub fn run_outbox(&self) -> relay::jobs::outbox_sender::SendReport {
+        relay::jobs::outbox_sender::run_once(&self.pool, &self.settings).expect("outbox run")
     }
 
     pub async fn create_vendor(&self, name: &str, timezone: &str) -> Value {

@@ -601,3 +601,36 @@ async fn the_recipient_address_chooses_the_queue() {
         Value::Null
     );
 }
+
+#[actix_web::test]
+async fn replies_arriving_at_once_all_land_on_the_ticket() {
+    let app = TestApp::spawn().await;
+    let (number, id, _) = open_outlook_ticket(&app).await;
+    let reply = |n: usize| {
+        format!(
+            "From: marta.kowalska@contoso.pl\r\nTo: support@relay.localhost\r\nSubject: Re: Invoice\r\nMessage-ID: <burst-{n}@contoso.pl>\r\nIn-Reply-To: <{OUTLOOK_ID}>\r\n\r\nburst reply {n}\r\n"
+        )
+        .into_bytes()
+    };
+    let results = futures_util::future::join_all((0..8).map(|n| deliver(&app, reply(n)))).await;
+    for (status, body) in &results {
+        assert_eq!(
+            (*status, body["outcome"].as_str()),
+            (200, Some("appended")),
+            "{body}"
+        );
+        assert_eq!(body["ticket"]["id"], id.as_str());
+    }
+    assert_eq!(messages(&app, &number).await.len(), 9);
+    // Agent replies racing the customer's still all land, and versions count every change.
+    let notes = futures_util::future::join_all((0..4).map(|n| {
+        app.post(&format!("/api/v1/tickets/{number}/messages"), &app.admin)
+            .json(&serde_json::json!({"body": format!("note {n}"), "public": false}))
+            .send()
+    }))
+    .await;
+    for resp in notes {
+        assert_eq!(resp.unwrap().status(), 201);
+    }
+    assert_eq!(ticket(&app, &number).await["version"], 13);
+}

@@ -1,0 +1,224 @@
+//! Mail out, the lettre side: an outbox row becomes a MIME message, and a
+//! transport (SMTP, or `.eml` files when `[smtp]` is not configured) delivers
+//! it. The sender job only orchestrates; everything lettre-specific is here.
+
+use super::LOOP_HEADER;
+use crate::config::{Settings, SmtpSettings, SmtpTls};
+use crate::db::models::OutboxMessage;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Address, FileTransport, Message, SmtpTransport, Transport};
+use std::time::Duration;
+
+/// How long one SMTP conversation may stall before it counts as a failure.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The message cannot be built (an address lettre refuses...): trying
+    /// again would fail the same way.
+    #[error("the message cannot be built: {0}")]
+    Invalid(String),
+    /// The transport failed; a later attempt may succeed.
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl SendError {
+    /// Whether another attempt could succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Transport(_))
+    }
+}
+
+fn address(what: &str, text: &str) -> Result<Address, SendError> {
+    text.parse()
+        .map_err(|e| SendError::Invalid(format!("{what} '{text}': {e}")))
+}
+
+fn header(name: &'static str, value: &str) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
+}
+
+/// The message for an outbox row and its recipients: From the support
+/// address, Reply-To the ticket's reply address, threading headers,
+/// `Auto-Submitted` on automatic mail, the loop header on everything, and
+/// text plus HTML as multipart/alternative when there is HTML.
+pub fn build_message(
+    row: &OutboxMessage,
+    recipients: &[String],
+    settings: &Settings,
+) -> Result<Message, SendError> {
+    if recipients.is_empty() {
+        return Err(SendError::Invalid("the message has no recipients".into()));
+    }
+    let from = Mailbox::new(
+        Some(settings.email.from_name.clone()),
+        address("support address", &settings.email.support_address)?,
+    );
+    let mut builder = Message::builder()
+        .from(from)
+        .subject(row.subject.clone())
+        .message_id(Some(format!("<{}>", row.message_id)))
+        .raw_header(header(LOOP_HEADER, &settings.email.message_id_domain));
+    for recipient in recipients {
+        builder = builder.to(Mailbox::new(None, address("recipient", recipient)?));
+    }
+    if let Some(reply_to) = &row.reply_to {
+        builder = builder.reply_to(Mailbox::new(None, address("reply-to", reply_to)?));
+    }
+    if let Some(parent) = &row.in_reply_to {
+        builder = builder.in_reply_to(format!("<{parent}>"));
+    }
+    if let Some(references) = &row.references_header {
+        builder = builder.references(references.clone());
+    }
+    if row.automatic {
+        // RFC 3834; the Microsoft header keeps Exchange out-of-office
+        // replies from answering an acknowledgement.
+        builder = builder
+            .raw_header(header("Auto-Submitted", "auto-replied"))
+            .raw_header(header("X-Auto-Response-Suppress", "All"));
+    }
+    let built = match &row.body_html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            row.body_text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(row.body_text.clone())),
+    };
+    built.map_err(|e| SendError::Invalid(e.to_string()))
+}
+
+/// Where mail goes: an SMTP server, or a folder of `.eml` files.
+pub enum Mailer {
+    Smtp(SmtpTransport),
+    Files(FileTransport),
+}
+
+impl Mailer {
+    /// SMTP when `[smtp]` is configured, otherwise `.eml` files in
+    /// `outbox.directory` (created if missing).
+    pub fn from_settings(settings: &Settings) -> Result<Mailer, SendError> {
+        match &settings.smtp {
+            Some(smtp) => smtp_transport(smtp).map(Mailer::Smtp),
+            None => {
+                let dir = &settings.outbox.directory;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    SendError::Transport(format!(
+                        "cannot create the outbox directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                Ok(Mailer::Files(FileTransport::new(dir)))
+            }
+        }
+    }
+
+    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp(transport) => transport
+                .send(message)
+                .map(drop)
+                .map_err(|e| SendError::Transport(format!("SMTP: {e}"))),
+            Mailer::Files(transport) => transport
+                .send(message)
+                .map(drop)
+                .map_err(|e| SendError::Transport(format!("writing the .eml file: {e}"))),
+        }
+    }
+}
+
+fn smtp_transport(smtp: &SmtpSettings) -> Result<SmtpTransport, SendError> {
+    let tls_error = |e: lettre::transport::smtp::Error| {
+        SendError::Transport(format!("SMTP TLS set-up for {}: {e}", smtp.host))
+    };
+    let builder = match smtp.tls {
+        SmtpTls::None => SmtpTransport::builder_dangerous(&smtp.host),
+        SmtpTls::Starttls => SmtpTransport::starttls_relay(&smtp.host).map_err(tls_error)?,
+        SmtpTls::Tls => SmtpTransport::relay(&smtp.host).map_err(tls_error)?,
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn row(automatic: bool, html: Option<&str>) -> OutboxMessage {
+        let now = Utc::now().naive_utc();
+        OutboxMessage {
+            id: "1".into(),
+            ticket_id: Some("t".into()),
+            kind: "reply".into(),
+            subject: "[#10001] Printer on fire".into(),
+            body_text: "Hello Ana,\nwe are on it.".into(),
+            body_html: html.map(str::to_string),
+            message_id: "abc@relay.localhost".into(),
+            in_reply_to: Some("cust-2@example.com".into()),
+            references_header: Some("<cust-1@example.com> <cust-2@example.com>".into()),
+            reply_to: Some("support+t10001-sig@relay.localhost".into()),
+            automatic,
+            status: "sending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            claimed_until: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        }
+    }
+
+    fn formatted(row: &OutboxMessage, to: &[&str]) -> String {
+        let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+        let message = build_message(row, &to, &Settings::defaults()).unwrap();
+        String::from_utf8(message.formatted()).unwrap()
+    }
+
+    #[test]
+    fn headers_carry_threading_reply_to_and_the_loop_marker() {
+        let text = formatted(&row(true, Some("<p>Hello</p>")), &["ana@example.com"]);
+        for expected in [
+            "From: Support <support@relay.localhost>",
+            "To: ana@example.com",
+            "Reply-To: support+t10001-sig@relay.localhost",
+            "Subject: [#10001] Printer on fire",
+            "Message-ID: <abc@relay.localhost>",
+            "In-Reply-To: <cust-2@example.com>",
+            "References: <cust-1@example.com> <cust-2@example.com>",
+            "Auto-Submitted: auto-replied",
+            "X-Relay-Loop: relay.localhost",
+            "multipart/alternative",
+            "text/html",
+        ] {
+            assert!(text.contains(expected), "{expected} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn mail_a_person_wrote_is_not_marked_automatic() {
+        let text = formatted(&row(false, None), &["ana@example.com", "bo@example.com"]);
+        assert!(!text.contains("Auto-Submitted"), "{text}");
+        assert!(!text.contains("multipart"), "{text}");
+        assert!(text.contains("ana@example.com, bo@example.com"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_address_is_not_worth_retrying() {
+        let err = build_message(
+            &row(false, None),
+            &["not an address".into()],
+            &Settings::defaults(),
+        )
+        .unwrap_err();
+        assert!(!err.is_retryable());
+        let err = build_message(&row(false, None), &[], &Settings::defaults()).unwrap_err();
+        assert!(!err.is_retryable());
+    }
+}

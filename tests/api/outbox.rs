@@ -1,0 +1,658 @@
+//! Mail out: the outbox sender against a real SMTP server (tests/api/smtp.rs),
+//! acknowledgements and agent replies with their headers, retries with
+//! backoff while SMTP is down, giving up and the admin retry, concurrent
+//! senders, the `.eml` file transport, and who may see the outbox.
+
+use crate::common::*;
+use crate::smtp::SmtpSink;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use relay::db::models::OutboxMessage;
+use relay::db::outbox_claim::claim_due;
+use relay::db::schema::{messages, outbox};
+use relay::domain::Role;
+use relay::jobs::outbox_sender::{run_once, SendReport};
+use serde_json::{json, Value};
+
+const OUTLOOK_ID: &str =
+    "AM0PR08MB5380C1D2E3F4A5B6C7D8E9F0A1B2C3D4@AM0PR08MB5380.eurprd08.prod.outlook.com";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/mail/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A plain new message from `from`.
+fn new_mail(from: &str, message_id: &str, subject: &str) -> Vec<u8> {
+    format!(
+        "From: Customer <{from}>\r\n\
+         To: Support <support@relay.localhost>\r\n\
+         Subject: {subject}\r\n\
+         Message-ID: <{message_id}>\r\n\
+         Date: Thu, 26 Nov 2026 09:14:03 +0000\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Hello, my order has not arrived.\r\n"
+    )
+    .into_bytes()
+}
+
+async fn deliver(app: &TestApp, raw: Vec<u8>) -> Value {
+    let resp = app
+        .post("/api/v1/inbound/email", &app.admin)
+        .header("content-type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert!(status == 200 || status == 201, "{status}: {body}");
+    body
+}
+
+/// Delivers a new message and returns its ticket (`{id, number}`).
+async fn open_ticket_by_mail(app: &TestApp, raw: Vec<u8>) -> Value {
+    let body = deliver(app, raw).await;
+    assert_eq!(body["outcome"], "created", "{body}");
+    body["ticket"].clone()
+}
+
+async fn agent_message(app: &TestApp, ticket_id: &str, body: &str, public: bool) -> Value {
+    let resp = app
+        .post(&format!("/api/v1/tickets/{ticket_id}/messages"), &app.admin)
+        .json(&json!({"body": body, "public": public}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 201).await
+}
+
+fn rows(app: &TestApp) -> Vec<OutboxMessage> {
+    let mut conn = app.pool.get().unwrap();
+    outbox::table
+        .order((outbox::created_at.asc(), outbox::id.asc()))
+        .select(OutboxMessage::as_select())
+        .load(&mut conn)
+        .unwrap()
+}
+
+fn rows_of_kind(app: &TestApp, kind: &str) -> Vec<OutboxMessage> {
+    rows(app).into_iter().filter(|r| r.kind == kind).collect()
+}
+
+/// Makes every pending message due now, whatever its backoff said (the
+/// tests do not wait for the clock).
+fn make_due(app: &TestApp) {
+    let mut conn = app.pool.get().unwrap();
+    let past = Utc::now().naive_utc() - chrono::Duration::seconds(1);
+    diesel::update(outbox::table.filter(outbox::status.eq("pending")))
+        .set(outbox::next_attempt_at.eq(past))
+        .execute(&mut conn)
+        .unwrap();
+}
+
+fn reply_address(app: &TestApp, number: i64) -> String {
+    let mut conn = app.pool.get().unwrap();
+    relay::email::ingest::reply_addresses(&mut conn, &app.settings)
+        .unwrap()
+        .for_ticket(number)
+}
+
+/// Seconds from now until `at` (negative when past).
+fn seconds_until(at: NaiveDateTime) -> i64 {
+    (at - Utc::now().naive_utc()).num_seconds()
+}
+
+fn report(sent: usize, retried: usize, failed: usize) -> SendReport {
+    SendReport {
+        sent,
+        retried,
+        failed,
+    }
+}
+
+#[actix_web::test]
+async fn the_acknowledgement_reaches_the_smtp_server_with_its_headers() {
+    let Some(sink) = SmtpSink::start("the_acknowledgement_reaches_the_smtp_server") else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.smtp = Some(sink.settings())).await;
+    let ticket = open_ticket_by_mail(&app, fixture("outlook_new.eml")).await;
+    let number = ticket["number"].as_i64().unwrap();
+
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    let ack = &received[0];
+    assert_eq!(ack.rcpt_to, ["marta.kowalska@contoso.pl"]);
+    assert_eq!(ack.mail_from, "support@relay.localhost");
+    assert!(
+        ack.message_id().ends_with("@relay.localhost"),
+        "{}",
+        ack.message_id()
+    );
+    assert_eq!(
+        ack.header("In-Reply-To").as_deref(),
+        Some(format!("<{OUTLOOK_ID}>").as_str())
+    );
+    assert!(ack
+        .header("References")
+        .unwrap()
+        .contains(&format!("<{OUTLOOK_ID}>")));
+    assert_eq!(
+        ack.addresses("Reply-To"),
+        [reply_address(&app, number)],
+        "answers go to the per-ticket address"
+    );
+    assert_eq!(ack.addresses("From"), ["support@relay.localhost"]);
+    assert_eq!(
+        ack.header("Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        ack.header("X-Relay-Loop").as_deref(),
+        Some("relay.localhost"),
+        "the loop header lets Relay recognise its own mail"
+    );
+    assert!(
+        ack.subject().starts_with(&format!("[#{number}] ")),
+        "{}",
+        ack.subject()
+    );
+    assert!(ack.text().contains(&format!("#{number}")), "{}", ack.text());
+    let html = ack.html().expect("an HTML part");
+    assert!(html.contains(&format!("#{number}")), "{html}");
+
+    let row = &rows(&app)[0];
+    assert_eq!(row.status, "sent");
+    assert_eq!(row.message_id, ack.message_id());
+    assert!(row.sent_at.is_some() && row.claimed_until.is_none());
+    let listed = app.read("/api/v1/outbox?status=sent").await;
+    assert_eq!(listed[0]["id"], row.id.as_str());
+    assert_eq!(listed[0]["kind"], "acknowledgement");
+    assert_eq!(
+        listed[0]["recipients"],
+        json!(["marta.kowalska@contoso.pl"])
+    );
+
+    assert!(app.run_outbox().is_empty(), "nothing is sent twice");
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[actix_web::test]
+async fn an_agent_reply_mails_customer_and_participants_and_their_answer_threads_back() {
+    let Some(sink) = SmtpSink::start("an_agent_reply_mails_customer_and_participants") else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.smtp = Some(sink.settings())).await;
+    let ticket = open_ticket_by_mail(&app, fixture("outlook_new.eml")).await;
+    let id = ticket["id"].as_str().unwrap().to_string();
+    let number = ticket["number"].as_i64().unwrap();
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let ack_id = rows_of_kind(&app, "acknowledgement")[0].message_id.clone();
+
+    agent_message(
+        &app,
+        &id,
+        "Internal: check the seat count in billing.",
+        false,
+    )
+    .await;
+    assert!(app.run_outbox().is_empty(), "internal notes send nothing");
+    assert_eq!(rows(&app).len(), 1);
+
+    let reply = agent_message(
+        &app,
+        &id,
+        "Hello Marta,\nyou are right: we corrected the invoice to 32 seats.",
+        true,
+    )
+    .await;
+    let replies = rows_of_kind(&app, "reply");
+    assert_eq!(replies.len(), 1);
+    assert!(!replies[0].automatic);
+    let stored: Option<String> = {
+        let mut conn = app.pool.get().unwrap();
+        messages::table
+            .find(reply["id"].as_str().unwrap())
+            .select(messages::email_message_id)
+            .first(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(
+        stored.as_deref(),
+        Some(replies[0].message_id.as_str()),
+        "the agent's message knows the Message-ID its mail carries"
+    );
+
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let mail = sink.with_message_id(&replies[0].message_id);
+    assert_eq!(mail.len(), 1);
+    let mail = &mail[0];
+    let mut rcpt = mail.rcpt_to.clone();
+    rcpt.sort();
+    assert_eq!(rcpt, ["jan.nowak@contoso.pl", "marta.kowalska@contoso.pl"]);
+    let mut to = mail.addresses("To");
+    to.sort();
+    assert_eq!(to, rcpt);
+    assert_eq!(mail.addresses("Reply-To"), [reply_address(&app, number)]);
+    assert_eq!(mail.header("Auto-Submitted"), None, "a person wrote this");
+    assert_eq!(
+        mail.header("In-Reply-To").as_deref(),
+        Some(format!("<{OUTLOOK_ID}>").as_str()),
+        "it answers the customer's message"
+    );
+    let references = mail.header("References").unwrap();
+    assert!(
+        references.contains(&format!("<{OUTLOOK_ID}>")) && references.contains(&ack_id),
+        "{references}"
+    );
+    assert!(mail.subject().starts_with(&format!("[#{number}] ")));
+    assert!(
+        mail.text().contains("we corrected the invoice to 32 seats"),
+        "{}",
+        mail.text()
+    );
+    assert!(mail.text().contains("reply to this email"));
+    assert!(mail
+        .html()
+        .unwrap()
+        .contains("we corrected the invoice to 32 seats"));
+
+    // The customer answers that mail: no token in the subject, sent to the
+    // plain support address, so only In-Reply-To can thread it.
+    let answer = format!(
+        "From: Marta Kowalska <marta.kowalska@contoso.pl>\r\n\
+         To: support@relay.localhost\r\n\
+         Subject: Thanks\r\n\
+         Message-ID: <marta-thanks@contoso.pl>\r\n\
+         In-Reply-To: <{}>\r\n\
+         Date: Thu, 26 Nov 2026 11:00:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Thank you, that was quick.\r\n",
+        replies[0].message_id
+    );
+    let outcome = deliver(&app, answer.into_bytes()).await;
+    assert_eq!(outcome["outcome"], "appended", "{outcome}");
+    assert_eq!(outcome["ticket"]["id"], id.as_str());
+    let events = app.events(&id).await;
+    let replied = events
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "customer_replied")
+        .unwrap();
+    assert_eq!(replied["data"]["threaded_by"], "message_id", "{replied}");
+
+    // The next reply answers the customer's latest message.
+    agent_message(&app, &id, "Glad to help.", true).await;
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let second = rows_of_kind(&app, "reply").pop().unwrap();
+    let mail = &sink.with_message_id(&second.message_id)[0];
+    assert_eq!(
+        mail.header("In-Reply-To").as_deref(),
+        Some("<marta-thanks@contoso.pl>")
+    );
+    assert!(mail
+        .header("References")
+        .unwrap()
+        .contains(&replies[0].message_id));
+}
+
+#[actix_web::test]
+async fn smtp_down_then_up_delivers_every_message_exactly_once() {
+    let Some(mut sink) = SmtpSink::start("smtp_down_then_up_delivers_every_message_exactly_once")
+    else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| {
+        s.smtp = Some(sink.settings());
+        s.outbox.retry_base_seconds = 30;
+        s.outbox.max_attempts = 5;
+    })
+    .await;
+    sink.stop();
+    let mut tickets = Vec::new();
+    for i in 0..3 {
+        let raw = new_mail(
+            &format!("customer{i}@example.com"),
+            &format!("down-{i}@example.com"),
+            &format!("Order {i} is late"),
+        );
+        tickets.push(open_ticket_by_mail(&app, raw).await);
+    }
+    agent_message(
+        &app,
+        tickets[0]["id"].as_str().unwrap(),
+        "We are looking into it.",
+        true,
+    )
+    .await;
+    assert_eq!(rows(&app).len(), 4);
+
+    // Down: every attempt fails and is put back with a backoff.
+    assert_eq!(app.run_outbox(), report(0, 4, 0));
+    for row in rows(&app) {
+        assert_eq!(row.status, "pending");
+        assert_eq!(row.attempts, 1);
+        assert!(row.sent_at.is_none());
+        let error = row.last_error.as_deref().unwrap_or_default();
+        assert!(error.contains("SMTP"), "{error}");
+        let wait = seconds_until(row.next_attempt_at);
+        assert!(
+            (25..=30).contains(&wait),
+            "first retry after 30 s, not {wait}"
+        );
+    }
+    assert!(
+        app.run_outbox().is_empty(),
+        "nothing is due before the backoff"
+    );
+    make_due(&app);
+    assert_eq!(app.run_outbox(), report(0, 4, 0));
+    for row in rows(&app) {
+        assert_eq!(row.attempts, 2);
+        let wait = seconds_until(row.next_attempt_at);
+        assert!((55..=60).contains(&wait), "the backoff doubles: {wait}");
+    }
+    assert!(sink.received().is_empty());
+
+    // Up again: once due, each message arrives exactly once.
+    sink.start_again();
+    assert!(app.run_outbox().is_empty(), "still waiting for the backoff");
+    make_due(&app);
+    assert_eq!(app.run_outbox(), report(4, 0, 0));
+    assert!(app.run_outbox().is_empty());
+    make_due(&app);
+    assert!(app.run_outbox().is_empty());
+    let all = rows(&app);
+    assert_eq!(sink.received().len(), all.len());
+    for row in &all {
+        assert_eq!(row.status, "sent");
+        assert_eq!(row.attempts, 2, "attempts count the failures");
+        assert_eq!(
+            sink.with_message_id(&row.message_id).len(),
+            1,
+            "{} delivered once",
+            row.message_id
+        );
+    }
+}
+
+#[actix_web::test]
+async fn after_max_attempts_a_message_fails_and_an_admin_can_retry_it() {
+    let Some(mut sink) = SmtpSink::start("after_max_attempts_a_message_fails") else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| {
+        s.smtp = Some(sink.settings());
+        s.outbox.max_attempts = 2;
+    })
+    .await;
+    sink.stop();
+    let ticket = open_ticket_by_mail(
+        &app,
+        new_mail(
+            "late@example.com",
+            "fails@example.com",
+            "Where is my parcel?",
+        ),
+    )
+    .await;
+    let ticket_id = ticket["id"].as_str().unwrap();
+
+    assert_eq!(app.run_outbox(), report(0, 1, 0));
+    make_due(&app);
+    assert_eq!(app.run_outbox(), report(0, 0, 1));
+    make_due(&app);
+    assert!(
+        app.run_outbox().is_empty(),
+        "a failed message is left alone"
+    );
+    let row = rows(&app).remove(0);
+    assert_eq!(row.status, "failed");
+    assert_eq!(row.attempts, 2);
+    let events = app.events(ticket_id).await;
+    let failed = events
+        .iter()
+        .find(|e| e["kind"] == "delivery_failed")
+        .expect("the ticket records that its mail was not delivered");
+    assert_eq!(failed["data"]["outbox_id"], row.id.as_str());
+    assert_eq!(
+        failed["data"]["failed_recipients"],
+        json!(["late@example.com"])
+    );
+
+    let listed = app.read("/api/v1/outbox?status=failed").await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    let item = &listed[0];
+    assert_eq!(item["id"], row.id.as_str());
+    assert_eq!(item["ticket_id"], ticket_id);
+    assert_eq!(item["kind"], "acknowledgement");
+    assert_eq!(item["status"], "failed");
+    assert_eq!(item["attempts"], 2);
+    assert_eq!(item["recipients"], json!(["late@example.com"]));
+    assert!(item["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Where is my parcel?"));
+    assert!(item["last_error"].as_str().unwrap().contains("SMTP"));
+    for field in ["next_attempt_at", "created_at"] {
+        assert!(item[field].is_string(), "{field}: {item}");
+    }
+    assert!(item["sent_at"].is_null());
+    let pending = app.read("/api/v1/outbox?status=pending").await;
+    assert_eq!(pending, json!([]));
+    let problem = expect_problem(
+        app.get("/api/v1/outbox?status=lost", &app.admin)
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["status"]);
+
+    let missing = app
+        .post("/api/v1/outbox/no-such-id/retry", &app.admin)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, 404).await;
+
+    sink.start_again();
+    let retried = app
+        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    let retried = expect_json(retried, 200).await;
+    assert_eq!(retried["status"], "pending");
+    assert_eq!(retried["attempts"], 0);
+    let again = app
+        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(again, 409).await;
+
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    assert_eq!(sink.with_message_id(&row.message_id).len(), 1);
+    let sent = app.read("/api/v1/outbox?status=sent").await;
+    assert_eq!(sent[0]["id"], row.id.as_str());
+    assert!(sent[0]["sent_at"].is_string());
+    let sent_again = app
+        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(sent_again, 409).await;
+}
+
+/// Queues `count` notifications about `ticket`, each to its own reader.
+fn enqueue_notifications(app: &TestApp, ticket: &Value, count: usize) {
+    let mut conn = app.pool.get().unwrap();
+    let replies = relay::email::ingest::reply_addresses(&mut conn, &app.settings).unwrap();
+    let now = Utc::now().naive_utc();
+    for i in 0..count {
+        relay::email::outbox::enqueue(
+            &mut conn,
+            &app.settings,
+            &replies,
+            relay::email::outbox::OutgoingMail {
+                ticket_id: ticket["id"].as_str().unwrap().to_string(),
+                ticket_number: ticket["number"].as_i64().unwrap(),
+                kind: relay::email::outbox::MailKind::Notification,
+                recipients: vec![format!("reader{i}@example.com")],
+                subject: format!("Update {i}"),
+                body_text: format!("Update number {i}."),
+                body_html: None,
+                thread: Vec::new(),
+                automatic: false,
+            },
+            now,
+        )
+        .unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn two_senders_at_once_send_each_message_once() {
+    let Some(sink) = SmtpSink::start("two_senders_at_once_send_each_message_once") else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| {
+        s.smtp = Some(sink.settings());
+        s.database.pool_size = 6;
+    })
+    .await;
+    let ticket = app
+        .create_ticket(ticket_body("Bulk", "bulk@example.com"))
+        .await;
+    const MESSAGES: usize = 60;
+    enqueue_notifications(&app, &ticket, MESSAGES);
+
+    let start = std::sync::Barrier::new(2);
+    let (a, b) = std::thread::scope(|s| {
+        let sender = || {
+            start.wait();
+            run_once(&app.pool, &app.settings).unwrap()
+        };
+        let a = s.spawn(sender);
+        let b = s.spawn(sender);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.sent + b.sent, MESSAGES, "{a:?} {b:?}");
+    assert_eq!(a.retried + a.failed + b.retried + b.failed, 0);
+    let received = sink.received();
+    assert_eq!(received.len(), MESSAGES);
+    let mut ids: Vec<String> = received.iter().map(|m| m.message_id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), MESSAGES, "no message was sent twice");
+    assert!(rows(&app).iter().all(|r| r.status == "sent"));
+}
+
+/// Many claimers racing on small batches (no sending in between, so the
+/// claims themselves overlap): no message is handed out twice.
+#[actix_web::test]
+async fn concurrent_claims_never_hand_out_a_message_twice() {
+    const CLAIMERS: usize = 8;
+    const MESSAGES: usize = 200;
+    let app = TestApp::spawn_with(|s| s.database.pool_size = CLAIMERS as u32 + 2).await;
+    let ticket = app
+        .create_ticket(ticket_body("Claims", "claims@example.com"))
+        .await;
+    enqueue_notifications(&app, &ticket, MESSAGES);
+
+    let start = std::sync::Barrier::new(CLAIMERS);
+    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLAIMERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut conn = app.pool.get().unwrap();
+                    start.wait();
+                    let mut mine = Vec::new();
+                    loop {
+                        let now = Utc::now().naive_utc();
+                        let until = now + chrono::Duration::minutes(5);
+                        let batch = claim_due(&mut conn, now, until, 3).unwrap();
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|r| r.id));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<String> = claimed.concat();
+    assert_eq!(all.len(), MESSAGES, "every message claimed exactly once");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), MESSAGES, "no message claimed twice");
+    assert!(rows(&app).iter().all(|r| r.status == "sending"));
+}
+
+#[actix_web::test]
+async fn without_smtp_mail_is_written_as_eml_files() {
+    let app = TestApp::spawn().await;
+    assert!(app.settings.smtp.is_none());
+    let dir = app.settings.outbox.directory.clone();
+    assert!(!dir.exists(), "created when first needed");
+    open_ticket_by_mail(
+        &app,
+        new_mail("files@example.com", "files@example.com", "Printer on fire"),
+    )
+    .await;
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let text = String::from_utf8(std::fs::read(&files[0]).unwrap()).unwrap();
+    let row = rows(&app).remove(0);
+    assert_eq!(row.status, "sent");
+    assert!(
+        text.contains(&format!("Message-ID: <{}>", row.message_id)),
+        "{text}"
+    );
+    assert!(text.contains("To: files@example.com"), "{text}");
+    assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+    assert!(app.run_outbox().is_empty());
+}
+
+#[actix_web::test]
+async fn only_admins_see_and_retry_the_outbox() {
+    let app = TestApp::spawn().await;
+    let vendor = app.vendor_with_agent("Acme BPO", Role::Lead).await;
+    let tokens = [
+        vendor.token.clone(),
+        app.token(Role::Manager, None),
+        app.token(Role::Intake, None),
+    ];
+    for token in &tokens {
+        let list = app.get("/api/v1/outbox", token).send().await.unwrap();
+        expect_problem(list, 403).await;
+        let retry = app
+            .post("/api/v1/outbox/anything/retry", token)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(retry, 403).await;
+    }
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/outbox"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(anonymous, 401).await;
+    assert_eq!(app.read("/api/v1/outbox").await, json!([]));
+}

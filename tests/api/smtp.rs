@@ -1,0 +1,223 @@
+//! A real SMTP server for the tests: `tests/support/smtp_sink.py` (Python's
+//! aiosmtpd) on a free port, keeping every message it receives as a `.eml`
+//! file with its envelope. Killed on drop; `stop` and `start_again` take it
+//! down and bring it back on the same port (SMTP down for a while, then up).
+
+#![allow(dead_code)]
+
+use relay::config::{SmtpSettings, SmtpTls};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub struct SmtpSink {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub raw: Vec<u8>,
+    /// `MAIL FROM` and `RCPT TO` of the SMTP conversation.
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py")
+}
+
+/// Whether python3 with aiosmtpd is installed (`.ci/run` installs it).
+pub fn available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl SmtpSink {
+    /// A running sink, or `None` (after saying why) when python3 or
+    /// aiosmtpd is missing, so the calling test can return early.
+    pub fn start(test: &str) -> Option<SmtpSink> {
+        if !available() {
+            println!(
+                "SKIPPED: {test}: needs python3 with aiosmtpd for a real SMTP server (pip install aiosmtpd)"
+            );
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut sink = SmtpSink {
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        sink.start_again();
+        Some(sink)
+    }
+
+    /// Starts the server (again) on its port; returns once it accepts mail.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the SMTP sink is already running");
+        let mut child = Command::new("python3")
+            .arg(script())
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python3 tests/support/smtp_sink.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!(
+                "the SMTP sink did not start on port {}: {status:?}",
+                self.port
+            );
+        }
+        self.child = Some(child);
+    }
+
+    /// Takes the server down: connections to its port are refused.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `[smtp]` settings pointing at this server (plain SMTP, no auth).
+    pub fn settings(&self) -> SmtpSettings {
+        SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// Everything received so far, in order of arrival. (The server writes a
+    /// message before it answers 250, so a sender that returned has its
+    /// mail here.)
+    pub fn received(&self) -> Vec<Received> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|eml| {
+                let envelope: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(eml.with_extension("json")).unwrap())
+                        .unwrap();
+                Received {
+                    raw: std::fs::read(&eml).unwrap(),
+                    mail_from: envelope["mail_from"].as_str().unwrap().to_string(),
+                    rcpt_to: envelope["rcpt_tos"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.as_str().unwrap().to_lowercase())
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// Messages received with this Message-ID (without angle brackets).
+    pub fn with_message_id(&self, id: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|m| m.message_id() == id)
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Received {
+    fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parsable message")
+    }
+
+    /// A header's raw value, unfolded and trimmed.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.parsed()
+            .header_raw(name)
+            .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    pub fn message_id(&self) -> String {
+        self.parsed().message_id().unwrap_or_default().to_string()
+    }
+
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+
+    /// Addresses in a header such as To or Reply-To, lower-cased.
+    pub fn addresses(&self, name: &str) -> Vec<String> {
+        let parsed = self.parsed();
+        let list = match name.to_ascii_lowercase().as_str() {
+            "to" => parsed.to(),
+            "cc" => parsed.cc(),
+            "from" => parsed.from(),
+            "reply-to" => parsed.reply_to(),
+            other => panic!("no address header {other}"),
+        };
+        list.map(|a| {
+            a.iter()
+                .filter_map(|a| a.address())
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The text/plain body, decoded.
+    pub fn text(&self) -> String {
+        let parsed = self.parsed();
+        let text = parsed
+            .text_bodies()
+            .find(|p| p.is_text() && !p.is_text_html())
+            .and_then(|p| p.text_contents())
+            .unwrap_or_default()
+            .to_string();
+        text
+    }
+
+    /// The text/html body, decoded, if there is one.
+    pub fn html(&self) -> Option<String> {
+        let parsed = self.parsed();
+        let html = parsed
+            .html_bodies()
+            .find(|p| p.is_text_html())
+            .and_then(|p| p.text_contents())
+            .map(str::to_string);
+        html
+    }
+}
