@@ -50,43 +50,47 @@ impl SmtpSink {
             );
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut sink = SmtpSink {
-            port,
-            dir: tempfile::tempdir().expect("temp dir"),
-            child: None,
-        };
-        sink.start_again();
-        Some(sink)
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The port is free when chosen but another test may take it before
+        // the server binds it: then try another one.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            match launch(port, dir.path()) {
+                Ok(child) => {
+                    return Some(SmtpSink {
+                        port,
+                        dir,
+                        child: Some(child),
+                    })
+                }
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("the SMTP sink did not start: {failures:?}");
     }
 
-    /// Starts the server (again) on its port; returns once it accepts mail.
+    /// Starts the server again on its port; returns once it accepts mail.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "the SMTP sink is already running");
-        let mut child = Command::new("python3")
-            .arg(script())
-            .arg(self.port.to_string())
-            .arg(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python3 tests/support/smtp_sink.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        if line.trim() != "ready" {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!(
-                "the SMTP sink did not start on port {}: {status:?}",
-                self.port
-            );
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            match launch(self.port, self.dir.path()) {
+                Ok(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(why) => failures.push(why),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        self.child = Some(child);
+        panic!(
+            "the SMTP sink did not start again on port {}: {failures:?}",
+            self.port
+        );
     }
 
     /// Takes the server down: connections to its port are refused.
@@ -149,6 +153,26 @@ impl SmtpSink {
             .filter(|m| m.message_id() == id)
             .collect()
     }
+}
+
+/// Runs the sink on `port`; the child once it printed "ready".
+fn launch(port: u16, dir: &Path) -> Result<Child, String> {
+    let mut child = Command::new("python3")
+        .arg(script())
+        .arg(port.to_string())
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run python3 tests/support/smtp_sink.py: {e}"))?;
+    let mut line = String::new();
+    let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+    if read.is_ok() && line.trim() == "ready" {
+        return Ok(child);
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    Err(format!("port {port}: {} ({status:?})", line.trim()))
 }
 
 impl Drop for SmtpSink {

@@ -39,8 +39,13 @@ def main():
     port = int(sys.argv[1])
     folder = sys.argv[2]
     os.makedirs(folder, exist_ok=True)
-    controller = Controller(Sink(folder), hostname="127.0.0.1", port=port)
-    controller.start()
+    # Generous: test machines are busy while many tests start at once.
+    controller = Controller(Sink(folder), hostname="127.0.0.1", port=port, ready_timeout=60)
+    try:
+        controller.start()
+    except Exception as err:  # the port was taken, or the server never came up
+        print("failed: %s" % err, flush=True)
+        sys.exit(2)
     print("ready", flush=True)
     threading.Event().wait()
 
