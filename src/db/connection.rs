@@ -121,8 +121,14 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked when a connection comes back to the pool: one whose session
+    /// died or whose transaction is stuck is dropped instead of reused.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        match conn {
+            DbConnection::Postgresql(c) => c.is_broken(),
+            DbConnection::Sqlite(c) => c.is_broken(),
+        }
     }
 }
 
@@ -179,6 +185,9 @@ pub fn connect(options: &PoolOptions) -> Result<(DbPool, Backend), DbSetupError>
     let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
         .connection_timeout(options.connect_timeout)
+        // No `SELECT 1` before every checkout (a round trip on each request):
+        // broken connections are weeded out when they are returned instead.
+        .test_on_check_out(false)
         .connection_customizer(Box::new(SqlitePragmas {
             synchronous: options.sqlite_synchronous.clone(),
         }))
