@@ -12,6 +12,10 @@
 //! URLs are accepted, and the run ends by itself: after the fixed number of
 //! requests, or at `--max-seconds`, whichever comes first.
 
+#[path = "common.rs"]
+mod common;
+
+use common::{error_kind, loopback_url, percentile_ms, round, Rng};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,38 +72,8 @@ fn parse_args() -> Result<Args, String> {
         return Err("--clients and --tickets must be at least 1".into());
     }
     // Only ever load the local machine.
-    let parsed = url::Url::parse(&args.url).map_err(|e| format!("--url '{}': {e}", args.url))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    };
-    if parsed.scheme() != "http" || !loopback {
-        return Err(format!(
-            "--url must be http://127.0.0.1:PORT (loopback only), not '{}'",
-            args.url
-        ));
-    }
+    args.url = loopback_url(&args.url)?;
     Ok(args)
-}
-
-/// splitmix64: deterministic, dependency-free variety for request bodies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 const SUBJECTS: &[&str] = &[
@@ -237,10 +211,10 @@ async fn client(job: Arc<Job>) {
                 match response.bytes().await {
                     Ok(_) if status.as_u16() == 201 => Ok(()),
                     Ok(_) => Err(format!("http {}", status.as_u16())),
-                    Err(e) => Err(format!("body: {}", short(&e))),
+                    Err(e) => Err(format!("body: {}", error_kind(&e))),
                 }
             }
-            Err(e) => Err(format!("send: {}", short(&e))),
+            Err(e) => Err(format!("send: {}", error_kind(&e))),
         };
         let elapsed = started.elapsed().as_micros() as u64;
         match outcome {
@@ -253,17 +227,6 @@ async fn client(job: Arc<Job>) {
     for (kind, n) in local.errors {
         *shared.errors.entry(kind).or_default() += n;
     }
-}
-
-fn short(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "other"
-    };
-    kind.to_string()
 }
 
 /// Runs one phase of `count` requests; returns the tally and wall time.
@@ -295,20 +258,6 @@ async fn phase(
     let elapsed = started.elapsed();
     let tally = std::mem::take(&mut *job.tally.lock().unwrap());
     (tally, elapsed)
-}
-
-fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    // Nearest-rank percentile.
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 // One thread is plenty for a few thousand requests a second and leaves the
