@@ -528,7 +528,7 @@ impl Pipeline<'_, '_> {
             &format!("customer:{}", ticket.customer.id),
             json!({
                 "source": self.delivery.source,
-                "recipients": mail.recipients().collect::<Vec<_>>(),
+                "recipients": mail.unique_recipients(),
                 "automatic": automatic,
                 "refused_attachments": refused,
             }),

@@ -41,6 +41,18 @@ impl ParsedMail {
     pub fn recipients(&self) -> impl Iterator<Item = &String> {
         self.to.iter().chain(&self.cc).chain(&self.delivered_to)
     }
+
+    /// Each recipient once, in order of appearance (the support address is
+    /// usually in both To and Delivered-To).
+    pub fn unique_recipients(&self) -> Vec<&String> {
+        let mut seen: Vec<&String> = Vec::new();
+        for address in self.recipients() {
+            if !seen.contains(&address) {
+                seen.push(address);
+            }
+        }
+        seen
+    }
 }
 
 fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
