@@ -12,9 +12,32 @@ use futures_util::future::LocalBoxFuture;
 /// An authenticated caller; requests without a valid token get 401.
 pub struct Caller(pub Principal);
 
-/// A caller who may or may not have presented a token (public intake). A
-/// token that is present but invalid is still refused.
-pub struct MaybeCaller(pub Option<Principal>);
+/// The bearer token as sent, not yet checked: for hot paths that
+/// authenticate on the same connection as their own work (one pool checkout
+/// and one blocking hop instead of two).
+pub struct BearerToken(pub Option<String>);
+
+impl BearerToken {
+    /// Resolves the token on `conn`; `None` when none was sent.
+    pub fn authenticate(
+        &self,
+        conn: &mut crate::db::DbConnection,
+    ) -> Result<Option<Principal>, AppError> {
+        self.0
+            .as_deref()
+            .map(|token| authenticate(conn, token))
+            .transpose()
+    }
+}
+
+impl FromRequest for BearerToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(bearer(req).map(BearerToken).map_err(ApiError))
+    }
+}
 
 fn bearer(req: &HttpRequest) -> Result<Option<String>, AppError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
@@ -60,16 +83,6 @@ impl FromRequest for Caller {
                     .into()
             })
         })
-    }
-}
-
-impl FromRequest for MaybeCaller {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { resolve(req).await.map(MaybeCaller) })
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/api/v1/tickets`: intake, listing, reading, changing, conversation.
 
-use super::auth::{MaybeCaller, Worker};
+use super::auth::{BearerToken, Worker};
 use super::client_ip;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, AppState};
@@ -55,25 +55,32 @@ pub struct CreatedTicket {
 async fn create_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
-    caller: MaybeCaller,
+    token: BearerToken,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller.0;
-    if caller.is_none() {
+    if token.0.is_none() {
         state.check_public_rate(client_ip(&req, &state.settings))?;
     }
     let request: CreateTicketRequest = super::parse_json(&body)?;
-    let submission = request.validate(caller.as_ref())?;
-    let idempotency = match req.headers().get("idempotency-key") {
-        Some(value) => {
-            let key = value.to_str().map_err(|_| {
-                AppError::BadRequest("the Idempotency-Key header must be visible ASCII".into())
-            })?;
-            Some(Idempotency::new(caller.as_ref(), key, &body)?)
-        }
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| {
+                    AppError::BadRequest("the Idempotency-Key header must be visible ASCII".into())
+                })?
+                .to_string(),
+        ),
         None => None,
     };
+    // Intake is the hottest path: the token is checked on the connection
+    // that then creates the ticket.
     let created = run_db(&state, move |conn| {
+        let caller = token.authenticate(conn)?;
+        let submission = request.validate(caller.as_ref())?;
+        let idempotency = idempotency_key
+            .map(|key| Idempotency::new(caller.as_ref(), &key, &body))
+            .transpose()?;
         intake::create_ticket(
             conn,
             &submission,
