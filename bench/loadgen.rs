@@ -15,12 +15,12 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{error_kind, loopback_url, percentile_ms, round, Rng};
+use common::{error_kind, http_client, loopback_url, percentile_ms, round, run_id, Rng};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 struct Args {
     url: String,
@@ -271,18 +271,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(args.clients)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client");
-    let run = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
+    let http = http_client(args.clients);
+    let run = run_id();
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
 
     let (warm, _) = phase(&http, &args, run, 0, args.warmup, deadline).await;
