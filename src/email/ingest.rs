@@ -98,7 +98,7 @@ pub fn dedupe_key(parsed: Option<&ParsedMail>, raw: &[u8]) -> String {
 }
 
 pub fn reply_addresses(conn: &mut DbConnection, settings: &Settings) -> AppResult<ReplyAddresses> {
-    let secret = super::secrets::get_or_create(conn, "reply_address")?;
+    let secret = super::secrets::cached(conn, &settings.database.url, "reply_address")?;
     Ok(ReplyAddresses::new(
         &settings.email.support_address,
         secret.as_bytes(),

@@ -29,3 +29,23 @@ pub fn get_or_create(conn: &mut DbConnection, name: &str) -> AppResult<String> {
         .select(app_secrets::value)
         .first(conn)?)
 }
+
+/// Secrets never change once created, so a process reads each one once per
+/// database instead of on every message. Keyed by the database URL as well,
+/// because one process (a test run) may serve several databases.
+pub fn cached(conn: &mut DbConnection, database_url: &str, name: &str) -> AppResult<String> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<(String, String), String>>> =
+        LazyLock::new(Default::default);
+    let key = (database_url.to_string(), name.to_string());
+    if let Some(value) = CACHE.lock().expect("secret cache").get(&key) {
+        return Ok(value.clone());
+    }
+    let value = get_or_create(conn, name)?;
+    CACHE
+        .lock()
+        .expect("secret cache")
+        .insert(key, value.clone());
+    Ok(value)
+}
