@@ -70,8 +70,9 @@ VALUES ('pgb-o-' || :num::text, 'pgb-t-' || :num::text, 'acknowledgement',
         'CA+pgb' || :num::text || '@mail.gmail.com', '<CA+pgb' || :num::text || '@mail.gmail.com>',
         'support+t' || :num::text || '-0bce229f46c3@relay.localhost', TRUE, 'pending', 0,
         now() AT TIME ZONE 'utc', NULL, NULL, now() AT TIME ZONE 'utc', NULL);
-INSERT INTO outbox_recipients (outbox_id, email)
-VALUES ('pgb-o-' || :num::text, 'pgb-' || :c::text || '@customers.example.com');
+INSERT INTO outbox_recipients (outbox_id, email, kind, created_at)
+VALUES ('pgb-o-' || :num::text, 'pgb-' || :c::text || '@customers.example.com',
+        'acknowledgement', now() AT TIME ZONE 'utc');
 -- The raw message: ~3 KB that compresses about as badly as real mail does.
 INSERT INTO inbound_messages (id, dedupe_key, source, raw, size, outcome, reason,
                               ticket_id, received_at)

@@ -150,6 +150,18 @@ pub struct IntakeContext<'a> {
     pub idempotency: Option<Idempotency>,
     /// Set when this ticket follows up on a closed one.
     pub follow_up_of: Option<String>,
+    /// What only mail carries, stored with the first message.
+    pub mail: Option<&'a MailDetails>,
+}
+
+/// The HTML and threading headers of a message that came in by email.
+#[derive(Debug, Clone, Default)]
+pub struct MailDetails {
+    pub body_html: Option<String>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// Space-separated Message-IDs, oldest first.
+    pub references: Option<String>,
 }
 
 pub struct Created {
@@ -239,25 +251,34 @@ fn resolve_queue(
 }
 
 /// Finds the customer by address or creates them; safe against a concurrent
-/// first ticket from the same address.
+/// first ticket from the same address. Most mail and requests come from
+/// customers Relay already knows, so it reads first: one statement for them,
+/// two for a new address (a third only when another request created the
+/// same customer at the same moment).
 pub fn upsert_customer(
     conn: &mut DbConnection,
     email: &str,
     name: Option<&str>,
     now: NaiveDateTime,
 ) -> AppResult<Customer> {
-    let fresh = Customer {
-        id: uuid::Uuid::now_v7().to_string(),
-        email: email.to_string(),
-        name: name.map(str::to_string),
-        organization: None,
-        created_at: now,
+    let customer = match find_customer(conn, email)? {
+        Some(known) => known,
+        None => {
+            let fresh = Customer {
+                id: uuid::Uuid::now_v7().to_string(),
+                email: email.to_string(),
+                name: name.map(str::to_string),
+                organization: None,
+                created_at: now,
+            };
+            if crate::insert_ignoring_conflicts!(conn, customers::table, &fresh)? == 1 {
+                return Ok(fresh);
+            }
+            find_customer(conn, email)?.ok_or_else(|| {
+                AppError::Internal(format!("customer {email} neither inserted nor found"))
+            })?
+        }
     };
-    crate::insert_ignoring_conflicts!(conn, customers::table, &fresh)?;
-    let customer: Customer = customers::table
-        .filter(customers::email.eq(email))
-        .select(Customer::as_select())
-        .first(conn)?;
     if customer.name.is_none() && name.is_some() {
         diesel::update(customers::table.find(&customer.id))
             .set(customers::name.eq(name))
@@ -268,6 +289,14 @@ pub fn upsert_customer(
         });
     }
     Ok(customer)
+}
+
+fn find_customer(conn: &mut DbConnection, email: &str) -> AppResult<Option<Customer>> {
+    Ok(customers::table
+        .filter(customers::email.eq(email))
+        .select(Customer::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Creates the ticket inside the caller's transaction (for channels that
@@ -318,10 +347,10 @@ pub fn create_in_transaction(
         public: true,
         channel: ctx.channel.as_str().into(),
         body_text: s.body.clone(),
-        body_html: None,
-        email_message_id: None,
-        email_in_reply_to: None,
-        email_references: None,
+        body_html: ctx.mail.and_then(|m| m.body_html.clone()),
+        email_message_id: ctx.mail.and_then(|m| m.message_id.clone()),
+        email_in_reply_to: ctx.mail.and_then(|m| m.in_reply_to.clone()),
+        email_references: ctx.mail.and_then(|m| m.references.clone()),
         created_at: now,
     };
     diesel::insert_into(messages::table)

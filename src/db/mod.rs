@@ -81,6 +81,22 @@ pub fn lock_ticket(conn: &mut DbConnection, ticket_id: &str) -> QueryResult<()> 
     }
 }
 
+/// [`lock_ticket`] and the read that follows it in one statement, for
+/// callers that need only the ticket's own row.
+pub fn lock_and_load_ticket(
+    conn: &mut DbConnection,
+    ticket_id: &str,
+) -> QueryResult<models::Ticket> {
+    let query = schema::tickets::table.find(ticket_id);
+    match conn {
+        DbConnection::Postgresql(c) => query
+            .select(models::Ticket::as_select())
+            .for_update()
+            .first(c),
+        DbConnection::Sqlite(c) => query.select(models::Ticket::as_select()).first(c),
+    }
+}
+
 /// Stores a blob unless one with the same content hash is already there.
 pub fn insert_blob_if_absent(
     conn: &mut DbConnection,

@@ -241,6 +241,10 @@ pub struct OutboxMessage {
 pub struct OutboxRecipient {
     pub outbox_id: String,
     pub email: String,
+    /// The mail's kind and time, copied so the hourly acknowledgement count
+    /// per address is one index range.
+    pub kind: String,
+    pub created_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -227,6 +227,8 @@ diesel::table! {
     outbox_recipients (outbox_id, email) {
         outbox_id -> Text,
         email -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
     }
 }
 

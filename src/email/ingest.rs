@@ -2,7 +2,9 @@
 //! came in by (HTTP endpoint, MTA pipe, IMAP). One transaction per message:
 //! the raw message, its ticket change and any acknowledgement commit together,
 //! and the unique dedupe key makes a second delivery of the same message,
-//! even a concurrent one, a no-op.
+//! even a concurrent one, a no-op. The raw message is written last, with its
+//! outcome: a second delivery fails on the key and rolls back everything it
+//! did (rare, so cheaper than writing the row first and updating it after).
 
 use super::classify::{classify, MailKind};
 use super::outbox::{self, OutgoingMail};
@@ -11,14 +13,14 @@ use super::reply_address::ReplyAddresses;
 use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, Rule};
 use crate::attachments::{self, Upload};
 use crate::config::Settings;
-use crate::db::models::{InboundMessage, Message, Ticket, TicketParticipant};
+use crate::db::models::{InboundMessage, Message, TicketParticipant};
 use crate::db::schema::{
     customers, inbound_messages, messages, queues, ticket_participants, tickets,
 };
-use crate::db::{is_unique_violation, lock_ticket, write_tx, DbConnection};
+use crate::db::{is_unique_violation, lock_and_load_ticket, write_tx, DbConnection};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use crate::intake::{self, IntakeContext, Submission};
+use crate::intake::{self, IntakeContext, MailDetails, Submission};
 use crate::tickets::events;
 use crate::tickets::update::{save_if_version, set_status};
 use askama::Template;
@@ -122,20 +124,6 @@ pub fn ingest(
     let replies = reply_addresses(conn, settings)?;
     let attempt = write_tx(conn, |conn| {
         let now = Utc::now().naive_utc();
-        let inbound = InboundMessage {
-            id: uuid::Uuid::now_v7().to_string(),
-            dedupe_key: key.clone(),
-            source: delivery.source.to_string(),
-            raw: delivery.raw.to_vec(),
-            size: delivery.raw.len() as i64,
-            outcome: "processing".into(),
-            reason: None,
-            ticket_id: None,
-            received_at: now,
-        };
-        diesel::insert_into(inbound_messages::table)
-            .values(&inbound)
-            .execute(conn)?;
         let result = match &parsed {
             Some(mail) => Pipeline {
                 conn,
@@ -151,12 +139,19 @@ pub fn ingest(
                 "the message could not be parsed; it is kept for inspection".to_string(),
             ),
         };
-        diesel::update(inbound_messages::table.find(&inbound.id))
-            .set((
-                inbound_messages::outcome.eq(result.outcome.as_str()),
-                inbound_messages::reason.eq(&result.reason),
-                inbound_messages::ticket_id.eq(result.ticket.as_ref().map(|t| t.id.clone())),
-            ))
+        let inbound = InboundMessage {
+            id: uuid::Uuid::now_v7().to_string(),
+            dedupe_key: key.clone(),
+            source: delivery.source.to_string(),
+            raw: delivery.raw.to_vec(),
+            size: delivery.raw.len() as i64,
+            outcome: result.outcome.as_str().into(),
+            reason: result.reason.clone(),
+            ticket_id: result.ticket.as_ref().map(|t| t.id.clone()),
+            received_at: now,
+        };
+        diesel::insert_into(inbound_messages::table)
+            .values(&inbound)
             .execute(conn)?;
         Ok(result)
     });
@@ -258,27 +253,37 @@ impl Pipeline<'_, '_> {
             }
             _ => None,
         };
+        // Each kind of evidence is looked up only when the more trusted ones
+        // found nothing: `decide` takes the first that names a ticket.
         let by_message_id = self.candidate_by_message_ids(&mail.referenced_ids)?;
         let by_reply_address = match mail
             .recipients()
             .find_map(|r| self.replies.ticket_number(r))
+            .filter(|_| by_message_id.is_none())
         {
-            Some(number) => self.candidate_by_number(number)?,
+            Some(number) => self.candidate(TicketKey::Number(number))?,
             None => None,
         };
-        let by_subject_token = match subject_ticket_number(&mail.subject) {
-            Some(number) => self.candidate_by_number(number)?,
+        let by_subject_token = match subject_ticket_number(&mail.subject)
+            .filter(|_| by_message_id.is_none() && by_reply_address.is_none())
+        {
+            Some(number) => self.candidate(TicketKey::Number(number))?,
             None => None,
         };
-        let decision = thread::decide(&Evidence {
+        let evidence = Evidence {
             sender: &sender,
             by_message_id: by_message_id.as_ref(),
             by_reply_address: by_reply_address.as_ref(),
             by_subject_token: by_subject_token.as_ref(),
-        });
-        match decision {
+        };
+        match thread::decide(&evidence) {
             Decision::Append { ticket_id, rule } => {
-                let link = self.append(&ticket_id, &sender, mail, automatic, rule)?;
+                let chosen = [by_message_id, by_reply_address, by_subject_token]
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c.ticket_id == ticket_id)
+                    .expect("decide appends only to a candidate it was given");
+                let link = self.append(&chosen, &sender, mail, automatic, rule)?;
                 Ok(IngestResult::new(Outcome::Appended, Some(link), reason))
             }
             Decision::FollowUp {
@@ -353,36 +358,30 @@ impl Pipeline<'_, '_> {
         }
     }
 
-    fn candidate_by_number(&mut self, number: i64) -> AppResult<Option<Candidate>> {
-        self.candidate(TicketKey::Number(number))
-    }
-
-    /// A ticket with the addresses that may thread into it by subject token:
-    /// its customer and its participants.
+    /// A ticket with the addresses that may thread into it by subject token
+    /// (its customer and its participants), in one query: one row per
+    /// participant, or one row without a participant.
     fn candidate(&mut self, key: TicketKey) -> AppResult<Option<Candidate>> {
         let query = tickets::table
             .inner_join(customers::table)
+            .left_join(ticket_participants::table)
             .select((
                 tickets::id,
                 tickets::number,
                 tickets::status,
                 customers::email,
+                ticket_participants::email.nullable(),
             ))
             .into_boxed();
         let query = match key {
             TicketKey::Id(id) => query.filter(tickets::id.eq(id)),
             TicketKey::Number(number) => query.filter(tickets::number.eq(number)),
         };
-        let Some((ticket_id, number, status, customer_email)) = query
-            .first::<(String, i64, String, String)>(self.conn)
-            .optional()?
-        else {
+        let rows = query.load::<(String, i64, String, String, Option<String>)>(self.conn)?;
+        let Some((ticket_id, number, status, customer_email, _)) = rows.first().cloned() else {
             return Ok(None);
         };
-        let mut known_senders: Vec<String> = ticket_participants::table
-            .filter(ticket_participants::ticket_id.eq(&ticket_id))
-            .select(ticket_participants::email)
-            .load(self.conn)?;
+        let mut known_senders: Vec<String> = rows.into_iter().filter_map(|row| row.4).collect();
         known_senders.push(customer_email);
         Ok(Some(Candidate {
             ticket_id,
@@ -428,20 +427,6 @@ impl Pipeline<'_, '_> {
                 report.failed_recipients.join(", ")
             ),
         ))
-    }
-
-    /// Adds what only email has (HTML, threading headers) to a ticket's first message.
-    fn store_email_message(&mut self, message_id: &str, mail: &ParsedMail) -> AppResult<()> {
-        diesel::update(messages::table.find(message_id))
-            .set((
-                messages::body_html.eq(&mail.html),
-                messages::email_message_id.eq(&mail.message_id),
-                messages::email_in_reply_to.eq(mail.referenced_ids.first()),
-                messages::email_references
-                    .eq((!mail.referenced_ids.is_empty()).then(|| mail.referenced_ids.join(" "))),
-            ))
-            .execute(self.conn)?;
-        Ok(())
     }
 
     /// Attachments within the limit, and a note of those refused.
@@ -505,12 +490,10 @@ impl Pipeline<'_, '_> {
                 caller: None,
                 idempotency: None,
                 follow_up_of,
+                mail: Some(&mail_details(mail)),
             },
         )?;
         let ticket = created.ticket;
-        if let Some(first) = &created.first_message_id {
-            self.store_email_message(first, mail)?;
-        }
         let mut cc: Vec<&String> = mail
             .cc
             .iter()
@@ -611,27 +594,25 @@ impl Pipeline<'_, '_> {
 
     fn append(
         &mut self,
-        ticket_id: &str,
+        candidate: &Candidate,
         sender: &str,
         mail: &ParsedMail,
         automatic: bool,
         rule: Rule,
     ) -> AppResult<TicketLink> {
-        lock_ticket(self.conn, ticket_id)?;
-        let mut ticket: Ticket = tickets::table
-            .find(ticket_id)
-            .select(Ticket::as_select())
-            .first(self.conn)?;
+        // Locked so a concurrent reply or agent change cannot interleave.
+        let mut ticket = lock_and_load_ticket(self.conn, &candidate.ticket_id)?;
         let author =
             intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?;
-        let customer_email: String = customers::table
-            .find(&ticket.customer_id)
-            .select(customers::email)
-            .first(self.conn)?;
-        if customer_email != sender {
-            self.add_participant(ticket_id, sender)?;
+        if !candidate
+            .known_senders
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(sender))
+        {
+            self.add_participant(&ticket.id, sender)?;
         }
         let (uploads, refused) = self.accepted_attachments(mail);
+        let details = mail_details(mail);
         let message = Message {
             id: uuid::Uuid::now_v7().to_string(),
             ticket_id: ticket.id.clone(),
@@ -645,11 +626,10 @@ impl Pipeline<'_, '_> {
             } else {
                 mail.text.clone()
             },
-            body_html: mail.html.clone(),
-            email_message_id: mail.message_id.clone(),
-            email_in_reply_to: mail.referenced_ids.first().cloned(),
-            email_references: (!mail.referenced_ids.is_empty())
-                .then(|| mail.referenced_ids.join(" ")),
+            body_html: details.body_html,
+            email_message_id: details.message_id,
+            email_in_reply_to: details.in_reply_to,
+            email_references: details.references,
             created_at: self.now,
         };
         diesel::insert_into(messages::table)
@@ -686,6 +666,15 @@ impl Pipeline<'_, '_> {
             id: ticket.id,
             number: ticket.number,
         })
+    }
+}
+
+fn mail_details(mail: &ParsedMail) -> MailDetails {
+    MailDetails {
+        body_html: mail.html.clone(),
+        message_id: mail.message_id.clone(),
+        in_reply_to: mail.referenced_ids.first().cloned(),
+        references: (!mail.referenced_ids.is_empty()).then(|| mail.referenced_ids.join(" ")),
     }
 }
 

@@ -97,6 +97,8 @@ pub fn enqueue(
         let recipient = OutboxRecipient {
             outbox_id: row.id.clone(),
             email: email.to_lowercase(),
+            kind: row.kind.clone(),
+            created_at: now,
         };
         crate::insert_ignoring_conflicts!(conn, outbox_recipients::table, &recipient)?;
     }
@@ -111,10 +113,9 @@ pub fn recent_acknowledgements(
     now: NaiveDateTime,
 ) -> AppResult<i64> {
     Ok(outbox_recipients::table
-        .inner_join(outbox::table)
         .filter(outbox_recipients::email.eq(email.to_lowercase()))
-        .filter(outbox::kind.eq(MailKind::Acknowledgement.as_str()))
-        .filter(outbox::created_at.gt(now - Duration::hours(1)))
+        .filter(outbox_recipients::kind.eq(MailKind::Acknowledgement.as_str()))
+        .filter(outbox_recipients::created_at.gt(now - Duration::hours(1)))
         .count()
         .get_result(conn)?)
 }

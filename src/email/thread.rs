@@ -13,7 +13,8 @@ pub struct Candidate {
     pub ticket_id: String,
     pub number: i64,
     pub closed: bool,
-    /// Lower-cased addresses allowed to thread by subject token alone.
+    /// Lower-cased addresses allowed to thread by subject token alone: the
+    /// customer and the participants.
     pub known_senders: Vec<String>,
 }
 

@@ -73,6 +73,7 @@ async fn submit_support(
                 caller: None,
                 idempotency: None,
                 follow_up_of: None,
+                mail: None,
             },
         )
     })

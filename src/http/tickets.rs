@@ -90,6 +90,7 @@ async fn create_ticket(
                 caller: caller.as_ref(),
                 idempotency,
                 follow_up_of: None,
+                mail: None,
             },
         )
     })

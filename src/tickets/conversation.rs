@@ -328,6 +328,7 @@ fn open_follow_up(
             caller: None,
             idempotency: None,
             follow_up_of: Some(closed.id.clone()),
+            mail: None,
         },
     )?;
     Ok(CustomerReply::FollowUp {
