@@ -5,8 +5,8 @@
 use crate::attachments::{self, Upload};
 use crate::auth::{generate_secret, hash_secret, Principal};
 use crate::db::models::{Customer, IdempotencyKey, Message, Queue, Ticket};
-use crate::db::schema::{customers, idempotency_keys, messages, queues, tickets};
-use crate::db::{is_unique_violation, next_ticket_number, write_tx, DbConnection};
+use crate::db::schema::{customers, idempotency_keys, messages, queues};
+use crate::db::{insert_ticket, is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::{normalize_tags, Errors};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
@@ -152,6 +152,9 @@ pub struct IntakeContext<'a> {
     pub follow_up_of: Option<String>,
     /// What only mail carries, stored with the first message.
     pub mail: Option<&'a MailDetails>,
+    /// Events (kind, data) the channel records with the `created` one, by
+    /// the same actor and in the same statement.
+    pub more_events: Vec<(&'static str, Value)>,
 }
 
 /// The HTML and threading headers of a message that came in by email.
@@ -172,6 +175,8 @@ pub struct Created {
     /// ticket is replayed (only its hash is stored).
     pub access_token: Option<String>,
     pub replayed: bool,
+    /// The customer was created by this request (never wrote in before).
+    pub new_customer: bool,
 }
 
 pub fn create_ticket(
@@ -224,6 +229,7 @@ fn replay(
         first_message_id: None,
         access_token: None,
         replayed: true,
+        new_customer: false,
     }))
 }
 
@@ -260,7 +266,7 @@ pub fn upsert_customer(
     email: &str,
     name: Option<&str>,
     now: NaiveDateTime,
-) -> AppResult<Customer> {
+) -> AppResult<Upserted> {
     let customer = match find_customer(conn, email)? {
         Some(known) => known,
         None => {
@@ -272,7 +278,10 @@ pub fn upsert_customer(
                 created_at: now,
             };
             if crate::insert_ignoring_conflicts!(conn, customers::table, &fresh)? == 1 {
-                return Ok(fresh);
+                return Ok(Upserted {
+                    customer: fresh,
+                    created: true,
+                });
             }
             find_customer(conn, email)?.ok_or_else(|| {
                 AppError::Internal(format!("customer {email} neither inserted nor found"))
@@ -283,12 +292,24 @@ pub fn upsert_customer(
         diesel::update(customers::table.find(&customer.id))
             .set(customers::name.eq(name))
             .execute(conn)?;
-        return Ok(Customer {
-            name: name.map(str::to_string),
-            ..customer
+        return Ok(Upserted {
+            customer: Customer {
+                name: name.map(str::to_string),
+                ..customer
+            },
+            created: false,
         });
     }
-    Ok(customer)
+    Ok(Upserted {
+        customer,
+        created: false,
+    })
+}
+
+pub struct Upserted {
+    pub customer: Customer,
+    /// Inserted by this call rather than found.
+    pub created: bool,
 }
 
 fn find_customer(conn: &mut DbConnection, email: &str) -> AppResult<Option<Customer>> {
@@ -312,11 +333,14 @@ pub fn create_in_transaction(
         Some(reference) => Some(resolve_queue(conn, reference, ctx.caller)?),
         None => None,
     };
-    let customer = upsert_customer(conn, &s.customer_email, s.customer_name.as_deref(), now)?;
+    let Upserted {
+        customer,
+        created: new_customer,
+    } = upsert_customer(conn, &s.customer_email, s.customer_name.as_deref(), now)?;
     let access_token = generate_secret();
-    let ticket = Ticket {
+    let mut ticket = Ticket {
         id: uuid::Uuid::now_v7().to_string(),
-        number: next_ticket_number(conn)?,
+        number: 0,
         subject: s.subject.clone(),
         status: Status::New.as_str().into(),
         priority: s.priority.as_str().into(),
@@ -335,9 +359,7 @@ pub fn create_in_transaction(
         solved_at: None,
         closed_at: None,
     };
-    diesel::insert_into(tickets::table)
-        .values(&ticket)
-        .execute(conn)?;
+    insert_ticket(conn, &mut ticket)?;
     let message = Message {
         id: uuid::Uuid::now_v7().to_string(),
         ticket_id: ticket.id.clone(),
@@ -360,8 +382,7 @@ pub fn create_in_transaction(
     let actor = ctx
         .caller
         .map_or_else(|| format!("customer:{}", customer.id), Principal::actor);
-    events::append(
-        conn,
+    let created = events::event(
         &ticket.id,
         "created",
         &actor,
@@ -372,6 +393,14 @@ pub fn create_in_transaction(
             "follow_up_of": ctx.follow_up_of,
         }),
         now,
+    );
+    let more = ctx
+        .more_events
+        .iter()
+        .map(|(kind, data)| events::event(&ticket.id, kind, &actor, data.clone(), now));
+    events::append_all(
+        conn,
+        &std::iter::once(created).chain(more).collect::<Vec<_>>(),
     )?;
     if let Some(idem) = &ctx.idempotency {
         diesel::insert_into(idempotency_keys::table)
@@ -390,5 +419,6 @@ pub fn create_in_transaction(
         first_message_id: Some(message.id),
         access_token: Some(access_token),
         replayed: false,
+        new_customer,
     })
 }

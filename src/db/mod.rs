@@ -46,24 +46,8 @@ where
     }
 }
 
-/// Next ticket number: a sequence on PostgreSQL (no lock held across the
-/// transaction, so concurrent intake does not serialise on it); on SQLite
-/// writers are serialised anyway, so the maximum plus one inside the write
-/// transaction is exact.
-pub fn next_ticket_number(conn: &mut DbConnection) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Next {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        value: i64,
-    }
-    let sql = match conn {
-        DbConnection::Postgresql(_) => "SELECT nextval('ticket_number_seq') AS value",
-        DbConnection::Sqlite(_) => "SELECT COALESCE(MAX(number), 10000) + 1 AS value FROM tickets",
-    };
-    diesel::sql_query(sql)
-        .get_result::<Next>(conn)
-        .map(|n| n.value)
-}
+/// The number of the first ticket (the PostgreSQL sequence starts here too).
+const FIRST_TICKET_NUMBER: i64 = 10001;
 
 /// Locks a ticket's row until the transaction ends, so that read-modify-write
 /// of its status and version never interleaves with another writer (two
@@ -95,6 +79,59 @@ pub fn lock_and_load_ticket(
             .first(c),
         DbConnection::Sqlite(c) => query.select(models::Ticket::as_select()).first(c),
     }
+}
+
+/// Inserts a slice of rows. On PostgreSQL one multi-row statement saves a
+/// round trip per row; diesel's multi-connection cannot batch rows with
+/// nullable fields, so that statement is built on the inner connection. On
+/// SQLite (in-process, no round trips) rows go one by one: diesel would wrap
+/// a batch with NULLs in a transaction of its own, inside the caller's.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($rows)
+                .execute(c)
+                .map(drop),
+            $crate::db::DbConnection::Sqlite(c) => $rows
+                .iter()
+                .try_for_each(|row| diesel::insert_into($table).values(row).execute(c).map(drop)),
+        }
+    }};
+}
+
+/// Inserts a new ticket and gives it the next number. On PostgreSQL a
+/// sequence (no lock held across the transaction, so concurrent intake does
+/// not serialise on it) read by the insert itself, one round trip; on
+/// SQLite, where writers are serialised anyway, the maximum plus one inside
+/// the write transaction is exact.
+pub fn insert_ticket(conn: &mut DbConnection, ticket: &mut models::Ticket) -> QueryResult<()> {
+    use schema::tickets;
+    match conn {
+        DbConnection::Postgresql(c) => {
+            ticket.number = diesel::insert_into(tickets::table)
+                .values((
+                    &*ticket,
+                    tickets::number.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        "nextval('ticket_number_seq')",
+                    )),
+                ))
+                .returning(tickets::number)
+                .get_result(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            ticket.number = tickets::table
+                .select(diesel::dsl::max(tickets::number))
+                .first::<Option<i64>>(c)?
+                .map_or(FIRST_TICKET_NUMBER, |n| n + 1);
+            diesel::insert_into(tickets::table)
+                .values((&*ticket, tickets::number.eq(ticket.number)))
+                .execute(c)?;
+        }
+    }
+    Ok(())
 }
 
 /// Stores a blob unless one with the same content hash is already there.

@@ -73,6 +73,8 @@ pub struct Customer {
 #[diesel(table_name = tickets)]
 pub struct Ticket {
     pub id: String,
+    /// Assigned when the row is inserted: see `db::insert_ticket`.
+    #[diesel(skip_insertion)]
     pub number: i64,
     pub subject: String,
     pub status: String,

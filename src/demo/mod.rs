@@ -18,7 +18,7 @@ use crate::auth::{self, Principal};
 use crate::config::Settings;
 use crate::db::models::Customer;
 use crate::db::schema::{agents, customers, messages, queues, ticket_events, tickets, vendors};
-use crate::db::{next_ticket_number, write_tx, DbConnection};
+use crate::db::{insert_ticket, write_tx, DbConnection};
 use crate::directory::{
     agents as agent_service, queues as queue_service, vendors as vendor_service,
 };
@@ -311,26 +311,6 @@ fn plan_tickets(
     (people, plans)
 }
 
-/// Inserts many rows. On PostgreSQL one multi-row statement per chunk saves
-/// a round trip per row; diesel's multi-connection cannot batch rows with
-/// nullable fields, so that statement is built on the inner connection. On
-/// SQLite (in-process, no round trips) rows go one by one: diesel would wrap
-/// a batch with NULLs in a transaction of its own, inside ours.
-macro_rules! insert_rows {
-    ($conn:expr, $table:expr, $rows:expr) => {
-        match $conn {
-            DbConnection::Postgresql(c) => {
-                diesel::insert_into($table).values($rows).execute(c)?;
-            }
-            DbConnection::Sqlite(c) => {
-                for row in $rows {
-                    diesel::insert_into($table).values(row).execute(c)?;
-                }
-            }
-        }
-    };
-}
-
 /// Writes customers, tickets, messages and events; returns how many
 /// customers wrote in.
 fn insert_tickets(
@@ -356,27 +336,24 @@ fn insert_tickets(
         })
         .collect();
     for chunk in rows.chunks(200) {
-        insert_rows!(conn, customers::table, chunk);
+        crate::insert_rows!(conn, customers::table, chunk)?;
     }
     for plan in plans.iter_mut() {
-        plan.ticket.number = next_ticket_number(conn)?;
-        diesel::insert_into(tickets::table)
-            .values(&plan.ticket)
-            .execute(conn)?;
+        insert_ticket(conn, &mut plan.ticket)?;
     }
     let all_messages: Vec<_> = plans
         .iter()
         .flat_map(|p| p.messages.iter().cloned())
         .collect();
     for chunk in all_messages.chunks(100) {
-        insert_rows!(conn, messages::table, chunk);
+        crate::insert_rows!(conn, messages::table, chunk)?;
     }
     let all_events: Vec<_> = plans
         .iter()
         .flat_map(|p| p.events.iter().cloned())
         .collect();
     for chunk in all_events.chunks(400) {
-        insert_rows!(conn, ticket_events::table, chunk);
+        crate::insert_rows!(conn, ticket_events::table, chunk)?;
     }
     Ok(rows.len())
 }

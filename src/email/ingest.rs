@@ -491,8 +491,18 @@ impl Pipeline<'_, '_> {
                 idempotency: None,
                 follow_up_of,
                 mail: Some(&mail_details(mail)),
+                more_events: vec![(
+                    "email_received",
+                    json!({
+                        "source": self.delivery.source,
+                        "recipients": mail.unique_recipients(),
+                        "automatic": automatic,
+                        "refused_attachments": refused,
+                    }),
+                )],
             },
         )?;
+        let new_customer = created.new_customer;
         let ticket = created.ticket;
         let mut cc: Vec<&String> = mail
             .cc
@@ -504,21 +514,8 @@ impl Pipeline<'_, '_> {
         for address in cc {
             self.add_participant(&ticket.id, address)?;
         }
-        events::append(
-            self.conn,
-            &ticket.id,
-            "email_received",
-            &format!("customer:{}", ticket.customer.id),
-            json!({
-                "source": self.delivery.source,
-                "recipients": mail.unique_recipients(),
-                "automatic": automatic,
-                "refused_attachments": refused,
-            }),
-            self.now,
-        )?;
         if !automatic {
-            self.acknowledge(&ticket, created.access_token.as_deref(), mail)?;
+            self.acknowledge(&ticket, new_customer, created.access_token.as_deref(), mail)?;
         }
         Ok(TicketLink {
             id: ticket.id,
@@ -529,12 +526,20 @@ impl Pipeline<'_, '_> {
     fn acknowledge(
         &mut self,
         ticket: &crate::tickets::view::TicketView,
+        new_customer: bool,
         access_token: Option<&str>,
         mail: &ParsedMail,
     ) -> AppResult<()> {
         let to = &ticket.customer.email;
         let limit = i64::from(self.settings.email.acknowledgements_per_hour);
-        if outbox::recent_acknowledgements(self.conn, to, self.now)? >= limit {
+        // Acknowledgements only ever go to a ticket's customer, so an address
+        // that just became a customer has had none: no need to count.
+        let sent_recently = if new_customer {
+            0
+        } else {
+            outbox::recent_acknowledgements(self.conn, to, self.now)?
+        };
+        if sent_recently >= limit {
             events::append(
                 self.conn,
                 &ticket.id,
@@ -603,7 +608,8 @@ impl Pipeline<'_, '_> {
         // Locked so a concurrent reply or agent change cannot interleave.
         let mut ticket = lock_and_load_ticket(self.conn, &candidate.ticket_id)?;
         let author =
-            intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?;
+            intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?
+                .customer;
         if !candidate
             .known_senders
             .iter()

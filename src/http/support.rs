@@ -74,6 +74,7 @@ async fn submit_support(
                 idempotency: None,
                 follow_up_of: None,
                 mail: None,
+                more_events: Vec::new(),
             },
         )
     })

@@ -91,6 +91,7 @@ async fn create_ticket(
                 idempotency,
                 follow_up_of: None,
                 mail: None,
+                more_events: Vec::new(),
             },
         )
     })

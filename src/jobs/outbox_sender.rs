@@ -94,13 +94,17 @@ pub fn run_with(pool: &DbPool, settings: &Settings, mailer: &Mailer) -> AppResul
     let mut report = SendReport::default();
     loop {
         let claim_until = now() + chrono::Duration::from_std(CLAIM).expect("a short duration");
-        let batch = {
+        let (batch, mut recipients) = {
             let mut conn = pool.get()?;
-            claim_due(&mut conn, started, claim_until, BATCH)?
+            let batch = claim_due(&mut conn, started, claim_until, BATCH)?;
+            let ids: Vec<String> = batch.iter().map(|row| row.id.clone()).collect();
+            let recipients = outbox::recipients_of(&mut conn, &ids)?;
+            (batch, recipients)
         };
         let full = batch.len() as i64 == BATCH;
         for row in batch {
-            deliver(pool, settings, mailer, &row, &mut report)?;
+            let to = recipients.remove(&row.id).unwrap_or_default();
+            deliver(pool, settings, mailer, &row, &to, &mut report)?;
         }
         if !full {
             return Ok(report);
@@ -119,15 +123,10 @@ fn deliver(
     settings: &Settings,
     mailer: &Mailer,
     row: &OutboxMessage,
+    recipients: &[String],
     report: &mut SendReport,
 ) -> AppResult<()> {
-    let recipients = {
-        let mut conn = pool.get()?;
-        outbox::recipients_of(&mut conn, std::slice::from_ref(&row.id))?
-            .remove(&row.id)
-            .unwrap_or_default()
-    };
-    let sent = build_message(row, &recipients, settings).and_then(|m| mailer.send(&m));
+    let sent = build_message(row, recipients, settings).and_then(|m| mailer.send(&m));
     let mut conn = pool.get()?;
     match sent {
         Ok(()) => {

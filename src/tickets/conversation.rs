@@ -329,6 +329,7 @@ fn open_follow_up(
             idempotency: None,
             follow_up_of: Some(closed.id.clone()),
             mail: None,
+            more_events: Vec::new(),
         },
     )?;
     Ok(CustomerReply::FollowUp {

@@ -16,16 +16,31 @@ pub fn append(
     at: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::insert_into(ticket_events::table)
-        .values(TicketEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            ticket_id: ticket_id.to_string(),
-            kind: kind.to_string(),
-            actor: actor.to_string(),
-            data: data.to_string(),
-            created_at: at,
-        })
+        .values(event(ticket_id, kind, actor, data, at))
         .execute(conn)
         .map(drop)
+}
+
+/// Several events of one change in one statement (on PostgreSQL).
+pub fn append_all(conn: &mut DbConnection, events: &[TicketEvent]) -> QueryResult<()> {
+    crate::insert_rows!(conn, ticket_events::table, events)
+}
+
+pub fn event(
+    ticket_id: &str,
+    kind: &str,
+    actor: &str,
+    data: Value,
+    at: NaiveDateTime,
+) -> TicketEvent {
+    TicketEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        ticket_id: ticket_id.to_string(),
+        kind: kind.to_string(),
+        actor: actor.to_string(),
+        data: data.to_string(),
+        created_at: at,
+    }
 }
 
 pub fn for_ticket(conn: &mut DbConnection, ticket_id: &str) -> QueryResult<Vec<TicketEvent>> {
