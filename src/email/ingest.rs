@@ -13,7 +13,8 @@ use super::reply_address::ReplyAddresses;
 use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, Rule};
 use crate::attachments::{self, Upload};
 use crate::config::Settings;
-use crate::db::models::{InboundMessage, Message, TicketParticipant};
+use crate::db::models::{Customer, InboundMessage, Message, TicketParticipant};
+use crate::db::schema::outbox as outbox_table;
 use crate::db::schema::{
     customers, inbound_messages, messages, queues, ticket_participants, tickets,
 };
@@ -201,9 +202,20 @@ fn link(conn: &mut DbConnection, ticket_id: &str) -> AppResult<TicketLink> {
     })
 }
 
-enum TicketKey {
-    Id(String),
+/// How a message names the ticket it may belong to.
+enum TicketKey<'k> {
+    /// The newest ticket with a message Relay received under one of these Message-IDs.
+    Received(&'k [String]),
+    /// The newest ticket Relay sent mail about under one of these Message-IDs.
+    Sent(&'k [String]),
     Number(i64),
+}
+
+/// A ticket the message may belong to, with its customer (usually the one
+/// writing, so appending needs no second look-up).
+struct Found {
+    candidate: Candidate,
+    customer: Customer,
 }
 
 struct Pipeline<'a, 'c> {
@@ -272,16 +284,16 @@ impl Pipeline<'_, '_> {
         };
         let evidence = Evidence {
             sender: &sender,
-            by_message_id: by_message_id.as_ref(),
-            by_reply_address: by_reply_address.as_ref(),
-            by_subject_token: by_subject_token.as_ref(),
+            by_message_id: by_message_id.as_ref().map(|f| &f.candidate),
+            by_reply_address: by_reply_address.as_ref().map(|f| &f.candidate),
+            by_subject_token: by_subject_token.as_ref().map(|f| &f.candidate),
         };
         match thread::decide(&evidence) {
             Decision::Append { ticket_id, rule } => {
                 let chosen = [by_message_id, by_reply_address, by_subject_token]
                     .into_iter()
                     .flatten()
-                    .find(|c| c.ticket_id == ticket_id)
+                    .find(|f| f.candidate.ticket_id == ticket_id)
                     .expect("decide appends only to a candidate it was given");
                 let link = self.append(&chosen, &sender, mail, automatic, rule)?;
                 Ok(IngestResult::new(Outcome::Appended, Some(link), reason))
@@ -338,30 +350,20 @@ impl Pipeline<'_, '_> {
         Ok(Some(wanted))
     }
 
-    fn candidate_by_message_ids(&mut self, ids: &[String]) -> AppResult<Option<Candidate>> {
+    fn candidate_by_message_ids(&mut self, ids: &[String]) -> AppResult<Option<Found>> {
         if ids.is_empty() {
             return Ok(None);
         }
-        let received: Option<String> = messages::table
-            .filter(messages::email_message_id.eq_any(ids))
-            .order(messages::created_at.desc())
-            .select(messages::ticket_id)
-            .first(self.conn)
-            .optional()?;
-        let ticket_id = match received {
-            Some(id) => Some(id),
-            None => outbox::ticket_of_message_ids(self.conn, ids)?,
-        };
-        match ticket_id {
-            Some(id) => self.candidate(TicketKey::Id(id)),
-            None => Ok(None),
+        match self.candidate(TicketKey::Received(ids))? {
+            Some(found) => Ok(Some(found)),
+            None => self.candidate(TicketKey::Sent(ids)),
         }
     }
 
-    /// A ticket with the addresses that may thread into it by subject token
-    /// (its customer and its participants), in one query: one row per
-    /// participant, or one row without a participant.
-    fn candidate(&mut self, key: TicketKey) -> AppResult<Option<Candidate>> {
+    /// A ticket with its customer and the addresses that may thread into it
+    /// by subject token (the customer and the participants), in one query:
+    /// one row per participant, or one row without a participant.
+    fn candidate(&mut self, key: TicketKey<'_>) -> AppResult<Option<Found>> {
         let query = tickets::table
             .inner_join(customers::table)
             .left_join(ticket_participants::table)
@@ -369,25 +371,44 @@ impl Pipeline<'_, '_> {
                 tickets::id,
                 tickets::number,
                 tickets::status,
-                customers::email,
+                Customer::as_select(),
                 ticket_participants::email.nullable(),
             ))
             .into_boxed();
         let query = match key {
-            TicketKey::Id(id) => query.filter(tickets::id.eq(id)),
+            TicketKey::Received(ids) => query.filter(
+                tickets::id.nullable().eq(messages::table
+                    .filter(messages::email_message_id.eq_any(ids))
+                    .order(messages::created_at.desc())
+                    .select(messages::ticket_id)
+                    .limit(1)
+                    .single_value()),
+            ),
+            TicketKey::Sent(ids) => query.filter(
+                tickets::id.nullable().eq(outbox_table::table
+                    .filter(outbox_table::message_id.eq_any(ids))
+                    .filter(outbox_table::ticket_id.is_not_null())
+                    .order(outbox_table::created_at.desc())
+                    .select(outbox_table::ticket_id)
+                    .limit(1)
+                    .single_value()),
+            ),
             TicketKey::Number(number) => query.filter(tickets::number.eq(number)),
         };
-        let rows = query.load::<(String, i64, String, String, Option<String>)>(self.conn)?;
-        let Some((ticket_id, number, status, customer_email, _)) = rows.first().cloned() else {
+        let rows = query.load::<(String, i64, String, Customer, Option<String>)>(self.conn)?;
+        let Some((ticket_id, number, status, customer, _)) = rows.first().cloned() else {
             return Ok(None);
         };
         let mut known_senders: Vec<String> = rows.into_iter().filter_map(|row| row.4).collect();
-        known_senders.push(customer_email);
-        Ok(Some(Candidate {
-            ticket_id,
-            number,
-            closed: status == Status::Closed.as_str(),
-            known_senders,
+        known_senders.push(customer.email.clone());
+        Ok(Some(Found {
+            candidate: Candidate {
+                ticket_id,
+                number,
+                closed: status == Status::Closed.as_str(),
+                known_senders,
+            },
+            customer,
         }))
     }
 
@@ -599,17 +620,22 @@ impl Pipeline<'_, '_> {
 
     fn append(
         &mut self,
-        candidate: &Candidate,
+        found: &Found,
         sender: &str,
         mail: &ParsedMail,
         automatic: bool,
         rule: Rule,
     ) -> AppResult<TicketLink> {
+        let candidate = &found.candidate;
         // Locked so a concurrent reply or agent change cannot interleave.
         let mut ticket = lock_and_load_ticket(self.conn, &candidate.ticket_id)?;
-        let author =
+        let knows_name = found.customer.name.is_some() || mail.from_name.is_none();
+        let author = if found.customer.email.eq_ignore_ascii_case(sender) && knows_name {
+            found.customer.clone()
+        } else {
             intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?
-                .customer;
+                .customer
+        };
         if !candidate
             .known_senders
             .iter()
