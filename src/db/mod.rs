@@ -59,6 +59,12 @@ where
     }
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `nextval`; a function call (unlike a literal SQL
+    /// fragment) keeps the statement in diesel's prepared-statement cache.
+    fn nextval(sequence: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
+}
+
 /// The number of the first ticket (the PostgreSQL sequence starts here too).
 const FIRST_TICKET_NUMBER: i64 = 10001;
 
@@ -125,12 +131,7 @@ pub fn insert_ticket(conn: &mut DbConnection, ticket: &mut models::Ticket) -> Qu
     match conn {
         DbConnection::Postgresql(c) => {
             ticket.number = diesel::insert_into(tickets::table)
-                .values((
-                    &*ticket,
-                    tickets::number.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                        "nextval('ticket_number_seq')",
-                    )),
-                ))
+                .values((&*ticket, tickets::number.eq(nextval("ticket_number_seq"))))
                 .returning(tickets::number)
                 .get_result(c)?;
         }

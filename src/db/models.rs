@@ -6,6 +6,7 @@ use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = vendors)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Vendor {
     pub id: String,
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Vendor {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = queues)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Queue {
     pub id: String,
     pub slug: String,
@@ -33,6 +35,7 @@ pub struct Queue {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = agents)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Agent {
     pub id: String,
     pub name: String,
@@ -48,6 +51,7 @@ pub struct Agent {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ApiToken {
     pub id: String,
     pub name: String,
@@ -61,6 +65,7 @@ pub struct ApiToken {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = customers)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Customer {
     pub id: String,
     pub email: String,
@@ -71,6 +76,7 @@ pub struct Customer {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tickets)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Ticket {
     pub id: String,
     /// Assigned when the row is inserted: see `db::insert_ticket`.
@@ -135,6 +141,7 @@ impl Ticket {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = blobs)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewBlob<'a> {
     pub sha256: &'a str,
     pub size: i64,
@@ -144,6 +151,7 @@ pub struct NewBlob<'a> {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = messages)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Message {
     pub id: String,
     pub ticket_id: String,
@@ -162,6 +170,7 @@ pub struct Message {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct Attachment {
     pub id: String,
     pub message_id: String,
@@ -174,6 +183,7 @@ pub struct Attachment {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ticket_events)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct TicketEvent {
     pub id: String,
     pub ticket_id: String,
@@ -185,6 +195,7 @@ pub struct TicketEvent {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = idempotency_keys)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct IdempotencyKey {
     pub scope: String,
     pub key: String,
@@ -195,6 +206,7 @@ pub struct IdempotencyKey {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = inbound_messages)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct InboundMessage {
     pub id: String,
     pub dedupe_key: String,
@@ -209,6 +221,7 @@ pub struct InboundMessage {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ticket_participants)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct TicketParticipant {
     pub ticket_id: String,
     pub email: String,
@@ -217,6 +230,7 @@ pub struct TicketParticipant {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct OutboxMessage {
     pub id: String,
     pub ticket_id: Option<String>,
@@ -240,6 +254,7 @@ pub struct OutboxMessage {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_recipients)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct OutboxRecipient {
     pub outbox_id: String,
     pub email: String,
@@ -251,6 +266,7 @@ pub struct OutboxRecipient {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = imap_positions)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct ImapPosition {
     pub mailbox: String,
     pub uid_validity: i64,
@@ -262,6 +278,7 @@ pub struct ImapPosition {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = app_secrets)]
+#[diesel(treat_none_as_default_value = false)]
 pub struct AppSecret {
     pub name: String,
     pub value: String,
