@@ -3,6 +3,8 @@
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -181,6 +183,10 @@ pub struct ImapMailbox {
     #[serde(default)]
     pub port: Option<u16>,
     pub tls: ImapTls,
+    /// A PEM file of certificate authorities to trust for this server besides
+    /// the public ones: a company CA, or a self-signed server's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     pub username: String,
     pub password: String,
     #[serde(default = "ImapMailbox::default_folder")]
@@ -221,6 +227,24 @@ impl ImapMailbox {
     pub fn source(&self) -> String {
         format!("imap:{}", self.name)
     }
+
+    /// The certificates in `ca_file` (none without one). Read when the
+    /// settings are validated and again on every connection, so a renewed
+    /// file is picked up without a restart.
+    pub fn ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        let Some(path) = &self.ca_file else {
+            return Ok(Vec::new());
+        };
+        let shown = path.display();
+        let certificates = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read {shown}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
+        if certificates.is_empty() {
+            return Err(format!("{shown} holds no PEM certificate"));
+        }
+        Ok(certificates)
+    }
 }
 
 /// Never prints the password.
@@ -231,6 +255,7 @@ impl std::fmt::Debug for ImapMailbox {
             .field("host", &self.host)
             .field("port", &self.port())
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .field("username", &self.username)
             .field("password", &"<hidden>")
             .field("folder", &self.folder)
@@ -433,6 +458,17 @@ impl Settings {
             if mailbox.username.is_empty() {
                 return fail(key("username"), "must not be empty".into());
             }
+            if mailbox.ca_file.is_some() {
+                if mailbox.tls == ImapTls::None {
+                    return fail(
+                        key("ca_file"),
+                        "applies only with tls = \"tls\" or \"starttls\"".into(),
+                    );
+                }
+                if let Err(why) = mailbox.ca_certificates() {
+                    return fail(key("ca_file"), why);
+                }
+            }
             if mailbox.folder.trim().is_empty() {
                 return fail(key("folder"), "must name a folder such as INBOX".into());
             }
@@ -575,5 +611,25 @@ mod tests {
         }
         let ok = format!("{MAILBOX}\nafter = \"move\"\nmove_to = \"Relay\"\nflag = \"relay-done\"");
         assert!(with_imap(&ok).is_ok());
+    }
+
+    #[test]
+    fn an_imap_ca_file_must_hold_certificates_and_go_with_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (path, why) in [(&not_pem, "no PEM certificate"), (&missing, "cannot read")] {
+            let toml = format!("{MAILBOX}\nca_file = \"{}\"", path.display());
+            let err = with_imap(&toml).unwrap_err().to_string();
+            assert!(
+                err.contains("imap.mailboxes[0].ca_file") && err.contains(why),
+                "{err}"
+            );
+        }
+        let plain = MAILBOX.replace("\"tls\"", "\"none\"");
+        let toml = format!("{plain}\nca_file = \"{}\"", not_pem.display());
+        let err = with_imap(&toml).unwrap_err().to_string();
+        assert!(err.contains("applies only with tls"), "{err}");
     }
 }

@@ -57,31 +57,44 @@ impl Write for Transport {
 }
 
 /// Verifies servers against the Mozilla root store (the `webpki-roots`
-/// crate), with ring as the crypto provider.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
+/// crate) plus the mailbox's `ca_file`, with ring as the crypto provider.
+fn tls_config(mailbox: &ImapMailbox) -> Result<Arc<rustls::ClientConfig>> {
+    static PUBLIC_ROOTS_ONLY: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let extra = mailbox
+        .ca_certificates()
+        .map_err(|why| ImapError(format!("mailbox '{}': ca_file: {why}", mailbox.name)))?;
+    if extra.is_empty() {
+        return Ok(PUBLIC_ROOTS_ONLY
+            .get_or_init(|| client_config(rustls::RootCertStore::empty()))
+            .clone());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in extra {
+        roots
+            .add(certificate)
+            .map_err(|e| ImapError(format!("mailbox '{}': ca_file: {e}", mailbox.name)))?;
+    }
+    Ok(client_config(roots))
 }
 
-fn start_tls(host: &str, tcp: TcpStream) -> Result<Transport> {
+fn client_config(mut roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
+}
+
+fn start_tls(mailbox: &ImapMailbox, tcp: TcpStream) -> Result<Transport> {
+    let host = mailbox.host.trim();
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| ImapError(format!("'{host}' is not a valid TLS server name: {e}")))?;
     let mut tcp = tcp;
-    let mut conn = rustls::ClientConnection::new(tls_config(), name)
+    let mut conn = rustls::ClientConnection::new(tls_config(mailbox)?, name)
         .map_err(|e| ImapError(format!("TLS with {host}: {e}")))?;
     // Handshake now, so a certificate problem is reported as one rather
     // than as a failed login.
@@ -201,7 +214,7 @@ impl ImapClient {
                 client
             }
             ImapTls::Tls => {
-                let mut client = ::imap::Client::new(start_tls(host, tcp)?);
+                let mut client = ::imap::Client::new(start_tls(mailbox, tcp)?);
                 client
                     .read_greeting()
                     .map_err(failed(format!("{server} TLS greeting")))?;
@@ -210,7 +223,7 @@ impl ImapClient {
             ImapTls::Starttls => {
                 let mut tcp = tcp;
                 plain_starttls(&mut tcp, &server)?;
-                let mut client = ::imap::Client::new(start_tls(host, tcp)?);
+                let mut client = ::imap::Client::new(start_tls(mailbox, tcp)?);
                 // The greeting came before STARTTLS.
                 client.greeting_read = true;
                 client

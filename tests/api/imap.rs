@@ -1,7 +1,9 @@
 //! IMAP polling against a real Dovecot: a private instance per test, started
-//! from a generated configuration in a temp dir on a free port, with one user
-//! whose mail lives in a maildir under that dir. Without dovecot installed
-//! the tests say so and pass (CI installs it: `.ci/run`).
+//! from a generated configuration in a temp dir on free ports (IMAP with
+//! STARTTLS, and IMAPS), with a certificate for 127.0.0.1 from a test CA made
+//! at start, and one user whose mail lives in a maildir under that dir.
+//! Without dovecot installed the tests say so and pass (CI installs it:
+//! `.ci/run`).
 
 use crate::common::*;
 use diesel::prelude::*;
@@ -22,8 +24,31 @@ const PASSWORD: &str = "imap-test-secret";
 pub struct Dovecot {
     child: Child,
     pub port: u16,
+    /// IMAPS (TLS from the first byte).
+    pub tls_port: u16,
+    /// The test CA that signed the server's certificate.
+    pub ca_file: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost signed by it,
+/// written to `dir` as ca.pem, cert.pem and key.pem.
+fn write_certificates(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Relay test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
+        .unwrap()
+        .signed_by(&server_key, &ca_cert, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), server.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), server_key.serialize_pem()).unwrap();
 }
 
 fn find_dovecot() -> Option<PathBuf> {
@@ -73,7 +98,7 @@ impl Dovecot {
         };
         let mut last = String::new();
         for _ in 0..3 {
-            match Self::launch(&binary, free_port()) {
+            match Self::launch(&binary, free_port(), free_port()) {
                 Ok(dovecot) => return Some(dovecot),
                 // Most likely the port was taken between choosing and binding.
                 Err(why) => last = why,
@@ -82,7 +107,7 @@ impl Dovecot {
         panic!("dovecot did not start: {last}");
     }
 
-    fn launch(binary: &Path, port: u16) -> Result<Dovecot, String> {
+    fn launch(binary: &Path, port: u16, tls_port: u16) -> Result<Dovecot, String> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -111,6 +136,13 @@ impl Dovecot {
             std::os::unix::fs::chown(&path, Some(mail_uid), Some(mail_gid)).unwrap();
         }
         std::fs::write(root.join("passwd"), format!("{USER}:{{PLAIN}}{PASSWORD}\n")).unwrap();
+        write_certificates(root);
+        // Dovecot 2.3 wants DH parameters for its default ciphers.
+        let dh = ["/usr/share/dovecot/dh.pem", "/etc/dovecot/dh.pem"]
+            .iter()
+            .find(|p| Path::new(p).exists())
+            .map(|p| format!("ssl_dh = <{p}"))
+            .unwrap_or_default();
         let log = root.join("dovecot.log");
         let r = root.display();
         let config = format!(
@@ -121,7 +153,10 @@ instance_name = relay-test-{port}
 base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{r}/cert.pem
+ssl_key = <{r}/key.pem
+{dh}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -145,7 +180,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -173,6 +210,8 @@ service auth-worker {{
         let mut dovecot = Dovecot {
             child,
             port,
+            tls_port,
+            ca_file: root.join("ca.pem"),
             log,
             _dir: dir,
         };
@@ -207,6 +246,7 @@ service auth-worker {{
             host: "127.0.0.1".into(),
             port: Some(self.port),
             tls: ImapTls::None,
+            ca_file: None,
             username: USER.into(),
             password: PASSWORD.into(),
             folder: "INBOX".into(),
@@ -662,4 +702,56 @@ async fn oversized_and_unreachable_mailboxes_do_not_block_the_rest() {
     let again = app.poll_imap();
     let support = again.mailbox("support").unwrap();
     assert_eq!((support.fetched, support.rejected), (0, 0), "{support:?}");
+}
+
+#[actix_web::test]
+async fn imap_over_tls_and_starttls_trusts_the_configured_ca() {
+    let Some(dovecot) = Dovecot::start() else {
+        return;
+    };
+    let mut implicit = dovecot.mailbox("imaps");
+    implicit.tls = ImapTls::Tls;
+    implicit.port = Some(dovecot.tls_port);
+    implicit.ca_file = Some(dovecot.ca_file.clone());
+    let mut upgraded = dovecot.mailbox("starttls");
+    upgraded.tls = ImapTls::Starttls;
+    upgraded.ca_file = Some(dovecot.ca_file.clone());
+    upgraded.folder = "Other".into();
+    dovecot.create_folder("Other");
+    dovecot.append("INBOX", &mail("tls", 0));
+    dovecot.append("Other", &mail("starttls", 0));
+    let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![implicit, upgraded]).await;
+
+    let report = app.poll_imap();
+    assert_clean(&report);
+    for name in ["imaps", "starttls"] {
+        let mailbox = report.mailbox(name).unwrap();
+        assert_eq!((mailbox.fetched, mailbox.created), (1, 1), "{mailbox:?}");
+    }
+    assert_eq!(ticket_count(&app), 2);
+}
+
+#[actix_web::test]
+async fn an_imap_server_that_cannot_be_verified_is_refused_and_its_mail_kept() {
+    let Some(dovecot) = Dovecot::start() else {
+        return;
+    };
+    // The server's certificate comes from the test CA, which only `ca_file`
+    // would make trusted.
+    let mut mailbox = dovecot.mailbox("untrusted");
+    mailbox.tls = ImapTls::Tls;
+    mailbox.port = Some(dovecot.tls_port);
+    dovecot.append("INBOX", &mail("untrusted", 0));
+    let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![mailbox]).await;
+
+    let report = app.poll_imap();
+    let untrusted = report.mailbox("untrusted").unwrap();
+    let error = untrusted.error.as_deref().unwrap_or("");
+    assert!(
+        error.contains("TLS handshake") && error.contains("certificate"),
+        "{untrusted:?}"
+    );
+    assert_eq!(ticket_count(&app), 0);
+    let messages = dovecot.messages("INBOX");
+    assert!(!messages[0].1.iter().any(|f| f == "\\Seen"), "{messages:?}");
 }
