@@ -5,6 +5,8 @@
 //! has a timeout and a stalled server can never hang the poller.
 
 use crate::config::{ImapAfter, ImapMailbox, ImapTls};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -190,6 +192,38 @@ pub struct Listed {
     pub size: Option<u32>,
 }
 
+/// A folder name as IMAP spells it: modified UTF-7 (RFC 3501 5.1.3), so
+/// folders such as `Entwürfe` or `Входящие` can be named in the settings as
+/// people see them. Printable ASCII stands for itself (`&` as `&-`); runs of
+/// anything else are UTF-16, base64 with `,` for `/`, between `&` and `-`.
+pub fn wire_name(folder: &str) -> String {
+    fn flush(out: &mut String, run: &mut Vec<u16>) {
+        if run.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = run.iter().flat_map(|unit| unit.to_be_bytes()).collect();
+        out.push('&');
+        out.push_str(&STANDARD_NO_PAD.encode(bytes).replace('/', ","));
+        out.push('-');
+        run.clear();
+    }
+    let mut out = String::with_capacity(folder.len());
+    let mut run = Vec::new();
+    for c in folder.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut out, &mut run);
+            match c {
+                '&' => out.push_str("&-"),
+                _ => out.push(c),
+            }
+        } else {
+            run.extend_from_slice(c.encode_utf16(&mut [0; 2]));
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
 /// A logged-in IMAP session.
 pub struct ImapClient {
     session: ::imap::Session<Transport>,
@@ -253,7 +287,7 @@ impl ImapClient {
     pub fn select(&mut self, folder: &str) -> Result<Folder> {
         let selected = self
             .session
-            .select(folder)
+            .select(wire_name(folder))
             .map_err(failed(format!("{} SELECT {folder}", self.server)))?;
         Ok(Folder {
             // A server that sends none never resets; 0 is never a real value.
@@ -264,11 +298,12 @@ impl ImapClient {
 
     /// Creates `folder` unless it exists.
     pub fn ensure_folder(&mut self, folder: &str) -> Result<()> {
-        if self.session.status(folder, "(UIDVALIDITY)").is_ok() {
+        let wire = wire_name(folder);
+        if self.session.status(&wire, "(UIDVALIDITY)").is_ok() {
             return Ok(());
         }
         self.session
-            .create(folder)
+            .create(&wire)
             .map_err(failed(format!("{} CREATE {folder}", self.server)))
     }
 
@@ -315,14 +350,15 @@ impl ImapClient {
         let set = uid.to_string();
         match (mailbox.after, mailbox.move_to.as_deref()) {
             (ImapAfter::Move, Some(target)) => {
+                let target = wire_name(target);
                 if self.can_move {
                     return self
                         .session
-                        .uid_mv(&set, target)
+                        .uid_mv(&set, &target)
                         .map_err(failed(format!("{} UID MOVE {uid}", self.server)));
                 }
                 self.session
-                    .uid_copy(&set, target)
+                    .uid_copy(&set, &target)
                     .map_err(failed(format!("{} UID COPY {uid}", self.server)))?;
                 self.session
                     .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
@@ -345,5 +381,24 @@ impl ImapClient {
     /// Says goodbye; errors do not matter any more at this point.
     pub fn logout(mut self) {
         let _ = self.session.logout();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_name;
+
+    #[test]
+    fn folder_names_are_modified_utf7() {
+        // The example of RFC 3501 5.1.3.
+        assert_eq!(
+            wire_name("~peter/mail/日本語/台北"),
+            "~peter/mail/&ZeVnLIqe-/&U,BTFw-"
+        );
+        assert_eq!(wire_name("INBOX"), "INBOX");
+        assert_eq!(wire_name("Entwürfe"), "Entw&APw-rfe");
+        assert_eq!(wire_name("Входящие"), "&BBIERQQ+BDQETwRJBDgENQ-");
+        assert_eq!(wire_name("A&B"), "A&-B");
+        assert_eq!(wire_name("😀"), "&2D3eAA-");
     }
 }

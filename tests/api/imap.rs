@@ -92,13 +92,18 @@ fn free_port() -> u16 {
 impl Dovecot {
     /// Starts one, or says loudly why the test is skipped and returns None.
     pub fn start() -> Option<Dovecot> {
+        Self::start_with("")
+    }
+
+    /// Starts one with more lines of configuration.
+    pub fn start_with(extra_config: &str) -> Option<Dovecot> {
         let Some(binary) = find_dovecot() else {
             eprintln!("SKIPPED: IMAP test needs dovecot (apt-get install dovecot-imapd)");
             return None;
         };
         let mut last = String::new();
         for _ in 0..3 {
-            match Self::launch(&binary, free_port(), free_port()) {
+            match Self::launch(&binary, free_port(), free_port(), extra_config) {
                 Ok(dovecot) => return Some(dovecot),
                 // Most likely the port was taken between choosing and binding.
                 Err(why) => last = why,
@@ -107,7 +112,12 @@ impl Dovecot {
         panic!("dovecot did not start: {last}");
     }
 
-    fn launch(binary: &Path, port: u16, tls_port: u16) -> Result<Dovecot, String> {
+    fn launch(
+        binary: &Path,
+        port: u16,
+        tls_port: u16,
+        extra_config: &str,
+    ) -> Result<Dovecot, String> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -194,6 +204,7 @@ service auth {{
 service auth-worker {{
   user = {auth_user}
 }}
+{extra_config}
 "#
         );
         let config_path = root.join("dovecot.conf");
@@ -754,4 +765,33 @@ async fn an_imap_server_that_cannot_be_verified_is_refused_and_its_mail_kept() {
     assert_eq!(ticket_count(&app), 0);
     let messages = dovecot.messages("INBOX");
     assert!(!messages[0].1.iter().any(|f| f == "\\Seen"), "{messages:?}");
+}
+
+#[actix_web::test]
+async fn non_ascii_folders_work_and_servers_without_move_get_copy_and_expunge() {
+    // This Dovecot announces UIDPLUS but not MOVE, as some servers do.
+    let Some(dovecot) = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS") else {
+        return;
+    };
+    let mut session = dovecot.session();
+    assert!(!session.capabilities().unwrap().has_str("MOVE"));
+    session.logout().unwrap();
+    // Входящие and Traité as IMAP spells them (modified UTF-7).
+    let inbox = "&BBIERQQ+BDQETwRJBDgENQ-";
+    let done = "Trait&AOk-";
+    dovecot.create_folder(inbox);
+    dovecot.append(inbox, &mail("intl", 0));
+    dovecot.append(inbox, &mail("intl", 1));
+    let mut mailbox = dovecot.mailbox("intl");
+    mailbox.folder = "Входящие".into();
+    mailbox.after = ImapAfter::Move;
+    mailbox.move_to = Some("Traité".into());
+    let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![mailbox]).await;
+
+    let report = app.poll_imap();
+    assert_clean(&report);
+    assert_eq!((report.fetched(), report.created()), (2, 2), "{report:?}");
+    assert!(dovecot.messages(inbox).is_empty(), "copied, then expunged");
+    assert_eq!(dovecot.messages(done).len(), 2);
+    assert_eq!(ticket_count(&app), 2);
 }
