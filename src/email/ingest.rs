@@ -294,7 +294,9 @@ impl Pipeline<'_, '_> {
                     .into_iter()
                     .flatten()
                     .find(|f| f.candidate.ticket_id == ticket_id)
-                    .expect("decide appends only to a candidate it was given");
+                    .ok_or_else(|| {
+                        AppError::Internal("threading chose a ticket it was not given".into())
+                    })?;
                 let link = self.append(&chosen, &sender, mail, automatic, rule)?;
                 Ok(IngestResult::new(Outcome::Appended, Some(link), reason))
             }
