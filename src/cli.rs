@@ -93,10 +93,15 @@ impl clap::ValueEnum for Role {
 
 pub type CliResult = Result<(), String>;
 
-fn open_database(settings: &Settings) -> Result<(DbPool, Backend), String> {
+/// How many connections a one-shot command (migrate, admin, demo) needs:
+/// the pool opens all of them at once, and `serve` is the only command that
+/// works in parallel.
+const ONE_SHOT_POOL_SIZE: u32 = 1;
+
+fn open_database(settings: &Settings, max_size: u32) -> Result<(DbPool, Backend), String> {
     let (pool, backend) = connection::connect(&PoolOptions {
         url: settings.database.url.clone(),
-        max_size: settings.database.pool_size,
+        max_size,
         sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
         connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
     })
@@ -143,11 +148,11 @@ pub fn run(cli: Cli) -> CliResult {
             }
             serve(settings)
         }
-        Command::Migrate => open_database(&settings).map(|_| println!("database is up to date")),
+        Command::Migrate => open_database(&settings, ONE_SHOT_POOL_SIZE).map(|_| println!("database is up to date")),
         Command::Admin {
             command: AdminCommand::CreateToken { role, name, agent },
         } => {
-            let (pool, _) = open_database(&settings)?;
+            let (pool, _) = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let issued = auth::issue_token(&mut conn, role, &name, agent.as_deref()).map_err(
                 |e| match e {
@@ -163,7 +168,7 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Demo => {
-            let (pool, _) = open_database(&settings)?;
+            let (pool, _) = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let summary = crate::demo::seed(&mut conn, &settings).map_err(|e| e.to_string())?;
             println!("{summary}");
@@ -186,7 +191,7 @@ fn hand_over_admin_token(path: &Path, secret: &str) -> std::io::Result<()> {
 }
 
 fn serve(settings: Settings) -> CliResult {
-    let (pool, backend) = open_database(&settings)?;
+    let (pool, backend) = open_database(&settings, settings.database.pool_size)?;
     {
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         if let Some(issued) = auth::bootstrap_admin_token(&mut conn).map_err(|e| e.to_string())? {
