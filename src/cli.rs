@@ -148,7 +148,9 @@ pub fn run(cli: Cli) -> CliResult {
             }
             serve(settings)
         }
-        Command::Migrate => open_database(&settings, ONE_SHOT_POOL_SIZE).map(|_| println!("database is up to date")),
+        Command::Migrate => {
+            open_database(&settings, ONE_SHOT_POOL_SIZE).map(|_| println!("database is up to date"))
+        }
         Command::Admin {
             command: AdminCommand::CreateToken { role, name, agent },
         } => {
