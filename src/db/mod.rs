@@ -101,10 +101,9 @@ pub fn lock_and_load_ticket(
 }
 
 /// Inserts a slice of rows. On PostgreSQL one multi-row statement saves a
-/// round trip per row; diesel's multi-connection cannot batch rows with
-/// nullable fields, so that statement is built on the inner connection. On
-/// SQLite (in-process, no round trips) rows go one by one: diesel would wrap
-/// a batch with NULLs in a transaction of its own, inside the caller's.
+/// round trip per row; diesel's multi-connection has no multi-row insert, so
+/// that statement is built on the inner connection. On SQLite (in-process, no
+/// round trips) rows go one by one, inside the caller's transaction.
 #[macro_export]
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{

@@ -26,6 +26,7 @@ pub fn append_all(conn: &mut DbConnection, events: &[TicketEvent]) -> QueryResul
     crate::insert_rows!(conn, ticket_events::table, events)
 }
 
+/// A new event row, for [`append_all`].
 pub fn event(
     ticket_id: &str,
     kind: &str,
