@@ -795,3 +795,33 @@ async fn non_ascii_folders_work_and_servers_without_move_get_copy_and_expunge() 
     assert_eq!(dovecot.messages(done).len(), 2);
     assert_eq!(ticket_count(&app), 2);
 }
+
+#[actix_web::test]
+async fn without_move_or_uidplus_a_moved_message_is_copied_and_marked_deleted() {
+    let Some(dovecot) = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+") else {
+        return;
+    };
+    let mut session = dovecot.session();
+    let capabilities = session.capabilities().unwrap();
+    assert!(!capabilities.has_str("MOVE") && !capabilities.has_str("UIDPLUS"));
+    session.logout().unwrap();
+    dovecot.append("INBOX", &mail("plain", 0));
+    let mut mailbox = dovecot.mailbox("plain");
+    mailbox.after = ImapAfter::Move;
+    mailbox.move_to = Some("Done".into());
+    let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![mailbox]).await;
+
+    let report = app.poll_imap();
+    assert_clean(&report);
+    assert_eq!(report.created(), 1, "{report:?}");
+    assert_eq!(dovecot.messages("Done").len(), 1);
+    // No UID EXPUNGE without UIDPLUS (a plain EXPUNGE could remove messages
+    // a person deleted): the original stays, marked \Deleted, for the
+    // mailbox's own expunge.
+    let left = dovecot.messages("INBOX");
+    assert!(all_flagged(&left, "\\Deleted"), "{left:?}");
+    let again = app.poll_imap();
+    assert_clean(&again);
+    assert_eq!(again.fetched(), 0, "{again:?}");
+    assert_eq!(ticket_count(&app), 1);
+}
