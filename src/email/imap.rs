@@ -196,7 +196,7 @@ pub struct Listed {
 /// folders such as `Entwürfe` or `Входящие` can be named in the settings as
 /// people see them. Printable ASCII stands for itself (`&` as `&-`); runs of
 /// anything else are UTF-16, base64 with `,` for `/`, between `&` and `-`.
-pub fn wire_name(folder: &str) -> String {
+fn wire_name(folder: &str) -> String {
     fn flush(out: &mut String, run: &mut Vec<u16>) {
         if run.is_empty() {
             return;

@@ -422,7 +422,7 @@ impl Pipeline<'_, '_> {
             .cloned()
             .chain(mail.referenced_ids.iter().cloned())
             .collect();
-        let Some(ticket_id) = outbox::ticket_of_message_ids(self.conn, &ids)? else {
+        let Some(Found { candidate, .. }) = self.candidate(TicketKey::Sent(&ids))? else {
             return Ok(IngestResult::new(
                 Outcome::Bounced,
                 None,
@@ -431,7 +431,7 @@ impl Pipeline<'_, '_> {
         };
         events::append(
             self.conn,
-            &ticket_id,
+            &candidate.ticket_id,
             "delivery_failed",
             "system",
             json!({
@@ -441,10 +441,12 @@ impl Pipeline<'_, '_> {
             }),
             self.now,
         )?;
-        let link = link(self.conn, &ticket_id)?;
         Ok(IngestResult::new(
             Outcome::Bounced,
-            Some(link),
+            Some(TicketLink {
+                id: candidate.ticket_id,
+                number: candidate.number,
+            }),
             format!(
                 "delivery failed for {}",
                 report.failed_recipients.join(", ")
@@ -638,11 +640,7 @@ impl Pipeline<'_, '_> {
             intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?
                 .customer
         };
-        if !candidate
-            .known_senders
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(sender))
-        {
+        if !candidate.knows(sender) {
             self.add_participant(&ticket.id, sender)?;
         }
         let (uploads, refused) = self.accepted_attachments(mail);

@@ -120,21 +120,6 @@ pub fn recent_acknowledgements(
         .get_result(conn)?)
 }
 
-/// The ticket a Message-ID we sent belongs to.
-pub fn ticket_of_message_ids(conn: &mut DbConnection, ids: &[String]) -> AppResult<Option<String>> {
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    Ok(outbox::table
-        .filter(outbox::message_id.eq_any(ids))
-        .filter(outbox::ticket_id.is_not_null())
-        .order(outbox::created_at.desc())
-        .select(outbox::ticket_id)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten())
-}
-
 /// Where an outbox message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -19,7 +19,8 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    fn knows(&self, sender: &str) -> bool {
+    /// Whether `sender` is the ticket's customer or a participant.
+    pub fn knows(&self, sender: &str) -> bool {
         self.known_senders
             .iter()
             .any(|s| s.eq_ignore_ascii_case(sender))

@@ -268,6 +268,16 @@ service auth-worker {{
         }
     }
 
+    /// The same mailbox over IMAPS, trusting only the public CAs (set
+    /// `ca_file` to trust this server's test CA).
+    pub fn imaps_mailbox(&self, name: &str) -> ImapMailbox {
+        ImapMailbox {
+            tls: ImapTls::Tls,
+            port: Some(self.tls_port),
+            ..self.mailbox(name)
+        }
+    }
+
     /// A session of the test's own, as a mail client would have.
     pub fn session(&self) -> ::imap::Session<TcpStream> {
         let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
@@ -720,9 +730,7 @@ async fn imap_over_tls_and_starttls_trusts_the_configured_ca() {
     let Some(dovecot) = Dovecot::start() else {
         return;
     };
-    let mut implicit = dovecot.mailbox("imaps");
-    implicit.tls = ImapTls::Tls;
-    implicit.port = Some(dovecot.tls_port);
+    let mut implicit = dovecot.imaps_mailbox("imaps");
     implicit.ca_file = Some(dovecot.ca_file.clone());
     let mut upgraded = dovecot.mailbox("starttls");
     upgraded.tls = ImapTls::Starttls;
@@ -749,9 +757,7 @@ async fn an_imap_server_that_cannot_be_verified_is_refused_and_its_mail_kept() {
     };
     // The server's certificate comes from the test CA, which only `ca_file`
     // would make trusted.
-    let mut mailbox = dovecot.mailbox("untrusted");
-    mailbox.tls = ImapTls::Tls;
-    mailbox.port = Some(dovecot.tls_port);
+    let mailbox = dovecot.imaps_mailbox("untrusted");
     dovecot.append("INBOX", &mail("untrusted", 0));
     let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![mailbox]).await;
 
