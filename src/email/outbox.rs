@@ -92,16 +92,20 @@ pub fn enqueue(
     diesel::insert_into(outbox::table)
         .values(&row)
         .execute(conn)?;
-    // One statement per recipient: the multi-backend connection has no batch insert.
-    for email in &mail.recipients {
-        let recipient = OutboxRecipient {
+    // Recipients differing only in case are one mailbox (and one key).
+    let mut emails: Vec<String> = mail.recipients.iter().map(|e| e.to_lowercase()).collect();
+    emails.sort();
+    emails.dedup();
+    let recipients: Vec<OutboxRecipient> = emails
+        .into_iter()
+        .map(|email| OutboxRecipient {
             outbox_id: row.id.clone(),
-            email: email.to_lowercase(),
+            email,
             kind: row.kind.clone(),
             created_at: now,
-        };
-        crate::insert_ignoring_conflicts!(conn, outbox_recipients::table, &recipient)?;
-    }
+        })
+        .collect();
+    crate::insert_rows!(conn, outbox_recipients::table, &recipients)?;
     Ok(message_id)
 }
 

@@ -5,7 +5,6 @@
 use crate::attachments::Upload;
 use crate::error::AppError;
 use actix_web::error::PayloadError;
-use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::HttpRequest;
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -40,13 +39,7 @@ impl FormBody {
                 crate::attachments::human_size(max_bytes)
             ))
         };
-        let media_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .unwrap_or_default();
+        let media_type = super::media_type(req);
         let read = match media_type.as_str() {
             "application/x-www-form-urlencoded" => read_urlencoded(body).await,
             "multipart/form-data" => read_multipart(req, body).await,

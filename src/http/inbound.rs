@@ -8,7 +8,6 @@ use super::state::{run_db, AppState};
 use crate::domain::Role;
 use crate::email::ingest::{ingest, Delivery, IngestResult, Outcome};
 use crate::error::AppError;
-use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -94,13 +93,7 @@ async fn read_message(
     mut payload: web::Payload,
     max: usize,
 ) -> Result<Vec<u8>, AppError> {
-    let media_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let media_type = super::media_type(req);
     if media_type == "multipart/form-data" {
         let mut form = FormBody::read(req, payload, max).await?;
         let raw = match form.take_files("email").into_iter().next() {

@@ -52,6 +52,17 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     Ok(parsed)
 }
 
+/// The request's media type (`Content-Type` without parameters), lowercased;
+/// empty when there is none.
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// The client's address for rate limiting; proxy headers only when configured.
 pub fn client_ip(req: &HttpRequest, settings: &Settings) -> IpAddr {
     let peer = req.peer_addr().map(|a| a.ip());
