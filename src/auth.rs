@@ -3,7 +3,7 @@
 
 use crate::db::models::{Agent, ApiToken};
 use crate::db::schema::{agents, api_tokens};
-use crate::db::DbConnection;
+use crate::db::{write_tx, DbConnection};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, Utc};
@@ -85,14 +85,20 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principa
     }
     let role: Role = token.role.parse().map_err(AppError::Internal)?;
     let now = Utc::now().naive_utc();
-    // Record use at most once a minute, so authentication stays a read.
-    if token
-        .last_used_at
-        .is_none_or(|t| now - t > chrono::Duration::minutes(1))
-    {
-        diesel::update(api_tokens::table.find(&token.id))
-            .set(api_tokens::last_used_at.eq(now))
-            .execute(conn)?;
+    // Record use at most once a minute, so authentication stays a read. The
+    // filter keeps the requests that arrive together from each writing it.
+    let stale = now - chrono::Duration::minutes(1);
+    if token.last_used_at.is_none_or(|t| t < stale) {
+        write_tx(conn, |conn| {
+            diesel::update(api_tokens::table.find(&token.id))
+                .filter(
+                    api_tokens::last_used_at
+                        .is_null()
+                        .or(api_tokens::last_used_at.lt(stale)),
+                )
+                .set(api_tokens::last_used_at.eq(now))
+                .execute(conn)
+        })?;
     }
     Ok(Principal {
         token_id: token.id,
@@ -234,30 +240,32 @@ pub fn list_tokens(conn: &mut DbConnection) -> AppResult<Vec<TokenView>> {
 
 /// Revokes a token; revoking twice is harmless.
 pub fn revoke_token(conn: &mut DbConnection, id: &str) -> AppResult<TokenView> {
-    let token: ApiToken = api_tokens::table
-        .find(id)
-        .select(ApiToken::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("token"))?;
-    if token.revoked_at.is_some() {
-        return Ok(token.into());
-    }
-    let now = Utc::now().naive_utc();
-    diesel::update(api_tokens::table.find(id))
-        .set(api_tokens::revoked_at.eq(now))
-        .execute(conn)?;
-    Ok(ApiToken {
-        revoked_at: Some(now),
-        ..token
-    }
-    .into())
+    write_tx(conn, |conn| {
+        let token: ApiToken = api_tokens::table
+            .find(id)
+            .select(ApiToken::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("token"))?;
+        if token.revoked_at.is_some() {
+            return Ok(token.into());
+        }
+        let now = Utc::now().naive_utc();
+        diesel::update(api_tokens::table.find(id))
+            .set(api_tokens::revoked_at.eq(now))
+            .execute(conn)?;
+        Ok(ApiToken {
+            revoked_at: Some(now),
+            ..token
+        }
+        .into())
+    })
 }
 
 /// First start: with no tokens at all, create an admin token so the operator
 /// can get in, and return it for the caller to hand over.
 pub fn bootstrap_admin_token(conn: &mut DbConnection) -> AppResult<Option<IssuedToken>> {
-    crate::db::write_tx(conn, |conn| {
+    write_tx(conn, |conn| {
         let existing: i64 = api_tokens::table.count().get_result(conn)?;
         if existing > 0 {
             return Ok(None);

@@ -19,16 +19,60 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 /// process: a Relay process serves one database.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+thread_local! {
+    /// Whether this thread is inside [`write_tx`] on SQLite.
+    static WRITER_HELD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as holding [`SQLITE_WRITER`] until dropped.
+struct WriterHeld;
+
+impl WriterHeld {
+    fn enter() -> WriterHeld {
+        WRITER_HELD.set(true);
+        WriterHeld
+    }
+}
+
+impl Drop for WriterHeld {
+    fn drop(&mut self) {
+        WRITER_HELD.set(false);
+    }
+}
+
 /// Runs `f` in a transaction that holds the write lock from its first
 /// statement. On SQLite a deferred transaction that reads and then writes can
 /// fail with SQLITE_BUSY without waiting; `BEGIN IMMEDIATE` waits its turn
 /// (up to the busy timeout) instead.
+///
+/// Every write goes through here, single statements too: on SQLite a write
+/// outside it waits in SQLite's busy handler, which polls and can lose to the
+/// queue of writers here for seconds (bench/email saw 1-2 s stalls from the
+/// once-a-minute token `last_used_at` update before it moved in).
+///
+/// Called again inside `f` (a service that writes, used by a larger
+/// transaction such as the demo seed), it joins the outer transaction with a
+/// savepoint, so an error undoes only the inner part: what diesel does for
+/// nested transactions on PostgreSQL.
 pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<DieselError>,
 {
     match conn {
+        DbConnection::Sqlite(_) if WRITER_HELD.get() => {
+            // Bodies never check out a second connection, so this is the
+            // connection that already holds the write lock.
+            sqlite_block(
+                conn,
+                [
+                    "SAVEPOINT relay_nested",
+                    "RELEASE relay_nested",
+                    "ROLLBACK TO relay_nested; RELEASE relay_nested",
+                ],
+                f,
+            )
+        }
         DbConnection::Sqlite(_) => {
             // SQLite has one writer at a time. Writers of this process queue
             // here, woken the moment the lock is free, instead of in SQLite's
@@ -39,24 +83,46 @@ where
             let _writer = SQLITE_WRITER
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            // The closure needs the multi-connection, not the inner SQLite
-            // connection, so BEGIN IMMEDIATE is issued by hand; bodies never
-            // open nested transactions.
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            let outcome = f(conn).and_then(|value| {
-                conn.batch_execute("COMMIT")?;
-                Ok(value)
-            });
-            if outcome.is_err() {
-                // Nothing to do if this fails too: the connection drops the
-                // transaction when it is closed, and the first error is the one
-                // worth reporting.
-                let _ = conn.batch_execute("ROLLBACK");
-            }
-            outcome
+            let _held = WriterHeld::enter();
+            sqlite_block(conn, ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"], f)
         }
         DbConnection::Postgresql(_) => conn.transaction(f),
     }
+}
+
+/// Runs `f` between `begin` and `commit`, or `rollback` when it fails or
+/// panics. The statements are issued by hand because `f` needs the
+/// multi-connection, not the inner SQLite connection that diesel's own
+/// transactions would lend it.
+fn sqlite_block<T, E, F>(
+    conn: &mut DbConnection,
+    [begin, commit, rollback]: [&str; 3],
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    conn.batch_execute(begin)?;
+    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            // A pooled connection must not go back holding the write lock.
+            let _ = conn.batch_execute(rollback);
+            std::panic::resume_unwind(panic)
+        }
+    };
+    let outcome = outcome.and_then(|value| {
+        conn.batch_execute(commit)?;
+        Ok(value)
+    });
+    if outcome.is_err() {
+        // Nothing to do if this fails too: the connection drops the
+        // transaction when it is closed, and the first error is the one
+        // worth reporting.
+        let _ = conn.batch_execute(rollback);
+    }
+    outcome
 }
 
 diesel::define_sql_function! {
@@ -191,4 +257,75 @@ macro_rules! insert_ignoring_conflicts {
                 .execute(c),
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::sqlite::SqliteConnection;
+
+    fn sqlite() -> DbConnection {
+        DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("in-memory SQLite"))
+    }
+
+    fn values(conn: &mut DbConnection) -> Vec<i32> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            x: i32,
+        }
+        diesel::sql_query("SELECT x FROM t ORDER BY x")
+            .load::<Row>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.x)
+            .collect()
+    }
+
+    fn insert(conn: &mut DbConnection, x: i32) -> Result<(), DieselError> {
+        conn.batch_execute(&format!("INSERT INTO t VALUES ({x})"))
+    }
+
+    #[test]
+    fn a_nested_write_tx_joins_the_outer_one_and_a_failure_undoes_only_its_part() {
+        let mut conn = sqlite();
+        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let outer = write_tx(&mut conn, |conn| {
+            insert(conn, 1)?;
+            write_tx(conn, |conn| insert(conn, 2))?;
+            let inner = write_tx(conn, |conn| {
+                insert(conn, 3)?;
+                Err::<(), _>(DieselError::RollbackTransaction)
+            });
+            assert!(inner.is_err());
+            insert(conn, 4)
+        });
+        assert_eq!(outer, Ok(()));
+        assert_eq!(values(&mut conn), vec![1, 2, 4]);
+
+        let failed = write_tx(&mut conn, |conn| {
+            write_tx(conn, |conn| insert(conn, 5))?;
+            Err::<(), _>(DieselError::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(values(&mut conn), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn a_panic_inside_write_tx_rolls_back_and_releases_the_lock() {
+        let mut conn = sqlite();
+        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_tx(&mut conn, |conn| {
+                insert(conn, 1)?;
+                panic!("a bug in a body");
+                #[allow(unreachable_code)]
+                Ok::<_, DieselError>(())
+            })
+        }));
+        assert!(panicked.is_err());
+        // Rolled back, out of the transaction, and the next writer gets in.
+        assert_eq!(write_tx(&mut conn, |conn| insert(conn, 2)), Ok(()));
+        assert_eq!(values(&mut conn), vec![2]);
+    }
 }

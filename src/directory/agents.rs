@@ -4,7 +4,7 @@ use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Agent;
 use crate::db::schema::{agents, api_tokens, vendors};
-use crate::db::{is_unique_violation, DbConnection};
+use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -147,30 +147,32 @@ pub fn create(
     caller: &Principal,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
-    require_fields(&[
-        ("name", input.name.is_some()),
-        ("email", input.email.is_some()),
-    ])?;
-    let at = now();
-    let mut agent = Agent {
-        id: new_id(),
-        name: String::new(),
-        email: String::new(),
-        vendor_id: None,
-        role: Role::Agent.as_str().into(),
-        skills: "[]".into(),
-        capacity: 10,
-        active: true,
-        created_at: at,
-        updated_at: at,
-    };
-    apply(conn, &mut agent, input)?;
-    ensure_may_manage(caller, &agent)?;
-    diesel::insert_into(agents::table)
-        .values(&agent)
-        .execute(conn)
-        .map_err(duplicate_email)?;
-    agent.try_into()
+    write_tx(conn, |conn| {
+        require_fields(&[
+            ("name", input.name.is_some()),
+            ("email", input.email.is_some()),
+        ])?;
+        let at = now();
+        let mut agent = Agent {
+            id: new_id(),
+            name: String::new(),
+            email: String::new(),
+            vendor_id: None,
+            role: Role::Agent.as_str().into(),
+            skills: "[]".into(),
+            capacity: 10,
+            active: true,
+            created_at: at,
+            updated_at: at,
+        };
+        apply(conn, &mut agent, input)?;
+        ensure_may_manage(caller, &agent)?;
+        diesel::insert_into(agents::table)
+            .values(&agent)
+            .execute(conn)
+            .map_err(duplicate_email)?;
+        agent.try_into()
+    })
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> AppResult<Agent> {
@@ -215,6 +217,15 @@ pub fn update(
     id: &str,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
+    write_tx(conn, |conn| update_in_transaction(conn, caller, id, input))
+}
+
+fn update_in_transaction(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+    input: &AgentInput,
+) -> AppResult<AgentView> {
     require_reader(caller)?;
     let mut agent = load(conn, id)?;
     check_vendor_visible(caller, agent.vendor_id.as_deref(), "agent")?;
@@ -232,21 +243,23 @@ pub fn update(
 /// Agents are referenced by tickets and the audit trail, so "deleting" one
 /// deactivates it and revokes its tokens.
 pub fn deactivate(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<AgentView> {
-    let view = update(
-        conn,
-        caller,
-        id,
-        &AgentInput {
-            active: Some(false),
-            ..Default::default()
-        },
-    )?;
-    diesel::update(
-        api_tokens::table
-            .filter(api_tokens::agent_id.eq(id))
-            .filter(api_tokens::revoked_at.is_null()),
-    )
-    .set(api_tokens::revoked_at.eq(now()))
-    .execute(conn)?;
-    Ok(view)
+    write_tx(conn, |conn| {
+        let view = update_in_transaction(
+            conn,
+            caller,
+            id,
+            &AgentInput {
+                active: Some(false),
+                ..Default::default()
+            },
+        )?;
+        diesel::update(
+            api_tokens::table
+                .filter(api_tokens::agent_id.eq(id))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now()))
+        .execute(conn)?;
+        Ok(view)
+    })
 }

@@ -4,7 +4,7 @@ use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Queue;
 use crate::db::schema::{queues, tickets, vendors};
-use crate::db::{is_unique_violation, DbConnection};
+use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -107,28 +107,30 @@ pub fn create(
     caller: &Principal,
     input: &QueueInput,
 ) -> AppResult<QueueView> {
-    caller.require(Role::is_manager_or_above)?;
-    require_fields(&[
-        ("slug", input.slug.is_some()),
-        ("name", input.name.is_some()),
-        ("vendor_id", input.vendor_id.is_some()),
-    ])?;
-    let at = now();
-    let mut queue = Queue {
-        id: new_id(),
-        slug: String::new(),
-        name: String::new(),
-        vendor_id: String::new(),
-        assignment_strategy: "pull".into(),
-        created_at: at,
-        updated_at: at,
-    };
-    apply(conn, &mut queue, input)?;
-    diesel::insert_into(queues::table)
-        .values(&queue)
-        .execute(conn)
-        .map_err(duplicate_slug)?;
-    Ok(queue.into())
+    write_tx(conn, |conn| {
+        caller.require(Role::is_manager_or_above)?;
+        require_fields(&[
+            ("slug", input.slug.is_some()),
+            ("name", input.name.is_some()),
+            ("vendor_id", input.vendor_id.is_some()),
+        ])?;
+        let at = now();
+        let mut queue = Queue {
+            id: new_id(),
+            slug: String::new(),
+            name: String::new(),
+            vendor_id: String::new(),
+            assignment_strategy: "pull".into(),
+            created_at: at,
+            updated_at: at,
+        };
+        apply(conn, &mut queue, input)?;
+        diesel::insert_into(queues::table)
+            .values(&queue)
+            .execute(conn)
+            .map_err(duplicate_slug)?;
+        Ok(queue.into())
+    })
 }
 
 /// By id or slug.
@@ -166,30 +168,34 @@ pub fn update(
     reference: &str,
     input: &QueueInput,
 ) -> AppResult<QueueView> {
-    caller.require(Role::is_manager_or_above)?;
-    let mut queue = load(conn, reference)?;
-    apply(conn, &mut queue, input)?;
-    queue.updated_at = now();
-    diesel::update(queues::table.find(&queue.id))
-        .set(&queue)
-        .execute(conn)
-        .map_err(duplicate_slug)?;
-    Ok(queue.into())
+    write_tx(conn, |conn| {
+        caller.require(Role::is_manager_or_above)?;
+        let mut queue = load(conn, reference)?;
+        apply(conn, &mut queue, input)?;
+        queue.updated_at = now();
+        diesel::update(queues::table.find(&queue.id))
+            .set(&queue)
+            .execute(conn)
+            .map_err(duplicate_slug)?;
+        Ok(queue.into())
+    })
 }
 
 /// Deletes an empty queue; one that still holds tickets is refused.
 pub fn delete(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<()> {
-    caller.require(Role::is_manager_or_above)?;
-    let queue = load(conn, reference)?;
-    let held: i64 = tickets::table
-        .filter(tickets::queue_id.eq(&queue.id))
-        .count()
-        .get_result(conn)?;
-    if held > 0 {
-        return Err(AppError::Conflict(format!(
-            "the queue still holds {held} ticket(s); move them to another queue first"
-        )));
-    }
-    diesel::delete(queues::table.find(&queue.id)).execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        caller.require(Role::is_manager_or_above)?;
+        let queue = load(conn, reference)?;
+        let held: i64 = tickets::table
+            .filter(tickets::queue_id.eq(&queue.id))
+            .count()
+            .get_result(conn)?;
+        if held > 0 {
+            return Err(AppError::Conflict(format!(
+                "the queue still holds {held} ticket(s); move them to another queue first"
+            )));
+        }
+        diesel::delete(queues::table.find(&queue.id)).execute(conn)?;
+        Ok(())
+    })
 }

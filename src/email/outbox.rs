@@ -6,7 +6,7 @@ use super::thread::outgoing_subject;
 use crate::config::Settings;
 use crate::db::models::{OutboxMessage, OutboxRecipient};
 use crate::db::schema::{outbox, outbox_recipients};
-use crate::db::DbConnection;
+use crate::db::{write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -200,16 +200,18 @@ pub fn mark_sent(
 ) -> AppResult<bool> {
     // Only while the claim (status `sending`, the same `claimed_until`) is
     // still this sender's.
-    let updated = diesel::update(outbox::table)
-        .filter(outbox::id.eq(&row.id))
-        .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
-        .filter(outbox::claimed_until.eq(row.claimed_until))
-        .set((
-            outbox::status.eq(OutboxStatus::Sent.as_str()),
-            outbox::sent_at.eq(Some(now)),
-            outbox::claimed_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
+    let updated = write_tx(conn, |conn| {
+        diesel::update(outbox::table)
+            .filter(outbox::id.eq(&row.id))
+            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
+            .filter(outbox::claimed_until.eq(row.claimed_until))
+            .set((
+                outbox::status.eq(OutboxStatus::Sent.as_str()),
+                outbox::sent_at.eq(Some(now)),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })?;
     Ok(updated == 1)
 }
 
@@ -237,7 +239,7 @@ pub fn record_failure(
     let attempts = row.attempts.saturating_add(1);
     let error: String = error.chars().take(2000).collect();
     let give_up = !retryable || attempts >= settings.outbox.max_attempts;
-    crate::db::write_tx(conn, |conn| {
+    write_tx(conn, |conn| {
         let (status, next) = if give_up {
             (OutboxStatus::Failed, row.next_attempt_at)
         } else {
@@ -348,16 +350,18 @@ pub fn list(
 /// Puts a failed message back in line: pending, attempts reset, due now.
 /// 404 for an unknown id, 409 unless it is `failed`.
 pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult<OutboxView> {
-    let updated = diesel::update(outbox::table)
-        .filter(outbox::id.eq(id))
-        .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
-        .set((
-            outbox::status.eq(OutboxStatus::Pending.as_str()),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-            outbox::claimed_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
+    let updated = write_tx(conn, |conn| {
+        diesel::update(outbox::table)
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
+            .set((
+                outbox::status.eq(OutboxStatus::Pending.as_str()),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })?;
     let row: OutboxMessage = outbox::table
         .find(id)
         .select(OutboxMessage::as_select())

@@ -21,7 +21,7 @@
 use crate::config::{ImapAfter, ImapMailbox, Settings};
 use crate::db::models::ImapPosition;
 use crate::db::schema::imap_positions;
-use crate::db::{is_unique_violation, DbConnection, DbPool};
+use crate::db::{write_tx, DbConnection, DbPool};
 use crate::email::imap::{ImapClient, ImapError};
 use crate::email::ingest::{ingest, Delivery, Outcome};
 use crate::error::{AppError, AppResult};
@@ -148,13 +148,16 @@ impl ImapPoller {
 
     /// Gives up every lease this poller holds, so another can start at once.
     pub fn release(&self, pool: &DbPool) -> AppResult<()> {
-        let mut conn = pool.get()?;
-        diesel::update(imap_positions::table.filter(imap_positions::lease_owner.eq(&self.owner)))
+        write_tx(&mut *pool.get()?, |conn| {
+            diesel::update(
+                imap_positions::table.filter(imap_positions::lease_owner.eq(&self.owner)),
+            )
             .set((
                 imap_positions::lease_owner.eq(None::<String>),
                 imap_positions::lease_until.eq(None::<chrono::NaiveDateTime>),
             ))
-            .execute(&mut conn)?;
+            .execute(conn)
+        })?;
         Ok(())
     }
 
@@ -346,43 +349,33 @@ pub fn take_lease(
         .or(imap_positions::lease_until.is_null())
         .or(imap_positions::lease_until.lt(now))
         .or(imap_positions::lease_owner.eq(owner));
-    let taken = diesel::update(imap_positions::table.find(mailbox).filter(free))
-        .set((
-            imap_positions::lease_owner.eq(owner),
-            imap_positions::lease_until.eq(until),
-            imap_positions::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    if taken == 1 {
-        return imap_positions::table
-            .find(mailbox)
-            .first::<ImapPosition>(conn)
-            .map(Some);
-    }
-    let exists: i64 = imap_positions::table
-        .find(mailbox)
-        .count()
-        .get_result(conn)?;
-    if exists > 0 {
-        return Ok(None);
-    }
-    let row = ImapPosition {
-        mailbox: mailbox.to_string(),
-        uid_validity: 0,
-        last_uid: 0,
-        lease_owner: Some(owner.to_string()),
-        lease_until: Some(until),
-        updated_at: now,
-    };
-    match diesel::insert_into(imap_positions::table)
-        .values(&row)
-        .execute(conn)
-    {
-        Ok(_) => Ok(Some(row)),
-        // Another poller created it a moment ago: theirs.
-        Err(err) if is_unique_violation(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
+    write_tx(conn, |conn| {
+        let taken = diesel::update(imap_positions::table.find(mailbox).filter(free))
+            .set((
+                imap_positions::lease_owner.eq(owner),
+                imap_positions::lease_until.eq(until),
+                imap_positions::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if taken == 1 {
+            return imap_positions::table
+                .find(mailbox)
+                .first::<ImapPosition>(conn)
+                .map(Some);
+        }
+        let row = ImapPosition {
+            mailbox: mailbox.to_string(),
+            uid_validity: 0,
+            last_uid: 0,
+            lease_owner: Some(owner.to_string()),
+            lease_until: Some(until),
+            updated_at: now,
+        };
+        // Nothing inserted: the row exists, leased by another poller (or
+        // created by one a moment ago).
+        let created = crate::insert_ignoring_conflicts!(conn, imap_positions::table, &row)?;
+        Ok((created == 1).then_some(row))
+    })
 }
 
 /// Records how far the mailbox is done and renews the lease, only while the
@@ -395,18 +388,20 @@ fn save_position(
     last_uid: u32,
     lease: Duration,
 ) -> Result<(), PollError> {
-    let saved = diesel::update(
-        imap_positions::table
-            .find(mailbox)
-            .filter(imap_positions::lease_owner.eq(owner)),
-    )
-    .set((
-        imap_positions::uid_validity.eq(uid_validity),
-        imap_positions::last_uid.eq(i64::from(last_uid)),
-        imap_positions::lease_until.eq(lease_until(lease)),
-        imap_positions::updated_at.eq(Utc::now().naive_utc()),
-    ))
-    .execute(conn)?;
+    let saved = write_tx(conn, |conn| {
+        diesel::update(
+            imap_positions::table
+                .find(mailbox)
+                .filter(imap_positions::lease_owner.eq(owner)),
+        )
+        .set((
+            imap_positions::uid_validity.eq(uid_validity),
+            imap_positions::last_uid.eq(i64::from(last_uid)),
+            imap_positions::lease_until.eq(lease_until(lease)),
+            imap_positions::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+    })?;
     if saved == 1 {
         Ok(())
     } else {
