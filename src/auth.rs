@@ -3,7 +3,7 @@
 
 use crate::db::models::{Agent, ApiToken};
 use crate::db::schema::{agents, api_tokens};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{write_statement, write_tx, DbConnection};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, Utc};
@@ -89,7 +89,7 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principa
     // filter keeps the requests that arrive together from each writing it.
     let stale = now - chrono::Duration::minutes(1);
     if token.last_used_at.is_none_or(|t| t < stale) {
-        write_tx(conn, |conn| {
+        write_statement(conn, |conn| {
             diesel::update(api_tokens::table.find(&token.id))
                 .filter(
                     api_tokens::last_used_at

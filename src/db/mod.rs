@@ -45,8 +45,8 @@ impl Drop for WriterHeld {
 /// fail with SQLITE_BUSY without waiting; `BEGIN IMMEDIATE` waits its turn
 /// (up to the busy timeout) instead.
 ///
-/// Every write goes through here, single statements too: on SQLite a write
-/// outside it waits in SQLite's busy handler, which polls and can lose to the
+/// Every write goes through here, or through [`write_statement`] for a lone
+/// statement: on SQLite a write outside the queue waits in SQLite's busy handler, which polls and can lose to the
 /// queue of writers here for seconds (bench/email saw 1-2 s stalls from the
 /// once-a-minute token `last_used_at` update before it moved in).
 ///
@@ -87,6 +87,20 @@ where
             sqlite_block(conn, ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"], f)
         }
         DbConnection::Postgresql(_) => conn.transaction(f),
+    }
+}
+
+/// Runs one write statement: on SQLite in the writer queue of [`write_tx`],
+/// on PostgreSQL as it is (autocommit), sparing the BEGIN and COMMIT round
+/// trips that a lone statement does not need (the outbox marks one per mail).
+pub fn write_statement<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConnection::Sqlite(_) => write_tx(conn, f),
+        DbConnection::Postgresql(_) => f(conn),
     }
 }
 

@@ -6,7 +6,7 @@ use super::thread::outgoing_subject;
 use crate::config::Settings;
 use crate::db::models::{OutboxMessage, OutboxRecipient};
 use crate::db::schema::{outbox, outbox_recipients};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{write_statement, write_tx, DbConnection};
 use crate::error::{AppError, AppResult};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -200,7 +200,7 @@ pub fn mark_sent(
 ) -> AppResult<bool> {
     // Only while the claim (status `sending`, the same `claimed_until`) is
     // still this sender's.
-    let updated = write_tx(conn, |conn| {
+    let updated = write_statement(conn, |conn| {
         diesel::update(outbox::table)
             .filter(outbox::id.eq(&row.id))
             .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
@@ -350,7 +350,7 @@ pub fn list(
 /// Puts a failed message back in line: pending, attempts reset, due now.
 /// 404 for an unknown id, 409 unless it is `failed`.
 pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult<OutboxView> {
-    let updated = write_tx(conn, |conn| {
+    let updated = write_statement(conn, |conn| {
         diesel::update(outbox::table)
             .filter(outbox::id.eq(id))
             .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))

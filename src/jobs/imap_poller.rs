@@ -21,7 +21,7 @@
 use crate::config::{ImapAfter, ImapMailbox, Settings};
 use crate::db::models::ImapPosition;
 use crate::db::schema::imap_positions;
-use crate::db::{write_tx, DbConnection, DbPool};
+use crate::db::{write_statement, write_tx, DbConnection, DbPool};
 use crate::email::imap::{ImapClient, ImapError};
 use crate::email::ingest::{ingest, Delivery, Outcome};
 use crate::error::{AppError, AppResult};
@@ -148,7 +148,7 @@ impl ImapPoller {
 
     /// Gives up every lease this poller holds, so another can start at once.
     pub fn release(&self, pool: &DbPool) -> AppResult<()> {
-        write_tx(&mut *pool.get()?, |conn| {
+        write_statement(&mut *pool.get()?, |conn| {
             diesel::update(
                 imap_positions::table.filter(imap_positions::lease_owner.eq(&self.owner)),
             )
@@ -388,7 +388,7 @@ fn save_position(
     last_uid: u32,
     lease: Duration,
 ) -> Result<(), PollError> {
-    let saved = write_tx(conn, |conn| {
+    let saved = write_statement(conn, |conn| {
         diesel::update(
             imap_positions::table
                 .find(mailbox)
