@@ -116,16 +116,58 @@ pub enum SmtpTls {
     Tls,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
+    /// A PEM file of certificate authorities to trust for this server besides
+    /// the public ones (a company relay with its own CA). Read at start.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+}
+
+impl SmtpSettings {
+    /// The certificates in `ca_file` (none without one).
+    pub fn ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
+        read_ca_file(self.ca_file.as_deref())
+    }
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+/// The certificates of a `ca_file` setting: none without one, an error that
+/// names the file when it cannot be read or holds no PEM certificate.
+fn read_ca_file(path: Option<&Path>) -> Result<Vec<CertificateDer<'static>>, String> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let shown = path.display();
+    let certificates = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
+    if certificates.is_empty() {
+        return Err(format!("{shown} holds no PEM certificate"));
+    }
+    Ok(certificates)
 }
 
 /// IMAP mailboxes Relay polls for mail (`[imap]` and `[[imap.mailboxes]]`).
@@ -232,18 +274,7 @@ impl ImapMailbox {
     /// settings are validated and again on every connection, so a renewed
     /// file is picked up without a restart.
     pub fn ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, String> {
-        let Some(path) = &self.ca_file else {
-            return Ok(Vec::new());
-        };
-        let shown = path.display();
-        let certificates = CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("cannot read {shown}: {e}"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
-        if certificates.is_empty() {
-            return Err(format!("{shown} holds no PEM certificate"));
-        }
-        Ok(certificates)
+        read_ca_file(self.ca_file.as_deref())
     }
 }
 
@@ -421,6 +452,17 @@ impl Settings {
             if smtp.username.is_some() != smtp.password.is_some() {
                 return fail("smtp.username", "and smtp.password go together".into());
             }
+            if smtp.ca_file.is_some() {
+                if smtp.tls == SmtpTls::None {
+                    return fail(
+                        "smtp.ca_file",
+                        "applies only with tls = \"tls\" or \"starttls\"".into(),
+                    );
+                }
+                if let Err(why) = smtp.ca_certificates() {
+                    return fail("smtp.ca_file", why);
+                }
+            }
         }
         self.validate_imap()?;
         Ok(())
@@ -554,7 +596,7 @@ mod tests {
         assert!(err.contains("database.url"), "{err}");
     }
 
-    fn with_imap(toml: &str) -> Result<Settings, ConfigError> {
+    fn with_toml(toml: &str) -> Result<Settings, ConfigError> {
         Settings::from_figment(
             Figment::from(Toml::string(BUILT_IN_DEFAULTS)).merge(Toml::string(toml)),
         )
@@ -572,7 +614,7 @@ mod tests {
     #[test]
     fn imap_mailboxes_have_sensible_defaults() {
         assert!(Settings::defaults().imap.mailboxes.is_empty());
-        let s = with_imap(MAILBOX).unwrap();
+        let s = with_toml(MAILBOX).unwrap();
         let mailbox = &s.imap.mailboxes[0];
         assert_eq!(mailbox.port(), 993);
         assert_eq!(mailbox.folder, "INBOX");
@@ -606,11 +648,11 @@ mod tests {
             ),
         ];
         for (toml, key) in cases {
-            let err = with_imap(toml).unwrap_err().to_string();
+            let err = with_toml(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");
         }
         let ok = format!("{MAILBOX}\nafter = \"move\"\nmove_to = \"Relay\"\nflag = \"relay-done\"");
-        assert!(with_imap(&ok).is_ok());
+        assert!(with_toml(&ok).is_ok());
     }
 
     #[test]
@@ -621,7 +663,7 @@ mod tests {
         let missing = dir.path().join("missing.pem");
         for (path, why) in [(&not_pem, "no PEM certificate"), (&missing, "cannot read")] {
             let toml = format!("{MAILBOX}\nca_file = \"{}\"", path.display());
-            let err = with_imap(&toml).unwrap_err().to_string();
+            let err = with_toml(&toml).unwrap_err().to_string();
             assert!(
                 err.contains("imap.mailboxes[0].ca_file") && err.contains(why),
                 "{err}"
@@ -629,7 +671,41 @@ mod tests {
         }
         let plain = MAILBOX.replace("\"tls\"", "\"none\"");
         let toml = format!("{plain}\nca_file = \"{}\"", not_pem.display());
-        let err = with_imap(&toml).unwrap_err().to_string();
+        let err = with_toml(&toml).unwrap_err().to_string();
         assert!(err.contains("applies only with tls"), "{err}");
+    }
+
+    const SMTP: &str = r#"
+        [smtp]
+        host = "smtp.example.com"
+        port = 587
+        tls = "starttls"
+        username = "relay"
+        password = "hunter2"
+    "#;
+
+    #[test]
+    fn an_smtp_ca_file_must_hold_certificates_and_go_with_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let toml = format!("{SMTP}\nca_file = \"{}\"", not_pem.display());
+        let err = with_toml(&toml).unwrap_err().to_string();
+        assert!(
+            err.contains("smtp.ca_file") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let plain = SMTP.replace("\"starttls\"", "\"none\"");
+        let toml = format!("{plain}\nca_file = \"{}\"", not_pem.display());
+        let err = with_toml(&toml).unwrap_err().to_string();
+        assert!(err.contains("applies only with tls"), "{err}");
+
+        let smtp = with_toml(SMTP).unwrap().smtp.unwrap();
+        assert!(smtp.ca_certificates().unwrap().is_empty());
+        let shown = format!("{smtp:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<hidden>"),
+            "{shown}"
+        );
     }
 }

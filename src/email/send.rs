@@ -8,6 +8,8 @@ use crate::db::models::OutboxMessage;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::response::Category;
 use lettre::{Address, FileTransport, Message, SmtpTransport, Transport};
 use std::time::Duration;
 
@@ -23,6 +25,10 @@ pub enum SendError {
     /// The transport failed; a later attempt may succeed.
     #[error("{0}")]
     Transport(String),
+    /// The server refused the message for good (a 5xx reply such as an
+    /// unknown mailbox): sending it again would be refused again.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl SendError {
@@ -118,10 +124,14 @@ impl Mailer {
 
     pub fn send(&self, message: &Message) -> Result<(), SendError> {
         match self {
-            Mailer::Smtp(transport) => transport
-                .send(message)
-                .map(drop)
-                .map_err(|e| SendError::Transport(format!("SMTP: {e}"))),
+            Mailer::Smtp(transport) => transport.send(message).map(drop).map_err(|e| {
+                let text = format!("SMTP: {e}");
+                if refused_for_good(&e) {
+                    SendError::Refused(text)
+                } else {
+                    SendError::Transport(text)
+                }
+            }),
             Mailer::Files(transport) => transport
                 .send(message)
                 .map(drop)
@@ -130,20 +140,48 @@ impl Mailer {
     }
 }
 
+/// A 5xx reply is final, except 53x (authentication or encryption required
+/// or refused): that is Relay's own settings at fault, which an administrator
+/// can fix, so it is retried like an outage (as Postfix soft-bounces SASL
+/// failures).
+fn refused_for_good(error: &lettre::transport::smtp::Error) -> bool {
+    error.is_permanent()
+        && error
+            .status()
+            .is_some_and(|code| code.category != Category::Unspecified3)
+}
+
 fn smtp_transport(smtp: &SmtpSettings) -> Result<SmtpTransport, SendError> {
-    let tls_error = |e: lettre::transport::smtp::Error| {
-        SendError::Transport(format!("SMTP TLS set-up for {}: {e}", smtp.host))
+    let builder = SmtpTransport::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .timeout(Some(SMTP_TIMEOUT));
+    let mut builder = match smtp.tls {
+        SmtpTls::None => builder,
+        // Required, not opportunistic: no mail or credentials go out if the
+        // server does not offer STARTTLS (no downgrade).
+        SmtpTls::Starttls => builder.tls(Tls::Required(tls_parameters(smtp)?)),
+        SmtpTls::Tls => builder.tls(Tls::Wrapper(tls_parameters(smtp)?)),
     };
-    let builder = match smtp.tls {
-        SmtpTls::None => SmtpTransport::builder_dangerous(&smtp.host),
-        SmtpTls::Starttls => SmtpTransport::starttls_relay(&smtp.host).map_err(tls_error)?,
-        SmtpTls::Tls => SmtpTransport::relay(&smtp.host).map_err(tls_error)?,
-    };
-    let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
     }
     Ok(builder.build())
+}
+
+/// Verifies the server against the public roots plus `smtp.ca_file`.
+fn tls_parameters(smtp: &SmtpSettings) -> Result<TlsParameters, SendError> {
+    let failed =
+        |why: String| SendError::Transport(format!("SMTP TLS set-up for {}: {why}", smtp.host));
+    let mut parameters = TlsParameters::builder(smtp.host.clone());
+    for certificate in smtp
+        .ca_certificates()
+        .map_err(|why| failed(format!("ca_file: {why}")))?
+    {
+        let certificate = Certificate::from_der(certificate.to_vec())
+            .map_err(|e| failed(format!("ca_file: {e}")))?;
+        parameters = parameters.add_root_certificate(certificate);
+    }
+    parameters.build().map_err(|e| failed(e.to_string()))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod browser;
+mod certs;
 mod common;
 mod demo;
 mod directory;

@@ -4,9 +4,10 @@
 //! senders, the `.eml` file transport, and who may see the outbox.
 
 use crate::common::*;
-use crate::smtp::SmtpSink;
+use crate::smtp::{SinkOptions, SmtpSink};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
+use relay::config::{SmtpSettings, SmtpTls};
 use relay::db::models::OutboxMessage;
 use relay::db::outbox_claim::claim_due;
 use relay::db::schema::{messages, outbox};
@@ -128,6 +129,7 @@ async fn the_acknowledgement_reaches_the_smtp_server_with_its_headers() {
     let ack = &received[0];
     assert_eq!(ack.rcpt_to, ["marta.kowalska@contoso.pl"]);
     assert_eq!(ack.mail_from, "support@relay.localhost");
+    assert!(!ack.tls && ack.login.is_none(), "plain SMTP, no login");
     assert!(
         ack.message_id().ends_with("@relay.localhost"),
         "{}",
@@ -379,6 +381,118 @@ async fn smtp_down_then_up_delivers_every_message_exactly_once() {
             row.message_id
         );
     }
+}
+
+#[actix_web::test]
+async fn mail_goes_out_over_starttls_and_tls_with_the_servers_login() {
+    for security in [SmtpTls::Starttls, SmtpTls::Tls] {
+        let Some(sink) = SmtpSink::start_with(
+            "mail_goes_out_over_starttls_and_tls_with_the_servers_login",
+            SinkOptions {
+                security,
+                login: Some(("relay-mailer".into(), "smtp-test-secret".into())),
+                ..SinkOptions::default()
+            },
+        ) else {
+            return;
+        };
+        let app = TestApp::spawn_with(|s| s.smtp = Some(sink.settings())).await;
+        open_ticket_by_mail(&app, fixture("outlook_new.eml")).await;
+
+        assert_eq!(
+            app.run_outbox(),
+            report(1, 0, 0),
+            "{security:?}: {:?}",
+            rows(&app)[0].last_error
+        );
+        let received = sink.received();
+        assert_eq!(received.len(), 1, "{security:?}");
+        assert!(received[0].tls, "{security:?}: encrypted");
+        assert_eq!(received[0].login.as_deref(), Some("relay-mailer"));
+        assert_eq!(received[0].rcpt_to, ["marta.kowalska@contoso.pl"]);
+        assert_eq!(rows(&app)[0].status, "sent");
+    }
+}
+
+#[actix_web::test]
+async fn a_wrong_password_or_an_untrusted_server_keeps_the_mail_with_the_reason() {
+    let Some(sink) = SmtpSink::start_with(
+        "a_wrong_password_or_an_untrusted_server_keeps_the_mail_with_the_reason",
+        SinkOptions {
+            security: SmtpTls::Starttls,
+            login: Some(("relay-mailer".into(), "smtp-test-secret".into())),
+            ..SinkOptions::default()
+        },
+    ) else {
+        return;
+    };
+    let wrong_password = SmtpSettings {
+        password: Some("not-the-password".into()),
+        ..sink.settings()
+    };
+    let untrusted = SmtpSettings {
+        ca_file: None,
+        ..sink.settings()
+    };
+    for (settings, reason) in [(wrong_password, "535"), (untrusted, "certificate")] {
+        let app = TestApp::spawn_with(|s| s.smtp = Some(settings.clone())).await;
+        open_ticket_by_mail(&app, fixture("outlook_new.eml")).await;
+
+        assert_eq!(app.run_outbox(), report(0, 1, 0), "{reason}");
+        let row = rows(&app).remove(0);
+        assert_eq!(row.status, "pending", "kept for a retry once fixed");
+        let error = row.last_error.unwrap_or_default();
+        assert!(error.contains(reason), "{reason}: {error}");
+        assert!(!error.contains("not-the-password"), "{error}");
+    }
+    assert!(sink.received().is_empty());
+}
+
+#[actix_web::test]
+async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so() {
+    let Some(sink) = SmtpSink::start_with(
+        "a_mailbox_the_server_refuses_fails_at_once",
+        SinkOptions {
+            refuse: vec!["gone@example.com".into()],
+            ..SinkOptions::default()
+        },
+    ) else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.smtp = Some(sink.settings())).await;
+    let gone = open_ticket_by_mail(
+        &app,
+        new_mail("gone@example.com", "gone-1@example.com", "Cancel my order"),
+    )
+    .await;
+    open_ticket_by_mail(
+        &app,
+        new_mail("here@example.com", "here-1@example.com", "Change my order"),
+    )
+    .await;
+
+    // 550 is final: no retries over hours, the agent learns it now.
+    assert_eq!(app.run_outbox(), report(1, 0, 1));
+    let refused = rows(&app)
+        .into_iter()
+        .find(|r| r.ticket_id.as_deref() == gone["id"].as_str())
+        .unwrap();
+    assert_eq!(refused.status, "failed");
+    assert_eq!(refused.attempts, 1);
+    let error = refused.last_error.unwrap_or_default();
+    assert!(error.contains("550"), "{error}");
+    let events = app.events(gone["id"].as_str().unwrap()).await;
+    let failed = events
+        .iter()
+        .find(|e| e["kind"] == "delivery_failed")
+        .expect("the ticket records the refusal");
+    assert_eq!(
+        failed["data"]["failed_recipients"],
+        json!(["gone@example.com"])
+    );
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].rcpt_to, ["here@example.com"]);
 }
 
 #[actix_web::test]

@@ -1,10 +1,13 @@
 //! A real SMTP server for the tests: `tests/support/smtp_sink.py` (Python's
 //! aiosmtpd) on a free port, keeping every message it receives as a `.eml`
-//! file with its envelope. Killed on drop; `stop` and `start_again` take it
-//! down and bring it back on the same port (SMTP down for a while, then up).
+//! file with its envelope. Plain, or STARTTLS or TLS with a certificate from
+//! a test CA, optionally requiring a login. Killed on drop; `stop` and
+//! `start_again` take it down and bring it back on the same port (SMTP down
+//! for a while, then up).
 
 #![allow(dead_code)]
 
+use crate::certs::write_certificates;
 use relay::config::{SmtpSettings, SmtpTls};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -15,6 +18,29 @@ pub struct SmtpSink {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    options: SinkOptions,
+}
+
+/// How the sink wants to be spoken to.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// STARTTLS required, or TLS from the first byte, with a certificate
+    /// from a test CA (`settings()` trusts it through `ca_file`).
+    pub security: SmtpTls,
+    /// The user and password it requires before MAIL.
+    pub login: Option<(String, String)>,
+    /// Addresses it refuses at RCPT TO with 550.
+    pub refuse: Vec<String>,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            security: SmtpTls::None,
+            login: None,
+            refuse: Vec::new(),
+        }
+    }
 }
 
 /// One message as the server received it.
@@ -24,6 +50,10 @@ pub struct Received {
     /// `MAIL FROM` and `RCPT TO` of the SMTP conversation.
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
+    /// Whether the conversation was encrypted.
+    pub tls: bool,
+    /// The user the client logged in as.
+    pub login: Option<String>,
 }
 
 fn script() -> PathBuf {
@@ -41,9 +71,14 @@ pub fn available() -> bool {
 }
 
 impl SmtpSink {
-    /// A running sink, or `None` (after saying why) when python3 or
+    /// A running plain sink, or `None` (after saying why) when python3 or
     /// aiosmtpd is missing, so the calling test can return early.
     pub fn start(test: &str) -> Option<SmtpSink> {
+        SmtpSink::start_with(test, SinkOptions::default())
+    }
+
+    /// A running sink with these options (or `None`, as `start`).
+    pub fn start_with(test: &str, options: SinkOptions) -> Option<SmtpSink> {
         if !available() {
             println!(
                 "SKIPPED: {test}: needs python3 with aiosmtpd for a real SMTP server (pip install aiosmtpd)"
@@ -51,21 +86,28 @@ impl SmtpSink {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
+        if options.security != SmtpTls::None {
+            std::fs::create_dir(dir.path().join("tls")).unwrap();
+            write_certificates(&dir.path().join("tls"));
+        }
+        let mut sink = SmtpSink {
+            port: 0,
+            dir,
+            child: None,
+            options,
+        };
         // The port is free when chosen but another test may take it before
         // the server binds it: then try another one.
         let mut failures = Vec::new();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
+            sink.port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            match launch(port, dir.path()) {
+            match sink.launch() {
                 Ok(child) => {
-                    return Some(SmtpSink {
-                        port,
-                        dir,
-                        child: Some(child),
-                    })
+                    sink.child = Some(child);
+                    return Some(sink);
                 }
                 Err(why) => failures.push(why),
             }
@@ -78,7 +120,7 @@ impl SmtpSink {
         assert!(self.child.is_none(), "the SMTP sink is already running");
         let mut failures = Vec::new();
         for _ in 0..5 {
-            match launch(self.port, self.dir.path()) {
+            match self.launch() {
                 Ok(child) => {
                     self.child = Some(child);
                     return;
@@ -105,14 +147,21 @@ impl SmtpSink {
         self.port
     }
 
-    /// `[smtp]` settings pointing at this server (plain SMTP, no auth).
+    /// `[smtp]` settings for this server: its security, its test CA as
+    /// `ca_file`, and its login.
     pub fn settings(&self) -> SmtpSettings {
         SmtpSettings {
             host: "127.0.0.1".into(),
             port: self.port,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
+            tls: self.options.security,
+            ca_file: (self.options.security != SmtpTls::None)
+                .then(|| self.dir.path().join("tls/ca.pem")),
+            username: self.options.login.as_ref().map(|(user, _)| user.clone()),
+            password: self
+                .options
+                .login
+                .as_ref()
+                .map(|(_, password)| password.clone()),
         }
     }
 
@@ -134,6 +183,8 @@ impl SmtpSink {
                         .unwrap();
                 Received {
                     raw: std::fs::read(&eml).unwrap(),
+                    tls: envelope["tls"].as_bool().unwrap(),
+                    login: envelope["login"].as_str().map(str::to_string),
                     mail_from: envelope["mail_from"].as_str().unwrap().to_string(),
                     rcpt_to: envelope["rcpt_tos"]
                         .as_array()
@@ -155,24 +206,46 @@ impl SmtpSink {
     }
 }
 
-/// Runs the sink on `port`; the child once it printed "ready".
-fn launch(port: u16, dir: &Path) -> Result<Child, String> {
-    let mut child = Command::new("python3")
-        .arg(script())
-        .arg(port.to_string())
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run python3 tests/support/smtp_sink.py: {e}"))?;
-    let mut line = String::new();
-    let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
-    if read.is_ok() && line.trim() == "ready" {
-        return Ok(child);
+impl SmtpSink {
+    /// Runs the server on `self.port`; the child once it printed "ready".
+    fn launch(&self) -> Result<Child, String> {
+        let mut command = Command::new("python3");
+        command
+            .arg(script())
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        match self.options.security {
+            SmtpTls::None => {}
+            SmtpTls::Starttls => {
+                command.args(["--security", "starttls"]);
+            }
+            SmtpTls::Tls => {
+                command.args(["--security", "tls"]);
+            }
+        }
+        if self.options.security != SmtpTls::None {
+            command.arg("--cert-dir").arg(self.dir.path().join("tls"));
+        }
+        if let Some((user, password)) = &self.options.login {
+            command.arg("--login").arg(format!("{user}:{password}"));
+        }
+        for address in &self.options.refuse {
+            command.arg("--refuse").arg(address);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run python3 tests/support/smtp_sink.py: {e}"))?;
+        let mut line = String::new();
+        let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        if read.is_ok() && line.trim() == "ready" {
+            return Ok(child);
+        }
+        let _ = child.kill();
+        let status = child.wait();
+        Err(format!("port {}: {} ({status:?})", self.port, line.trim()))
     }
-    let _ = child.kill();
-    let status = child.wait();
-    Err(format!("port {port}: {} ({status:?})", line.trim()))
 }
 
 impl Drop for SmtpSink {
