@@ -262,6 +262,12 @@ pub struct OutboxRecipient {
     /// per address is one index range.
     pub kind: String,
     pub created_at: NaiveDateTime,
+    /// `delivered` or `refused` once an attempt settled it for this
+    /// recipient alone; NULL before, and for the recipients of a message
+    /// that went to all of them at once (its `sent` status says it).
+    pub outcome: Option<String>,
+    /// The server's answer when refused.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -229,6 +229,8 @@ diesel::table! {
         email -> Text,
         kind -> Text,
         created_at -> Timestamp,
+        outcome -> Nullable<Text>,
+        error -> Nullable<Text>,
     }
 }
 

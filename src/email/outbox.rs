@@ -103,6 +103,8 @@ pub fn enqueue(
             email,
             kind: row.kind.clone(),
             created_at: now,
+            outcome: None,
+            error: None,
         })
         .collect();
     crate::insert_rows!(conn, outbox_recipients::table, &recipients)?;
@@ -166,19 +168,62 @@ impl std::str::FromStr for OutboxStatus {
     }
 }
 
-/// The recipients of each of these outbox messages.
+/// One recipient of an outbox message, and what became of it on its own
+/// (`None` until an attempt settles it for this recipient alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub email: String,
+    pub outcome: Option<RecipientOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    Delivered,
+    Refused,
+}
+
+impl RecipientOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientOutcome::Delivered => "delivered",
+            RecipientOutcome::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> AppResult<Self> {
+        match text {
+            "delivered" => Ok(RecipientOutcome::Delivered),
+            "refused" => Ok(RecipientOutcome::Refused),
+            other => Err(AppError::Internal(format!(
+                "unknown recipient outcome '{other}'"
+            ))),
+        }
+    }
+}
+
+/// The recipients of each of these outbox messages, by address.
 pub fn recipients_of(
     conn: &mut DbConnection,
     ids: &[String],
-) -> AppResult<std::collections::HashMap<String, Vec<String>>> {
-    let rows: Vec<(String, String)> = outbox_recipients::table
+) -> AppResult<std::collections::HashMap<String, Vec<Recipient>>> {
+    let rows: Vec<(String, String, Option<String>)> = outbox_recipients::table
         .filter(outbox_recipients::outbox_id.eq_any(ids))
         .order((outbox_recipients::outbox_id, outbox_recipients::email))
-        .select((outbox_recipients::outbox_id, outbox_recipients::email))
+        .select((
+            outbox_recipients::outbox_id,
+            outbox_recipients::email,
+            outbox_recipients::outcome,
+        ))
         .load(conn)?;
-    let mut map = std::collections::HashMap::<String, Vec<String>>::new();
-    for (id, email) in rows {
-        map.entry(id).or_default().push(email);
+    let mut map = std::collections::HashMap::<String, Vec<Recipient>>::new();
+    for (id, email, outcome) in rows {
+        let outcome = outcome
+            .as_deref()
+            .map(RecipientOutcome::parse)
+            .transpose()?;
+        map.entry(id)
+            .or_default()
+            .push(Recipient { email, outcome });
     }
     Ok(map)
 }
@@ -191,34 +236,57 @@ pub fn backoff(base_seconds: u64, attempts: i32) -> Duration {
     Duration::seconds(seconds as i64)
 }
 
-/// Records a delivery. `false` when the claim had been lost meanwhile (the
-/// sender took longer than the claim lasts).
-pub fn mark_sent(
-    conn: &mut DbConnection,
-    row: &OutboxMessage,
-    now: NaiveDateTime,
-) -> AppResult<bool> {
-    // Only while the claim (status `sending`, the same `claimed_until`) is
-    // still this sender's.
-    let updated = write_statement(conn, |conn| {
-        diesel::update(outbox::table)
-            .filter(outbox::id.eq(&row.id))
-            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
-            .filter(outbox::claimed_until.eq(row.claimed_until))
-            .set((
-                outbox::status.eq(OutboxStatus::Sent.as_str()),
-                outbox::sent_at.eq(Some(now)),
-                outbox::claimed_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-    })?;
-    Ok(updated == 1)
+/// What one attempt did, recipient by recipient.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub delivered: Vec<String>,
+    /// Refused for good, with the reason.
+    pub refused: Vec<(String, String)>,
+    /// Not delivered this time but may be later, with the reason.
+    pub deferred: Vec<(String, String)>,
 }
 
-/// What became of a message whose attempt failed.
+impl Attempt {
+    /// Files one recipient's result: an error that retrying cannot help
+    /// refuses it, any other defers it.
+    pub fn record(&mut self, email: &str, result: Result<(), super::send::SendError>) {
+        match result {
+            Ok(()) => self.delivered.push(email.to_string()),
+            Err(err) if err.is_retryable() => {
+                self.deferred.push((email.to_string(), err.to_string()))
+            }
+            Err(err) => self.refused.push((email.to_string(), err.to_string())),
+        }
+    }
+
+    fn served_everyone(&self) -> bool {
+        self.refused.is_empty() && self.deferred.is_empty()
+    }
+
+    /// The reasons for `last_error`: one when every recipient failed alike
+    /// (the server was down), else each with its address.
+    fn summary(&self) -> String {
+        let failures: Vec<&(String, String)> = self.deferred.iter().chain(&self.refused).collect();
+        let alike = failures.windows(2).all(|pair| pair[0].1 == pair[1].1);
+        let text = match failures.first() {
+            Some((_, why)) if alike => why.clone(),
+            _ => failures
+                .iter()
+                .map(|(email, why)| format!("{email}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        text.chars().take(2000).collect()
+    }
+}
+
+/// What became of a message after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    /// Pending again, due at this time.
+    /// `sent`: every recipient got it, or those that did not were refused
+    /// for good (a `delivery_failed` event names them).
+    Sent,
+    /// Pending again, due at this time, for the recipients not yet served.
     RetryAt(NaiveDateTime),
     /// Given up: `failed`, with a `delivery_failed` event on its ticket.
     Failed,
@@ -226,48 +294,110 @@ pub enum AttemptOutcome {
     ClaimLost,
 }
 
-/// Records a failed attempt: pending again after the backoff, or `failed`
-/// once `outbox.max_attempts` is reached or when retrying cannot help.
-pub fn record_failure(
+/// Records an attempt, only while the claim (status `sending`, the same
+/// `claimed_until`) is still this sender's. The usual case, everyone
+/// served, is one statement. Otherwise the recipients settled on their own
+/// are remembered (a retry goes only to the others), and the message is
+/// `sent` once nobody is left to try, `pending` again after the backoff, or
+/// `failed` when nobody got it for good or after `outbox.max_attempts`.
+pub fn record_attempt(
     conn: &mut DbConnection,
     settings: &Settings,
     row: &OutboxMessage,
-    error: &str,
-    retryable: bool,
+    attempt: &Attempt,
     now: NaiveDateTime,
 ) -> AppResult<AttemptOutcome> {
-    let attempts = row.attempts.saturating_add(1);
-    let error: String = error.chars().take(2000).collect();
-    let give_up = !retryable || attempts >= settings.outbox.max_attempts;
-    write_tx(conn, |conn| {
-        let (status, next) = if give_up {
-            (OutboxStatus::Failed, row.next_attempt_at)
+    let still_ours = outbox::id
+        .eq(row.id.clone())
+        .and(outbox::status.eq(OutboxStatus::Sending.as_str()))
+        .and(outbox::claimed_until.eq(row.claimed_until));
+    if attempt.served_everyone() {
+        let updated = write_statement(conn, |conn| {
+            diesel::update(outbox::table.filter(still_ours))
+                .set((
+                    outbox::status.eq(OutboxStatus::Sent.as_str()),
+                    outbox::sent_at.eq(Some(now)),
+                    outbox::claimed_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)
+        })?;
+        return Ok(if updated == 1 {
+            AttemptOutcome::Sent
         } else {
-            let next = now + backoff(settings.outbox.retry_base_seconds, attempts);
-            (OutboxStatus::Pending, next)
+            AttemptOutcome::ClaimLost
+        });
+    }
+    let attempts = row.attempts.saturating_add(1);
+    let error = attempt.summary();
+    write_tx(conn, |conn| {
+        let before = recipients_of(conn, std::slice::from_ref(&row.id))?
+            .remove(&row.id)
+            .unwrap_or_default();
+        let anyone_served = !attempt.delivered.is_empty()
+            || before
+                .iter()
+                .any(|r| r.outcome == Some(RecipientOutcome::Delivered));
+        let outcome = if attempt.deferred.is_empty() {
+            if anyone_served {
+                AttemptOutcome::Sent
+            } else {
+                AttemptOutcome::Failed
+            }
+        } else if attempts < settings.outbox.max_attempts {
+            AttemptOutcome::RetryAt(now + backoff(settings.outbox.retry_base_seconds, attempts))
+        } else {
+            AttemptOutcome::Failed
         };
-        let updated = diesel::update(outbox::table)
-            .filter(outbox::id.eq(&row.id))
-            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
-            .filter(outbox::claimed_until.eq(row.claimed_until))
+        let (status, next, sent_at) = match outcome {
+            AttemptOutcome::RetryAt(next) => (OutboxStatus::Pending, next, None),
+            AttemptOutcome::Sent => (OutboxStatus::Sent, row.next_attempt_at, Some(now)),
+            _ => (OutboxStatus::Failed, row.next_attempt_at, None),
+        };
+        let updated = diesel::update(outbox::table.filter(still_ours))
             .set((
                 outbox::status.eq(status.as_str()),
                 outbox::attempts.eq(attempts),
                 outbox::last_error.eq(Some(&error)),
                 outbox::next_attempt_at.eq(next),
                 outbox::claimed_until.eq(None::<NaiveDateTime>),
+                outbox::sent_at.eq(sent_at),
             ))
             .execute(conn)?;
         if updated == 0 {
             return Ok(AttemptOutcome::ClaimLost);
         }
-        if !give_up {
-            return Ok(AttemptOutcome::RetryAt(next));
+        let settled = attempt
+            .delivered
+            .iter()
+            .map(|email| (email, RecipientOutcome::Delivered, None))
+            .chain(
+                attempt
+                    .refused
+                    .iter()
+                    .map(|(email, why)| (email, RecipientOutcome::Refused, Some(why))),
+            );
+        for (email, settled_as, why) in settled {
+            diesel::update(outbox_recipients::table.find((&row.id, email)))
+                .set((
+                    outbox_recipients::outcome.eq(settled_as.as_str()),
+                    outbox_recipients::error.eq(why),
+                ))
+                .execute(conn)?;
         }
-        if let Some(ticket_id) = &row.ticket_id {
-            let recipients = recipients_of(conn, std::slice::from_ref(&row.id))?
-                .remove(&row.id)
-                .unwrap_or_default();
+        let newly_failed = !attempt.refused.is_empty() || outcome == AttemptOutcome::Failed;
+        if let (Some(ticket_id), true) = (&row.ticket_id, newly_failed) {
+            // Everyone who will never get it: refused now or before and,
+            // when giving up, everyone still waiting.
+            let failed_recipients: Vec<&str> = before
+                .iter()
+                .filter(|r| {
+                    let refused = r.outcome == Some(RecipientOutcome::Refused)
+                        || attempt.refused.iter().any(|(email, _)| *email == r.email);
+                    let waiting = r.outcome.is_none() && !attempt.delivered.contains(&r.email);
+                    refused || (outcome == AttemptOutcome::Failed && waiting)
+                })
+                .map(|r| r.email.as_str())
+                .collect();
             crate::tickets::events::append(
                 conn,
                 ticket_id,
@@ -276,14 +406,14 @@ pub fn record_failure(
                 serde_json::json!({
                     "outbox_id": row.id,
                     "kind": row.kind,
-                    "failed_recipients": recipients,
+                    "failed_recipients": failed_recipients,
                     "attempts": attempts,
                     "error": error,
                 }),
                 now,
             )?;
         }
-        Ok(AttemptOutcome::Failed)
+        Ok(outcome)
     })
 }
 
@@ -312,7 +442,12 @@ fn views(conn: &mut DbConnection, rows: Vec<OutboxMessage>) -> AppResult<Vec<Out
     rows.into_iter()
         .map(|row| {
             Ok(OutboxView {
-                recipients: recipients.remove(&row.id).unwrap_or_default(),
+                recipients: recipients
+                    .remove(&row.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.email)
+                    .collect(),
                 status: row.status.parse().map_err(AppError::Internal)?,
                 id: row.id,
                 ticket_id: row.ticket_id,
@@ -380,6 +515,41 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::email::send::SendError;
+
+    #[test]
+    fn an_attempt_files_each_recipient_and_sums_up_its_failures() {
+        let mut alike = Attempt::default();
+        for email in ["a@example.com", "b@example.com"] {
+            alike.record(
+                email,
+                Err(SendError::Transport("SMTP: connection refused".into())),
+            );
+        }
+        assert_eq!(alike.deferred.len(), 2);
+        assert_eq!(alike.summary(), "SMTP: connection refused", "said once");
+
+        let mut mixed = Attempt::default();
+        mixed.record("a@example.com", Ok(()));
+        mixed.record("b@example.com", Err(SendError::Refused("SMTP: 550".into())));
+        mixed.record(
+            "c@example.com",
+            Err(SendError::Deferred("SMTP: 450".into())),
+        );
+        mixed.record(
+            "d@example.com",
+            Err(SendError::Invalid("bad address".into())),
+        );
+        assert_eq!(mixed.delivered, ["a@example.com"]);
+        assert_eq!(mixed.deferred.len(), 1);
+        assert_eq!(mixed.refused.len(), 2, "invalid cannot get better either");
+        assert_eq!(
+            mixed.summary(),
+            "c@example.com: SMTP: 450; b@example.com: SMTP: 550; \
+             d@example.com: the message cannot be built: bad address"
+        );
+        assert!(!mixed.served_everyone());
+    }
 
     #[test]
     fn the_backoff_doubles_from_the_base_and_is_capped_at_a_day() {

@@ -2,9 +2,11 @@
 //! transport (SMTP, or `.eml` files when `[smtp]` is not configured) delivers
 //! it. The sender job only orchestrates; everything lettre-specific is here.
 
+use super::outbox::Attempt;
 use super::LOOP_HEADER;
 use crate::config::{Settings, SmtpSettings, SmtpTls};
 use crate::db::models::OutboxMessage;
+use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -16,17 +18,22 @@ use std::time::Duration;
 /// How long one SMTP conversation may stall before it counts as a failure.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     /// The message cannot be built (an address lettre refuses...): trying
     /// again would fail the same way.
     #[error("the message cannot be built: {0}")]
     Invalid(String),
-    /// The transport failed; a later attempt may succeed.
+    /// No answer from the server (down, TLS, timeout) or one about the
+    /// connection itself (53x: authentication); a later attempt may succeed.
     #[error("{0}")]
     Transport(String),
-    /// The server refused the message for good (a 5xx reply such as an
-    /// unknown mailbox): sending it again would be refused again.
+    /// The server answered 4xx to this message or a recipient (greylisting,
+    /// a full mailbox): a later attempt may succeed.
+    #[error("{0}")]
+    Deferred(String),
+    /// The server refused the message or a recipient for good (a 5xx reply
+    /// such as an unknown mailbox): sending it again would be refused again.
     #[error("{0}")]
     Refused(String),
 }
@@ -34,7 +41,14 @@ pub enum SendError {
 impl SendError {
     /// Whether another attempt could succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::Transport(_))
+        matches!(self, SendError::Transport(_) | SendError::Deferred(_))
+    }
+
+    /// Whether the server answered about this message or its recipients
+    /// (not about the connection): then sending to each recipient on its
+    /// own may get some of them served.
+    pub fn concerns_recipients(&self) -> bool {
+        matches!(self, SendError::Deferred(_) | SendError::Refused(_))
     }
 }
 
@@ -122,33 +136,68 @@ impl Mailer {
         }
     }
 
-    pub fn send(&self, message: &Message) -> Result<(), SendError> {
+    /// Sends `message` to `recipients`, its envelope (the To header may name
+    /// more: those already served by an earlier attempt).
+    pub fn send(&self, message: &Message, recipients: &[String]) -> Result<(), SendError> {
+        let to = recipients
+            .iter()
+            .map(|r| address("recipient", r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope = Envelope::new(message.envelope().from().cloned(), to)
+            .map_err(|e| SendError::Invalid(e.to_string()))?;
+        let raw = message.formatted();
         match self {
-            Mailer::Smtp(transport) => transport.send(message).map(drop).map_err(|e| {
-                let text = format!("SMTP: {e}");
-                if refused_for_good(&e) {
-                    SendError::Refused(text)
-                } else {
-                    SendError::Transport(text)
-                }
-            }),
+            Mailer::Smtp(transport) => transport
+                .send_raw(&envelope, &raw)
+                .map(drop)
+                .map_err(classify),
             Mailer::Files(transport) => transport
-                .send(message)
+                .send_raw(&envelope, &raw)
                 .map(drop)
                 .map_err(|e| SendError::Transport(format!("writing the .eml file: {e}"))),
         }
+    }
+
+    /// Sends to everyone waiting in one envelope; when the server answers
+    /// about the message or a recipient (not the connection) and there are
+    /// several, once more to each on their own, so one refused or
+    /// greylisted mailbox does not hold back the others.
+    pub fn attempt(&self, message: &Message, waiting: &[String]) -> Attempt {
+        let mut attempt = Attempt::default();
+        match self.send(message, waiting) {
+            Err(err) if err.concerns_recipients() && waiting.len() > 1 => {
+                for email in waiting {
+                    attempt.record(email, self.send(message, std::slice::from_ref(email)));
+                }
+            }
+            result => {
+                for email in waiting {
+                    attempt.record(email, result.clone());
+                }
+            }
+        }
+        attempt
     }
 }
 
 /// A 5xx reply is final, except 53x (authentication or encryption required
 /// or refused): that is Relay's own settings at fault, which an administrator
 /// can fix, so it is retried like an outage (as Postfix soft-bounces SASL
-/// failures).
-fn refused_for_good(error: &lettre::transport::smtp::Error) -> bool {
-    error.is_permanent()
-        && error
-            .status()
-            .is_some_and(|code| code.category != Category::Unspecified3)
+/// failures). A 4xx reply is deferred.
+fn classify(error: lettre::transport::smtp::Error) -> SendError {
+    let text = format!("SMTP: {error}");
+    let about_connection = error
+        .status()
+        .is_some_and(|code| code.category == Category::Unspecified3);
+    if about_connection {
+        SendError::Transport(text)
+    } else if error.is_permanent() {
+        SendError::Refused(text)
+    } else if error.is_transient() {
+        SendError::Deferred(text)
+    } else {
+        SendError::Transport(text)
+    }
 }
 
 fn smtp_transport(smtp: &SmtpSettings) -> Result<SmtpTransport, SendError> {

@@ -14,8 +14,8 @@ use crate::config::Settings;
 use crate::db::models::OutboxMessage;
 use crate::db::outbox_claim::claim_due;
 use crate::db::DbPool;
-use crate::email::outbox::{self, AttemptOutcome};
-use crate::email::send::{build_message, Mailer, SendError};
+use crate::email::outbox::{self, Attempt, AttemptOutcome, Recipient};
+use crate::email::send::{build_message, Mailer};
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use std::time::Duration;
@@ -123,48 +123,67 @@ fn deliver(
     settings: &Settings,
     mailer: &Mailer,
     row: &OutboxMessage,
-    recipients: &[String],
+    recipients: &[Recipient],
     report: &mut SendReport,
 ) -> AppResult<()> {
-    let sent = build_message(row, recipients, settings).and_then(|m| mailer.send(&m));
-    let mut conn = pool.get()?;
-    match sent {
-        Ok(()) => {
-            if !outbox::mark_sent(&mut conn, row, now())? {
-                tracing::warn!(outbox_id = %row.id, "sent after the claim expired; another sender may send it again");
-            }
-            report.sent += 1;
-        }
+    // To names everyone; the envelope only those an earlier attempt has not
+    // settled.
+    let everyone: Vec<String> = recipients.iter().map(|r| r.email.clone()).collect();
+    let waiting: Vec<String> = recipients
+        .iter()
+        .filter(|r| r.outcome.is_none())
+        .map(|r| r.email.clone())
+        .collect();
+    let attempt = match build_message(row, &everyone, settings) {
+        Ok(message) => mailer.attempt(&message, &waiting),
         Err(err) => {
-            let outcome = outbox::record_failure(
-                &mut conn,
-                settings,
-                row,
-                &err.to_string(),
-                err.is_retryable(),
-                now(),
-            )?;
-            log_failure(row, &err, outcome);
-            match outcome {
-                AttemptOutcome::RetryAt(_) => report.retried += 1,
-                AttemptOutcome::Failed => report.failed += 1,
-                AttemptOutcome::ClaimLost => {}
+            let mut attempt = Attempt::default();
+            let reason = err.to_string();
+            for email in &waiting {
+                attempt.refused.push((email.clone(), reason.clone()));
             }
+            attempt
         }
+    };
+    let outcome = outbox::record_attempt(&mut *pool.get()?, settings, row, &attempt, now())?;
+    log_attempt(row, &attempt, outcome);
+    match outcome {
+        AttemptOutcome::Sent => report.sent += 1,
+        AttemptOutcome::RetryAt(_) => report.retried += 1,
+        AttemptOutcome::Failed => report.failed += 1,
+        AttemptOutcome::ClaimLost => {}
     }
     Ok(())
 }
 
-fn log_failure(row: &OutboxMessage, err: &SendError, outcome: AttemptOutcome) {
+fn log_attempt(row: &OutboxMessage, attempt: &Attempt, outcome: AttemptOutcome) {
+    if attempt.refused.is_empty() && attempt.deferred.is_empty() {
+        if outcome == AttemptOutcome::ClaimLost {
+            tracing::warn!(outbox_id = %row.id, "sent after the claim expired; another sender may send it again");
+        }
+        return;
+    }
+    let refused: Vec<&str> = attempt.refused.iter().map(|(e, _)| e.as_str()).collect();
+    let deferred: Vec<&str> = attempt.deferred.iter().map(|(e, _)| e.as_str()).collect();
+    let error = attempt
+        .deferred
+        .iter()
+        .chain(&attempt.refused)
+        .map(|(_, why)| why.as_str())
+        .next()
+        .unwrap_or_default();
     match outcome {
+        AttemptOutcome::Sent => {
+            tracing::warn!(outbox_id = %row.id, ?refused, error, "outbox: sent, but some recipients were refused")
+        }
         AttemptOutcome::RetryAt(at) => {
-            tracing::warn!(outbox_id = %row.id, attempt = row.attempts + 1, retry_at = %at, error = %err, "outbox: delivery failed; will retry")
+            tracing::warn!(outbox_id = %row.id, attempt = row.attempts + 1, retry_at = %at, ?deferred, ?refused, error, "outbox: delivery failed; will retry")
         }
         AttemptOutcome::Failed => {
-            tracing::error!(outbox_id = %row.id, attempts = row.attempts + 1, error = %err, "outbox: delivery failed for good")
+            tracing::error!(outbox_id = %row.id, attempts = row.attempts + 1, ?deferred, ?refused, error, "outbox: delivery failed for good")
         }
         AttemptOutcome::ClaimLost => {
-            tracing::warn!(outbox_id = %row.id, error = %err, "outbox: delivery failed after the claim expired")
+            tracing::warn!(outbox_id = %row.id, error, "outbox: delivery failed after the claim expired")
         }
     }
 }

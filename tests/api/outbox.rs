@@ -496,6 +496,98 @@ async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so() {
 }
 
 #[actix_web::test]
+async fn one_bad_mailbox_does_not_hold_back_the_others_and_a_retry_skips_the_served() {
+    let refuse = vec!["gone@example.com".to_string()];
+    let Some(mut sink) = SmtpSink::start_with(
+        "one_bad_mailbox_does_not_hold_back_the_others",
+        SinkOptions {
+            refuse: refuse.clone(),
+            defer: vec!["busy@example.com".into()],
+            ..SinkOptions::default()
+        },
+    ) else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.smtp = Some(sink.settings())).await;
+    let raw = String::from_utf8(new_mail(
+        "anna@example.com",
+        "three-way@example.com",
+        "Our team's order",
+    ))
+    .unwrap()
+    .replacen(
+        "Subject:",
+        "Cc: gone@example.com, busy@example.com\r\nSubject:",
+        1,
+    );
+    let ticket = open_ticket_by_mail(&app, raw.into_bytes()).await;
+    let ticket_id = ticket["id"].as_str().unwrap();
+    assert_eq!(app.run_outbox(), report(1, 0, 0), "the acknowledgement");
+    agent_message(&app, ticket_id, "Your order ships today.", true).await;
+    let reply = rows_of_kind(&app, "reply").remove(0);
+
+    // One envelope fails at RCPT; then each on its own: Anna served, the
+    // unknown mailbox refused for good, the greylisted one deferred.
+    assert_eq!(app.run_outbox(), report(0, 1, 0));
+    let delivered = sink.with_message_id(&reply.message_id);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].rcpt_to, ["anna@example.com"]);
+    let mut to = delivered[0].addresses("To");
+    to.sort();
+    assert_eq!(
+        to,
+        ["anna@example.com", "busy@example.com", "gone@example.com"],
+        "To still names everyone"
+    );
+    let row = rows_of_kind(&app, "reply").remove(0);
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
+    let error = row.last_error.unwrap_or_default();
+    assert!(
+        error.contains("busy@example.com: SMTP") && error.contains("450"),
+        "{error}"
+    );
+    assert!(
+        error.contains("gone@example.com: SMTP") && error.contains("550"),
+        "{error}"
+    );
+    let failures: Vec<Value> = app
+        .events(ticket_id)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "delivery_failed")
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        failures[0]["data"]["failed_recipients"],
+        json!(["gone@example.com"])
+    );
+
+    // Greylisting over, the retry goes to that mailbox only.
+    sink.restart_with(SinkOptions {
+        refuse,
+        ..SinkOptions::default()
+    });
+    make_due(&app);
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let delivered = sink.with_message_id(&reply.message_id);
+    let mut rcpt: Vec<String> = delivered.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    rcpt.sort();
+    assert_eq!(rcpt, ["anna@example.com", "busy@example.com"], "each once");
+    let row = rows_of_kind(&app, "reply").remove(0);
+    assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
+    assert!(row.sent_at.is_some());
+    let failures = app
+        .events(ticket_id)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "delivery_failed")
+        .count();
+    assert_eq!(failures, 1, "the refusal is reported once");
+    make_due(&app);
+    assert!(app.run_outbox().is_empty());
+}
+
+#[actix_web::test]
 async fn after_max_attempts_a_message_fails_and_an_admin_can_retry_it() {
     let Some(mut sink) = SmtpSink::start("after_max_attempts_a_message_fails") else {
         return;

@@ -31,6 +31,8 @@ pub struct SinkOptions {
     pub login: Option<(String, String)>,
     /// Addresses it refuses at RCPT TO with 550.
     pub refuse: Vec<String>,
+    /// Addresses it defers at RCPT TO with 450 (greylisting).
+    pub defer: Vec<String>,
 }
 
 impl Default for SinkOptions {
@@ -39,6 +41,7 @@ impl Default for SinkOptions {
             security: SmtpTls::None,
             login: None,
             refuse: Vec::new(),
+            defer: Vec::new(),
         }
     }
 }
@@ -133,6 +136,15 @@ impl SmtpSink {
             "the SMTP sink did not start again on port {}: {failures:?}",
             self.port
         );
+    }
+
+    /// Restarts the server on its port with other options (the same
+    /// security: its certificates were made at start).
+    pub fn restart_with(&mut self, options: SinkOptions) {
+        assert_eq!(options.security, self.options.security);
+        self.stop();
+        self.options = options;
+        self.start_again();
     }
 
     /// Takes the server down: connections to its port are refused.
@@ -233,6 +245,9 @@ impl SmtpSink {
         }
         for address in &self.options.refuse {
             command.arg("--refuse").arg(address);
+        }
+        for address in &self.options.defer {
+            command.arg("--defer").arg(address);
         }
         let mut child = command
             .spawn()

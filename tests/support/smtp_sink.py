@@ -3,7 +3,7 @@
 
     python3 smtp_sink.py PORT FOLDER [--security none|starttls|tls]
                          [--cert-dir DIR] [--login USER:PASSWORD]
-                         [--refuse ADDRESS ...]
+                         [--refuse ADDRESS ...] [--defer ADDRESS ...]
 
 Listens on 127.0.0.1:PORT (aiosmtpd) and writes each message as
 FOLDER/<n>.eml (the bytes exactly as received), next to FOLDER/<n>.json with
@@ -15,7 +15,8 @@ connections, and runs until it is killed.
 --security starttls requires STARTTLS before MAIL; tls speaks TLS from the
 first byte. Both use DIR/cert.pem and DIR/key.pem. --login requires that
 user and password (AUTH PLAIN or LOGIN, only over TLS) before MAIL.
---refuse answers RCPT TO that address with 550 (an unknown mailbox).
+--refuse answers RCPT TO that address with 550 (an unknown mailbox);
+--defer answers it with 450 (greylisting, a full mailbox).
 """
 
 import argparse
@@ -34,13 +35,16 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
-    def __init__(self, folder, refused):
+    def __init__(self, folder, refused, deferred):
         self.folder = folder
         self.refused = {address.lower() for address in refused}
+        self.deferred = {address.lower() for address in deferred}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
             return "550 5.1.1 <%s>: mailbox unavailable" % address
+        if address.lower() in self.deferred:
+            return "450 4.2.0 <%s>: greylisted, try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -82,7 +86,8 @@ def main():
     # aiosmtpd warns about its own deprecations and about AUTH without
     # STARTTLS (which is fine over TLS from the first byte).
     warnings.simplefilter("ignore")
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    # A client that rejects our test certificate is a test case, not news.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("folder")
@@ -90,6 +95,7 @@ def main():
     parser.add_argument("--cert-dir")
     parser.add_argument("--login")
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS")
+    parser.add_argument("--defer", action="append", default=[], metavar="ADDRESS")
     args = parser.parse_args()
     os.makedirs(args.folder, exist_ok=True)
 
@@ -112,7 +118,7 @@ def main():
 
     # Generous: test machines are busy while many tests start at once.
     controller = Controller(
-        Sink(args.folder, args.refuse), hostname="127.0.0.1", port=args.port, ready_timeout=60, **options
+        Sink(args.folder, args.refuse, args.defer), hostname="127.0.0.1", port=args.port, ready_timeout=60, **options
     )
     try:
         controller.start()

@@ -1,0 +1,2 @@
+ALTER TABLE outbox_recipients DROP COLUMN error;
+ALTER TABLE outbox_recipients DROP COLUMN outcome;
