@@ -209,6 +209,8 @@ fn serve(settings: Settings) -> CliResult {
                 "no API tokens existed: created an admin token and wrote it to this file; read it, store it safely, then delete the file"
             );
         }
+        // Created once per installation: now rather than by the first mail.
+        crate::email::ingest::reply_addresses(&mut conn, &settings).map_err(|e| e.to_string())?;
     }
     let listener = std::net::TcpListener::bind(settings.bind_addr()).map_err(|e| {
         format!(

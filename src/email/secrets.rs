@@ -3,7 +3,7 @@
 
 use crate::db::models::AppSecret;
 use crate::db::schema::app_secrets;
-use crate::db::DbConnection;
+use crate::db::{write_statement, DbConnection};
 use crate::error::AppResult;
 use diesel::prelude::*;
 
@@ -23,7 +23,9 @@ pub fn get_or_create(conn: &mut DbConnection, name: &str) -> AppResult<String> {
         value: crate::auth::generate_secret(),
         created_at: chrono::Utc::now().naive_utc(),
     };
-    crate::insert_ignoring_conflicts!(conn, app_secrets::table, &fresh)?;
+    write_statement(conn, |conn| {
+        crate::insert_ignoring_conflicts!(conn, app_secrets::table, &fresh)
+    })?;
     Ok(app_secrets::table
         .find(name)
         .select(app_secrets::value)
