@@ -484,9 +484,11 @@ pub fn list(
 
 /// Puts a failed message back in line: pending, attempts reset, due now.
 /// 404 for an unknown id, 409 unless it is `failed`.
+/// Recipients refused before are tried again too (their mailbox may have
+/// been fixed); those already served are not.
 pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult<OutboxView> {
-    let updated = write_statement(conn, |conn| {
-        diesel::update(outbox::table)
+    let updated = write_tx(conn, |conn| {
+        let updated = diesel::update(outbox::table)
             .filter(outbox::id.eq(id))
             .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
             .set((
@@ -495,7 +497,20 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult
                 outbox::next_attempt_at.eq(now),
                 outbox::claimed_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)
+            .execute(conn)?;
+        if updated == 1 {
+            diesel::update(
+                outbox_recipients::table
+                    .filter(outbox_recipients::outbox_id.eq(id))
+                    .filter(outbox_recipients::outcome.eq(RecipientOutcome::Refused.as_str())),
+            )
+            .set((
+                outbox_recipients::outcome.eq(None::<String>),
+                outbox_recipients::error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        }
+        Ok::<_, AppError>(updated)
     })?;
     let row: OutboxMessage = outbox::table
         .find(id)

@@ -449,8 +449,8 @@ async fn a_wrong_password_or_an_untrusted_server_keeps_the_mail_with_the_reason(
 }
 
 #[actix_web::test]
-async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so() {
-    let Some(sink) = SmtpSink::start_with(
+async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so_until_retried() {
+    let Some(mut sink) = SmtpSink::start_with(
         "a_mailbox_the_server_refuses_fails_at_once",
         SinkOptions {
             refuse: vec!["gone@example.com".into()],
@@ -493,6 +493,19 @@ async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so() {
     let received = sink.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].rcpt_to, ["here@example.com"]);
+
+    // The customer fixed their mailbox; an admin sends it again.
+    sink.restart_with(SinkOptions::default());
+    let resp = app
+        .post(&format!("/api/v1/outbox/{}/retry", refused.id), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    assert_eq!(app.run_outbox(), report(1, 0, 0));
+    let resent = sink.with_message_id(&refused.message_id);
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].rcpt_to, ["gone@example.com"]);
 }
 
 #[actix_web::test]
