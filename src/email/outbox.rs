@@ -89,6 +89,11 @@ pub fn enqueue(
         created_at: now,
         sent_at: None,
     };
+    if mail.recipients.is_empty() {
+        return Err(AppError::Internal(
+            "an outbox message needs at least one recipient".into(),
+        ));
+    }
     diesel::insert_into(outbox::table)
         .values(&row)
         .execute(conn)?;
@@ -259,13 +264,23 @@ impl Attempt {
         }
     }
 
-    fn served_everyone(&self) -> bool {
+    /// The same result for every one of `recipients` (one envelope, one
+    /// answer).
+    pub fn for_all(recipients: &[String], result: Result<(), super::send::SendError>) -> Attempt {
+        let mut attempt = Attempt::default();
+        for email in recipients {
+            attempt.record(email, result.clone());
+        }
+        attempt
+    }
+
+    pub fn served_everyone(&self) -> bool {
         self.refused.is_empty() && self.deferred.is_empty()
     }
 
     /// The reasons for `last_error`: one when every recipient failed alike
     /// (the server was down), else each with its address.
-    fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         let failures: Vec<&(String, String)> = self.deferred.iter().chain(&self.refused).collect();
         let alike = failures.windows(2).all(|pair| pair[0].1 == pair[1].1);
         let text = match failures.first() {

@@ -163,20 +163,16 @@ impl Mailer {
     /// several, once more to each on their own, so one refused or
     /// greylisted mailbox does not hold back the others.
     pub fn attempt(&self, message: &Message, waiting: &[String]) -> Attempt {
-        let mut attempt = Attempt::default();
         match self.send(message, waiting) {
             Err(err) if err.concerns_recipients() && waiting.len() > 1 => {
+                let mut attempt = Attempt::default();
                 for email in waiting {
                     attempt.record(email, self.send(message, std::slice::from_ref(email)));
                 }
+                attempt
             }
-            result => {
-                for email in waiting {
-                    attempt.record(email, result.clone());
-                }
-            }
+            result => Attempt::for_all(waiting, result),
         }
-        attempt
     }
 }
 

@@ -136,14 +136,7 @@ fn deliver(
         .collect();
     let attempt = match build_message(row, &everyone, settings) {
         Ok(message) => mailer.attempt(&message, &waiting),
-        Err(err) => {
-            let mut attempt = Attempt::default();
-            let reason = err.to_string();
-            for email in &waiting {
-                attempt.refused.push((email.clone(), reason.clone()));
-            }
-            attempt
-        }
+        Err(err) => Attempt::for_all(&waiting, Err(err)),
     };
     let outcome = outbox::record_attempt(&mut *pool.get()?, settings, row, &attempt, now())?;
     log_attempt(row, &attempt, outcome);
@@ -157,30 +150,22 @@ fn deliver(
 }
 
 fn log_attempt(row: &OutboxMessage, attempt: &Attempt, outcome: AttemptOutcome) {
-    if attempt.refused.is_empty() && attempt.deferred.is_empty() {
+    if attempt.served_everyone() {
         if outcome == AttemptOutcome::ClaimLost {
             tracing::warn!(outbox_id = %row.id, "sent after the claim expired; another sender may send it again");
         }
         return;
     }
-    let refused: Vec<&str> = attempt.refused.iter().map(|(e, _)| e.as_str()).collect();
-    let deferred: Vec<&str> = attempt.deferred.iter().map(|(e, _)| e.as_str()).collect();
-    let error = attempt
-        .deferred
-        .iter()
-        .chain(&attempt.refused)
-        .map(|(_, why)| why.as_str())
-        .next()
-        .unwrap_or_default();
+    let error = attempt.summary();
     match outcome {
         AttemptOutcome::Sent => {
-            tracing::warn!(outbox_id = %row.id, ?refused, error, "outbox: sent, but some recipients were refused")
+            tracing::warn!(outbox_id = %row.id, error, "outbox: sent, but some recipients were refused")
         }
         AttemptOutcome::RetryAt(at) => {
-            tracing::warn!(outbox_id = %row.id, attempt = row.attempts + 1, retry_at = %at, ?deferred, ?refused, error, "outbox: delivery failed; will retry")
+            tracing::warn!(outbox_id = %row.id, attempt = row.attempts + 1, retry_at = %at, error, "outbox: delivery failed; will retry")
         }
         AttemptOutcome::Failed => {
-            tracing::error!(outbox_id = %row.id, attempts = row.attempts + 1, ?deferred, ?refused, error, "outbox: delivery failed for good")
+            tracing::error!(outbox_id = %row.id, attempts = row.attempts + 1, error, "outbox: delivery failed for good")
         }
         AttemptOutcome::ClaimLost => {
             tracing::warn!(outbox_id = %row.id, error, "outbox: delivery failed after the claim expired")
