@@ -46,9 +46,10 @@ impl Drop for WriterHeld {
 /// (up to the busy timeout) instead.
 ///
 /// Every write goes through here, or through [`write_statement`] for a lone
-/// statement: on SQLite a write outside the queue waits in SQLite's busy handler, which polls and can lose to the
-/// queue of writers here for seconds (bench/email saw 1-2 s stalls from the
-/// once-a-minute token `last_used_at` update before it moved in).
+/// statement: on SQLite a write outside the queue waits in SQLite's busy
+/// handler, which polls and can lose to the queue of writers here for
+/// seconds (bench/email saw 1-2 s stalls from the once-a-minute token
+/// `last_used_at` update before it moved in).
 ///
 /// Called again inside `f` (a service that writes, used by a larger
 /// transaction such as the demo seed), it joins the outer transaction with a
