@@ -94,6 +94,14 @@ fn make_due(app: &TestApp) {
         .unwrap();
 }
 
+/// `POST /api/v1/outbox/{id}/retry` as admin.
+async fn retry(app: &TestApp, id: &str) -> reqwest::Response {
+    app.post(&format!("/api/v1/outbox/{id}/retry"), &app.admin)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn reply_address(app: &TestApp, number: i64) -> String {
     let mut conn = app.pool.get().unwrap();
     relay::email::ingest::reply_addresses(&mut conn, &app.settings)
@@ -496,12 +504,7 @@ async fn a_mailbox_the_server_refuses_fails_at_once_and_the_ticket_says_so_until
 
     // The customer fixed their mailbox; an admin sends it again.
     sink.restart_with(SinkOptions::default());
-    let resp = app
-        .post(&format!("/api/v1/outbox/{}/retry", refused.id), &app.admin)
-        .send()
-        .await
-        .unwrap();
-    expect_json(resp, 200).await;
+    expect_json(retry(&app, &refused.id).await, 200).await;
     assert_eq!(app.run_outbox(), report(1, 0, 0));
     let resent = sink.with_message_id(&refused.message_id);
     assert_eq!(resent.len(), 1);
@@ -675,40 +678,20 @@ async fn after_max_attempts_a_message_fails_and_an_admin_can_retry_it() {
     .await;
     assert_eq!(problem_fields(&problem), ["status"]);
 
-    let missing = app
-        .post("/api/v1/outbox/no-such-id/retry", &app.admin)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(missing, 404).await;
+    expect_problem(retry(&app, "no-such-id").await, 404).await;
 
     sink.start_again();
-    let retried = app
-        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
-        .send()
-        .await
-        .unwrap();
-    let retried = expect_json(retried, 200).await;
+    let retried = expect_json(retry(&app, &row.id).await, 200).await;
     assert_eq!(retried["status"], "pending");
     assert_eq!(retried["attempts"], 0);
-    let again = app
-        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(again, 409).await;
+    expect_problem(retry(&app, &row.id).await, 409).await;
 
     assert_eq!(app.run_outbox(), report(1, 0, 0));
     assert_eq!(sink.with_message_id(&row.message_id).len(), 1);
     let sent = app.read("/api/v1/outbox?status=sent").await;
     assert_eq!(sent[0]["id"], row.id.as_str());
     assert!(sent[0]["sent_at"].is_string());
-    let sent_again = app
-        .post(&format!("/api/v1/outbox/{}/retry", row.id), &app.admin)
-        .send()
-        .await
-        .unwrap();
-    expect_problem(sent_again, 409).await;
+    expect_problem(retry(&app, &row.id).await, 409).await;
 }
 
 /// Queues `count` notifications about `ticket`, each to its own reader.
