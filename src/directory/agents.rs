@@ -147,11 +147,11 @@ pub fn create(
     caller: &Principal,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
+    require_fields(&[
+        ("name", input.name.is_some()),
+        ("email", input.email.is_some()),
+    ])?;
     write_tx(conn, |conn| {
-        require_fields(&[
-            ("name", input.name.is_some()),
-            ("email", input.email.is_some()),
-        ])?;
         let at = now();
         let mut agent = Agent {
             id: new_id(),

@@ -107,13 +107,13 @@ pub fn create(
     caller: &Principal,
     input: &QueueInput,
 ) -> AppResult<QueueView> {
+    caller.require(Role::is_manager_or_above)?;
+    require_fields(&[
+        ("slug", input.slug.is_some()),
+        ("name", input.name.is_some()),
+        ("vendor_id", input.vendor_id.is_some()),
+    ])?;
     write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
-        require_fields(&[
-            ("slug", input.slug.is_some()),
-            ("name", input.name.is_some()),
-            ("vendor_id", input.vendor_id.is_some()),
-        ])?;
         let at = now();
         let mut queue = Queue {
             id: new_id(),
@@ -168,8 +168,8 @@ pub fn update(
     reference: &str,
     input: &QueueInput,
 ) -> AppResult<QueueView> {
+    caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
         let mut queue = load(conn, reference)?;
         apply(conn, &mut queue, input)?;
         queue.updated_at = now();
@@ -183,8 +183,8 @@ pub fn update(
 
 /// Deletes an empty queue; one that still holds tickets is refused.
 pub fn delete(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<()> {
+    caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
         let queue = load(conn, reference)?;
         let held: i64 = tickets::table
             .filter(tickets::queue_id.eq(&queue.id))

@@ -4,7 +4,7 @@ use super::{check_vendor_visible, new_id, now, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Vendor;
 use crate::db::schema::{agents, queues, vendors};
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::{is_unique_violation, write_statement, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -115,31 +115,31 @@ pub fn create(
     caller: &Principal,
     input: &VendorInput,
 ) -> AppResult<VendorView> {
-    write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
-        require_fields(&[
-            ("name", input.name.is_some()),
-            ("timezone", input.timezone.is_some()),
-        ])?;
-        let at = now();
-        let mut vendor = Vendor {
-            id: new_id(),
-            name: String::new(),
-            timezone: String::new(),
-            contracted_attainment: None,
-            price_per_ticket_cents: None,
-            currency: None,
-            mask_customer_pii: false,
-            created_at: at,
-            updated_at: at,
-        };
-        apply(&mut vendor, input)?;
+    caller.require(Role::is_manager_or_above)?;
+    require_fields(&[
+        ("name", input.name.is_some()),
+        ("timezone", input.timezone.is_some()),
+    ])?;
+    let at = now();
+    let mut vendor = Vendor {
+        id: new_id(),
+        name: String::new(),
+        timezone: String::new(),
+        contracted_attainment: None,
+        price_per_ticket_cents: None,
+        currency: None,
+        mask_customer_pii: false,
+        created_at: at,
+        updated_at: at,
+    };
+    apply(&mut vendor, input)?;
+    write_statement(conn, |conn| {
         diesel::insert_into(vendors::table)
             .values(&vendor)
             .execute(conn)
-            .map_err(duplicate_name)?;
-        Ok(vendor.into())
-    })
+            .map_err(duplicate_name)
+    })?;
+    Ok(vendor.into())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> AppResult<Vendor> {
@@ -175,8 +175,8 @@ pub fn update(
     id: &str,
     input: &VendorInput,
 ) -> AppResult<VendorView> {
+    caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
         let mut vendor = load(conn, id)?;
         apply(&mut vendor, input)?;
         vendor.updated_at = now();
@@ -190,8 +190,8 @@ pub fn update(
 
 /// Deletes a vendor that has no queues and no agents left.
 pub fn delete(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<()> {
+    caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
-        caller.require(Role::is_manager_or_above)?;
         load(conn, id)?;
         let queue_count: i64 = queues::table
             .filter(queues::vendor_id.eq(id))

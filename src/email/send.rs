@@ -136,42 +136,48 @@ impl Mailer {
         }
     }
 
-    /// Sends `message` to `recipients`, its envelope (the To header may name
-    /// more: those already served by an earlier attempt).
-    pub fn send(&self, message: &Message, recipients: &[String]) -> Result<(), SendError> {
-        let to = recipients
-            .iter()
-            .map(|r| address("recipient", r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envelope = Envelope::new(message.envelope().from().cloned(), to)
-            .map_err(|e| SendError::Invalid(e.to_string()))?;
-        let raw = message.formatted();
-        match self {
-            Mailer::Smtp(transport) => transport
-                .send_raw(&envelope, &raw)
-                .map(drop)
-                .map_err(classify),
-            Mailer::Files(transport) => transport
-                .send_raw(&envelope, &raw)
-                .map(drop)
-                .map_err(|e| SendError::Transport(format!("writing the .eml file: {e}"))),
-        }
-    }
-
-    /// Sends to everyone waiting in one envelope; when the server answers
-    /// about the message or a recipient (not the connection) and there are
-    /// several, once more to each on their own, so one refused or
-    /// greylisted mailbox does not hold back the others.
+    /// Sends to everyone waiting in one envelope (the To header may name
+    /// more: those an earlier attempt served); when the server answers about
+    /// the message or a recipient (not the connection) and there are several,
+    /// once more to each on their own, so one refused or greylisted mailbox
+    /// does not hold back the others.
     pub fn attempt(&self, message: &Message, waiting: &[String]) -> Attempt {
-        match self.send(message, waiting) {
+        let from = message.envelope().from();
+        let raw = message.formatted();
+        match self.send(from, &raw, waiting) {
             Err(err) if err.concerns_recipients() && waiting.len() > 1 => {
                 let mut attempt = Attempt::default();
                 for email in waiting {
-                    attempt.record(email, self.send(message, std::slice::from_ref(email)));
+                    attempt.record(email, self.send(from, &raw, std::slice::from_ref(email)));
                 }
                 attempt
             }
             result => Attempt::for_all(waiting, result),
+        }
+    }
+
+    /// Sends the formatted message `raw` with this envelope.
+    fn send(
+        &self,
+        from: Option<&Address>,
+        raw: &[u8],
+        recipients: &[String],
+    ) -> Result<(), SendError> {
+        let to = recipients
+            .iter()
+            .map(|r| address("recipient", r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope =
+            Envelope::new(from.cloned(), to).map_err(|e| SendError::Invalid(e.to_string()))?;
+        match self {
+            Mailer::Smtp(transport) => transport
+                .send_raw(&envelope, raw)
+                .map(drop)
+                .map_err(classify),
+            Mailer::Files(transport) => transport
+                .send_raw(&envelope, raw)
+                .map(drop)
+                .map_err(|e| SendError::Transport(format!("writing the .eml file: {e}"))),
         }
     }
 }

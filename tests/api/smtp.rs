@@ -89,16 +89,16 @@ impl SmtpSink {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        if options.security != SmtpTls::None {
-            std::fs::create_dir(dir.path().join("tls")).unwrap();
-            write_certificates(&dir.path().join("tls"));
-        }
         let mut sink = SmtpSink {
             port: 0,
             dir,
             child: None,
             options,
         };
+        if sink.options.security != SmtpTls::None {
+            std::fs::create_dir(sink.tls_dir()).unwrap();
+            write_certificates(&sink.tls_dir());
+        }
         // The port is free when chosen but another test may take it before
         // the server binds it: then try another one.
         let mut failures = Vec::new();
@@ -167,7 +167,7 @@ impl SmtpSink {
             port: self.port,
             tls: self.options.security,
             ca_file: (self.options.security != SmtpTls::None)
-                .then(|| self.dir.path().join("tls/ca.pem")),
+                .then(|| self.tls_dir().join("ca.pem")),
             username: self.options.login.as_ref().map(|(user, _)| user.clone()),
             password: self
                 .options
@@ -219,6 +219,11 @@ impl SmtpSink {
 }
 
 impl SmtpSink {
+    /// The test CA (ca.pem) and the server's certificate and key.
+    fn tls_dir(&self) -> PathBuf {
+        self.dir.path().join("tls")
+    }
+
     /// Runs the server on `self.port`; the child once it printed "ready".
     fn launch(&self) -> Result<Child, String> {
         let mut command = Command::new("python3");
@@ -228,17 +233,15 @@ impl SmtpSink {
             .arg(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
-        match self.options.security {
-            SmtpTls::None => {}
-            SmtpTls::Starttls => {
-                command.args(["--security", "starttls"]);
-            }
-            SmtpTls::Tls => {
-                command.args(["--security", "tls"]);
-            }
-        }
-        if self.options.security != SmtpTls::None {
-            command.arg("--cert-dir").arg(self.dir.path().join("tls"));
+        let security = match self.options.security {
+            SmtpTls::None => None,
+            SmtpTls::Starttls => Some("starttls"),
+            SmtpTls::Tls => Some("tls"),
+        };
+        if let Some(security) = security {
+            command
+                .args(["--security", security, "--cert-dir"])
+                .arg(self.tls_dir());
         }
         if let Some((user, password)) = &self.options.login {
             command.arg("--login").arg(format!("{user}:{password}"));
