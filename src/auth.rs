@@ -69,7 +69,9 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Resolves a bearer token. Revoked tokens and tokens of deactivated agents
-/// are refused.
+/// are refused. A person's token acts with the lower of its own role and the
+/// person's role now, for the vendor the person works for now: a demotion or
+/// a move takes effect on the next request, whatever tokens are out.
 pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principal> {
     let refused = || AppError::Unauthorized("the bearer token is not valid or was revoked".into());
     let (token, agent): (ApiToken, Option<Agent>) = api_tokens::table
@@ -83,7 +85,14 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principa
     if agent.as_ref().is_some_and(|a| !a.active) {
         return Err(refused());
     }
-    let role: Role = token.role.parse().map_err(AppError::Internal)?;
+    let issued_role: Role = token.role.parse().map_err(AppError::Internal)?;
+    let role = match &agent {
+        Some(person) => {
+            let person_role: Role = person.role.parse().map_err(AppError::Internal)?;
+            issued_role.capped_by(person_role)
+        }
+        None => issued_role,
+    };
     let now = Utc::now().naive_utc();
     // Record use at most once a minute, so authentication stays a read. The
     // filter keeps the requests that arrive together from each writing it.

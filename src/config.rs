@@ -35,6 +35,11 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     pub json_body_limit: usize,
     pub log_format: LogFormat,
+    /// Failed bearer tokens per minute per client address, after a burst of
+    /// `failed_token_burst`; past them the address's token requests answer
+    /// 429 without a database lookup until the budget refills.
+    pub failed_token_attempts_per_minute: std::num::NonZeroU32,
+    pub failed_token_burst: std::num::NonZeroU32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

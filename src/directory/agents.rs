@@ -1,9 +1,9 @@
 //! Agents: the people who work tickets, and the client's own staff.
 
-use super::{check_vendor_visible, new_id, now, require_fields};
+use super::{check_vendor_visible, new_id, now, require_fields, vendor_known_to};
 use crate::auth::Principal;
 use crate::db::models::Agent;
-use crate::db::schema::{agents, api_tokens, vendors};
+use crate::db::schema::{agents, api_tokens};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
@@ -77,7 +77,12 @@ fn may_manage(caller: &Principal, role: Role, vendor_id: Option<&str>) -> bool {
     }
 }
 
-fn apply(conn: &mut DbConnection, agent: &mut Agent, input: &AgentInput) -> AppResult<()> {
+fn apply(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    agent: &mut Agent,
+    input: &AgentInput,
+) -> AppResult<()> {
     let mut errors = Errors::default();
     if let Some(name) = &input.name {
         agent.name = errors.required_text("name", name, 200);
@@ -93,11 +98,7 @@ fn apply(conn: &mut DbConnection, agent: &mut Agent, input: &AgentInput) -> AppR
         }
     }
     if let Some(vendor_id) = &input.vendor_id {
-        let exists: i64 = vendors::table
-            .filter(vendors::id.eq(vendor_id))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
+        if !vendor_known_to(conn, caller, vendor_id)? {
             errors.add("vendor_id", format!("no vendor '{vendor_id}'"));
         }
         agent.vendor_id = Some(vendor_id.clone());
@@ -165,7 +166,7 @@ pub fn create(
             created_at: at,
             updated_at: at,
         };
-        apply(conn, &mut agent, input)?;
+        apply(conn, caller, &mut agent, input)?;
         ensure_may_manage(caller, &agent)?;
         diesel::insert_into(agents::table)
             .values(&agent)
@@ -227,39 +228,55 @@ fn update_in_transaction(
     input: &AgentInput,
 ) -> AppResult<AgentView> {
     require_reader(caller)?;
-    let mut agent = load(conn, id)?;
-    check_vendor_visible(caller, agent.vendor_id.as_deref(), "agent")?;
-    ensure_may_manage(caller, &agent)?;
-    apply(conn, &mut agent, input)?;
+    let before = load(conn, id)?;
+    check_vendor_visible(caller, before.vendor_id.as_deref(), "agent")?;
+    ensure_may_manage(caller, &before)?;
+    let mut agent = before.clone();
+    apply(conn, caller, &mut agent, input)?;
     ensure_may_manage(caller, &agent)?;
     agent.updated_at = now();
     diesel::update(agents::table.find(id))
         .set(&agent)
         .execute(conn)
         .map_err(duplicate_email)?;
+    if tokens_lapse(&before, &agent) {
+        revoke_tokens(conn, id)?;
+    }
     agent.try_into()
 }
 
+/// A change after which the agent's tokens must stop for good. A
+/// deactivated agent's tokens are revoked, so re-activating never brings
+/// them back (an agent re-activated while tokens survive from before this
+/// rule loses them too). Tokens were issued for one vendor's work, so a
+/// move to another vendor (or into or out of any) ends them as well. A role
+/// change needs nothing here: `auth::authenticate` caps every token by its
+/// agent's current role.
+fn tokens_lapse(before: &Agent, after: &Agent) -> bool {
+    !before.active || !after.active || before.vendor_id != after.vendor_id
+}
+
+fn revoke_tokens(conn: &mut DbConnection, agent_id: &str) -> AppResult<()> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::agent_id.eq(agent_id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now()))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Agents are referenced by tickets and the audit trail, so "deleting" one
-/// deactivates it and revokes its tokens.
+/// deactivates it, which revokes its tokens.
 pub fn deactivate(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<AgentView> {
-    write_tx(conn, |conn| {
-        let view = update_in_transaction(
-            conn,
-            caller,
-            id,
-            &AgentInput {
-                active: Some(false),
-                ..Default::default()
-            },
-        )?;
-        diesel::update(
-            api_tokens::table
-                .filter(api_tokens::agent_id.eq(id))
-                .filter(api_tokens::revoked_at.is_null()),
-        )
-        .set(api_tokens::revoked_at.eq(now()))
-        .execute(conn)?;
-        Ok(view)
-    })
+    update(
+        conn,
+        caller,
+        id,
+        &AgentInput {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
 }

@@ -5,7 +5,10 @@ pub mod queues;
 pub mod vendors;
 
 use crate::auth::Principal;
+use crate::db::schema;
+use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use diesel::prelude::*;
 
 /// Vendor-scoped callers may only read their own vendor's records; a foreign
 /// record is reported as missing, like a foreign ticket.
@@ -14,6 +17,24 @@ fn check_vendor_visible(caller: &Principal, vendor_id: Option<&str>, what: &str)
         Some(own) if vendor_id != Some(own) => Err(AppError::not_found(what)),
         _ => Ok(()),
     }
+}
+
+/// Whether `vendor_id` names a vendor the caller may refer to. To a
+/// vendor-scoped caller another vendor's id is as unknown as a made-up one,
+/// so the answer never confirms that it exists.
+fn vendor_known_to(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    vendor_id: &str,
+) -> AppResult<bool> {
+    if caller.vendor_scope().is_some_and(|own| own != vendor_id) {
+        return Ok(false);
+    }
+    let count: i64 = schema::vendors::table
+        .filter(schema::vendors::id.eq(vendor_id))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
 }
 
 /// Refuses a create request that lacks required fields, naming all of them.

@@ -1,9 +1,9 @@
 //! Queues: where tickets wait for a vendor's agents.
 
-use super::{check_vendor_visible, new_id, now, require_fields};
+use super::{check_vendor_visible, new_id, now, require_fields, vendor_known_to};
 use crate::auth::Principal;
 use crate::db::models::Queue;
-use crate::db::schema::{queues, tickets, vendors};
+use crate::db::schema::{queues, tickets};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
@@ -61,11 +61,27 @@ pub fn valid_slug(slug: &str) -> bool {
         && !slug.starts_with('-')
 }
 
-fn apply(conn: &mut DbConnection, queue: &mut Queue, input: &QueueInput) -> AppResult<()> {
+/// A slug that parses as a UUID could be another queue's id, and every
+/// place that takes "a queue id or slug" would then have two answers.
+fn looks_like_an_id(slug: &str) -> bool {
+    uuid::Uuid::parse_str(slug).is_ok()
+}
+
+fn apply(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    queue: &mut Queue,
+    input: &QueueInput,
+) -> AppResult<()> {
     let mut errors = Errors::default();
     if let Some(slug) = &input.slug {
         if !valid_slug(slug) {
             errors.add("slug", "must be 1-64 lower-case letters, digits and dashes");
+        } else if looks_like_an_id(slug) {
+            errors.add(
+                "slug",
+                "must not have the form of a UUID: queue ids are UUIDs, and a queue is named by id or slug",
+            );
         }
         queue.slug = slug.clone();
     }
@@ -73,11 +89,7 @@ fn apply(conn: &mut DbConnection, queue: &mut Queue, input: &QueueInput) -> AppR
         queue.name = errors.required_text("name", name, 200);
     }
     if let Some(vendor_id) = &input.vendor_id {
-        let exists: i64 = vendors::table
-            .filter(vendors::id.eq(vendor_id))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
+        if !vendor_known_to(conn, caller, vendor_id)? {
             errors.add("vendor_id", format!("no vendor '{vendor_id}'"));
         }
         queue.vendor_id = vendor_id.clone();
@@ -124,7 +136,7 @@ pub fn create(
             created_at: at,
             updated_at: at,
         };
-        apply(conn, &mut queue, input)?;
+        apply(conn, caller, &mut queue, input)?;
         diesel::insert_into(queues::table)
             .values(&queue)
             .execute(conn)
@@ -171,7 +183,7 @@ pub fn update(
     caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
         let mut queue = load(conn, reference)?;
-        apply(conn, &mut queue, input)?;
+        apply(conn, caller, &mut queue, input)?;
         queue.updated_at = now();
         diesel::update(queues::table.find(&queue.id))
             .set(&queue)
@@ -198,4 +210,18 @@ pub fn delete(conn: &mut DbConnection, caller: &Principal, reference: &str) -> A
         diesel::delete(queues::table.find(&queue.id)).execute(conn)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slug_may_not_be_shaped_like_a_queue_id() {
+        let id = uuid::Uuid::now_v7();
+        assert!(looks_like_an_id(&id.to_string()));
+        assert!(looks_like_an_id(&id.simple().to_string()));
+        assert!(!looks_like_an_id("billing-en"));
+        assert!(!looks_like_an_id("0192d5f0-7a3c-7000-8000"));
+    }
 }

@@ -69,6 +69,18 @@ impl Role {
     pub fn covers(self, other: Role) -> bool {
         other != Role::Intake && self.rank() >= other.rank()
     }
+
+    /// What a token of role `self` may do for a person who holds
+    /// `person_role` now: the lower of the two on the ladder, so demoting a
+    /// person narrows their tokens at once and promoting them never widens a
+    /// token beyond the role it was issued with.
+    pub fn capped_by(self, person_role: Role) -> Role {
+        if self.rank() <= person_role.rank() {
+            self
+        } else {
+            person_role
+        }
+    }
 }
 
 impl fmt::Display for Role {
@@ -106,5 +118,13 @@ mod tests {
         assert!(Role::Lead.covers(Role::Agent));
         assert!(!Role::Agent.covers(Role::Lead));
         assert!(!Role::Admin.covers(Role::Intake));
+    }
+
+    #[test]
+    fn a_token_does_the_lower_of_its_role_and_its_persons_role() {
+        assert_eq!(Role::Lead.capped_by(Role::Agent), Role::Agent);
+        assert_eq!(Role::Manager.capped_by(Role::Agent), Role::Agent);
+        assert_eq!(Role::Agent.capped_by(Role::Admin), Role::Agent);
+        assert_eq!(Role::Lead.capped_by(Role::Lead), Role::Lead);
     }
 }

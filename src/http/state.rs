@@ -17,6 +17,8 @@ pub struct AppState {
     /// Per-client-IP budget for the token-less channels. Kept per process: a
     /// coarse guard against bots, not an exact quota.
     pub public_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Per-client-IP budget of failed bearer tokens.
+    pub failed_tokens: super::auth::FailedTokenThrottle,
 }
 
 impl AppState {
@@ -25,11 +27,16 @@ impl AppState {
             NonZeroU32::new(settings.intake.public_requests_per_minute).expect("validated");
         let burst = NonZeroU32::new(settings.intake.public_burst).expect("validated");
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst));
+        let failed_tokens = super::auth::FailedTokenThrottle::new(
+            Quota::per_minute(settings.server.failed_token_attempts_per_minute)
+                .allow_burst(settings.server.failed_token_burst),
+        );
         AppState {
             pool,
             backend,
             settings,
             public_limiter: Arc::new(limiter),
+            failed_tokens,
         }
     }
 

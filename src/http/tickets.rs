@@ -258,13 +258,37 @@ fn expected_version(req: &HttpRequest) -> Result<i32, AppError> {
         })
 }
 
+/// The answer to a change after which the caller can no longer see the
+/// ticket (a hand-off to another vendor's queue): nothing of its new state,
+/// which belongs to the receiving vendor now.
+#[derive(Serialize, ToSchema)]
+pub struct HandedOff {
+    pub id: String,
+    pub number: i64,
+    pub version: i32,
+    /// Always `true`.
+    pub handed_off: bool,
+}
+
+/// What `PATCH` answers: the changed ticket, or only that it was handed off.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PatchAnswer {
+    Ticket(TicketView),
+    HandedOff(HandedOff),
+}
+
 /// Change status, priority, queue, assignee, tags, custom fields or subject.
+/// A vendor agent or lead may hand a ticket to another vendor's queue by
+/// that queue's id (never its slug) and without naming an assignee; since
+/// the ticket then leaves the caller's sight, the answer is only
+/// `{id, number, version, handed_off: true}`.
 #[utoipa::path(
     patch, path = "/api/v1/tickets/{id}", tag = "tickets",
     params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag you read")),
     request_body = TicketPatch,
     responses(
-        (status = 200, body = TicketView),
+        (status = 200, description = "The changed ticket, or `{id, number, version, handed_off: true}` after a hand-off out of the caller's vendor", body = PatchAnswer),
         (status = 412, description = "Someone changed the ticket since you read it", body = Problem),
         (status = 428, description = "If-Match missing", body = Problem),
         (status = 422, body = Problem),
@@ -283,13 +307,30 @@ async fn update_ticket(
     let reference = ticket_ref(&id)?;
     let patch: TicketPatch = super::parse_json(&body)?;
     let version = expected_version(&req)?;
-    let ticket = run_db(&state, move |conn| {
-        patch_ticket(conn, &principal, &reference, version, &patch)
+    let (answer, etag) = run_db(&state, move |conn| {
+        let ticket = patch_ticket(conn, &principal, &reference, version, &patch)?;
+        let etag = ticket.etag();
+        // Only a queue change can take a ticket out of a vendor's sight.
+        if patch.queue.is_none() || principal.vendor_scope().is_none() {
+            return Ok((PatchAnswer::Ticket(ticket), etag));
+        }
+        let visibility = Visibility::of(&principal);
+        let answer = match query::find_row(conn, &visibility, &TicketRef::Id(ticket.id.clone())) {
+            Ok(_) => PatchAnswer::Ticket(ticket),
+            Err(AppError::NotFound(_)) => PatchAnswer::HandedOff(HandedOff {
+                id: ticket.id,
+                number: ticket.number,
+                version: ticket.version,
+                handed_off: true,
+            }),
+            Err(other) => return Err(other),
+        };
+        Ok((answer, etag))
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, ticket.etag()))
-        .json(ticket))
+        .insert_header((header::ETAG, etag))
+        .json(answer))
 }
 
 /// Add a public reply (to the customer) or an internal note.

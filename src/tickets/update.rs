@@ -206,8 +206,12 @@ fn plan(
         }
     }
     if let Some(target) = &patch.queue {
+        // The receiving vendor assigns a handed-off ticket itself; a foreign
+        // queue named together with an assignee is refused as unknown, since
+        // any other refusal would confirm that the queue exists.
+        let may_hand_off = !matches!(patch.assignee, Some(Some(_)));
         let resolved: Option<Option<Queue>> = match target {
-            Some(reference) => match find_queue(conn, reference)? {
+            Some(reference) => match find_queue(conn, caller, reference, may_hand_off)? {
                 Some(q) => Some(Some(q)),
                 None => {
                     errors.add("queue", format!("no queue '{reference}'"));
@@ -239,7 +243,7 @@ fn plan(
     }
     if let Some(target) = &patch.assignee {
         match target {
-            Some(agent_id) => match find_assignable(conn, agent_id)? {
+            Some(agent_id) => match find_assignable(conn, caller, agent_id)? {
                 Some(agent) => {
                     if t.assignee_id.as_deref() != Some(agent.id.as_str()) {
                         changes.push(Change {
@@ -333,21 +337,47 @@ fn plan(
     })
 }
 
-fn find_queue(conn: &mut DbConnection, reference: &str) -> AppResult<Option<Queue>> {
-    Ok(queues::table
+/// The queue `reference` (an id or a slug) names for this caller. Managers
+/// and admins reach every queue. A vendor-scoped caller reaches its own
+/// vendor's queues, and another vendor's queue only by its id (which that
+/// vendor gave out) and only for a hand-off: another vendor's slug answers
+/// as an unknown one does. An id wins over a slug that happens to equal it.
+fn find_queue(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &str,
+    may_hand_off: bool,
+) -> AppResult<Option<Queue>> {
+    let candidates: Vec<Queue> = queues::table
         .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
         .select(Queue::as_select())
-        .first(conn)
-        .optional()?)
+        .limit(2)
+        .load(conn)?;
+    let reachable = |q: &Queue| match caller.vendor_scope() {
+        None => true,
+        Some(own) => q.vendor_id == own || (may_hand_off && q.id == reference),
+    };
+    let mut reachable: Vec<Queue> = candidates.into_iter().filter(reachable).collect();
+    reachable.sort_by_key(|q| q.id != reference);
+    Ok(reachable.into_iter().next())
 }
 
-/// An active person who can hold tickets.
-fn find_assignable(conn: &mut DbConnection, agent_id: &str) -> AppResult<Option<Agent>> {
-    let agent: Option<Agent> = agents::table
+/// An active person who can hold tickets. To a vendor-scoped caller only its
+/// own vendor's agents exist, so another vendor's agent id answers as an
+/// unknown id does.
+fn find_assignable(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    agent_id: &str,
+) -> AppResult<Option<Agent>> {
+    let mut query = agents::table
         .find(agent_id)
         .filter(agents::active.eq(true))
         .select(Agent::as_select())
-        .first(conn)
-        .optional()?;
+        .into_boxed();
+    if let Some(own) = caller.vendor_scope() {
+        query = query.filter(agents::vendor_id.eq(own.to_string()));
+    }
+    let agent: Option<Agent> = query.first(conn).optional()?;
     Ok(agent.filter(|a| a.role.parse::<Role>().is_ok_and(Role::is_person_role)))
 }

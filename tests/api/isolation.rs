@@ -179,15 +179,17 @@ async fn handing_a_ticket_to_another_vendor_releases_it() {
     let assigned = expect_json(assigned, 200).await;
     assert_eq!(assigned["assignee"]["id"], a.agent_id.as_str());
 
-    // A hands off to B's queue: A's agent lets go, A can no longer see it, B can.
+    // A hands off to B's queue (by its id): A's agent lets go, A can no
+    // longer see it, B can.
     let handed = app
         .patch(&path, &a.token)
         .header("If-Match", "\"2\"")
-        .json(&json!({"queue": b.queue_slug}))
+        .json(&json!({"queue": b.queue_id}))
         .send()
         .await
         .unwrap();
-    let handed = expect_json(handed, 200).await;
+    assert_eq!(expect_json(handed, 200).await["handed_off"], true);
+    let handed = app.read(&path).await;
     assert_eq!(handed["queue"]["slug"], b.queue_slug.as_str());
     assert_eq!(handed["assignee"], serde_json::Value::Null);
     expect_problem(app.get(&path, &a.token).send().await.unwrap(), 404).await;
