@@ -274,7 +274,7 @@ pub struct HandedOff {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum PatchAnswer {
-    Ticket(TicketView),
+    Ticket(Box<TicketView>),
     HandedOff(HandedOff),
 }
 
@@ -312,11 +312,11 @@ async fn update_ticket(
         let etag = ticket.etag();
         // Only a queue change can take a ticket out of a vendor's sight.
         if patch.queue.is_none() || principal.vendor_scope().is_none() {
-            return Ok((PatchAnswer::Ticket(ticket), etag));
+            return Ok((PatchAnswer::Ticket(Box::new(ticket)), etag));
         }
         let visibility = Visibility::of(&principal);
         let answer = match query::find_row(conn, &visibility, &TicketRef::Id(ticket.id.clone())) {
-            Ok(_) => PatchAnswer::Ticket(ticket),
+            Ok(_) => PatchAnswer::Ticket(Box::new(ticket)),
             Err(AppError::NotFound(_)) => PatchAnswer::HandedOff(HandedOff {
                 id: ticket.id,
                 number: ticket.number,
