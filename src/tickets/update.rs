@@ -353,11 +353,11 @@ fn find_queue(
         .select(Queue::as_select())
         .limit(2)
         .load(conn)?;
-    let reachable = |q: &Queue| match caller.vendor_scope() {
+    let may_reach = |q: &Queue| match caller.vendor_scope() {
         None => true,
         Some(own) => q.vendor_id == own || (may_hand_off && q.id == reference),
     };
-    let mut reachable: Vec<Queue> = candidates.into_iter().filter(reachable).collect();
+    let mut reachable: Vec<Queue> = candidates.into_iter().filter(may_reach).collect();
     reachable.sort_by_key(|q| q.id != reference);
     Ok(reachable.into_iter().next())
 }
