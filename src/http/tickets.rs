@@ -123,7 +123,7 @@ pub struct ListParams {
     queue: Option<String>,
     /// Agent id, `me`, or `none` for unassigned.
     assignee: Option<String>,
-    /// Customer email address.
+    /// Customer email address (422 for vendors that see customers masked).
     customer: Option<String>,
     /// Text to find in the subject (case-insensitive).
     q: Option<String>,

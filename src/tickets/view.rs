@@ -5,7 +5,7 @@ use super::redact::{
 };
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Message, Queue, Ticket, TicketEvent};
-use crate::db::schema::{agents, vendors};
+use crate::db::schema::{agents, queues, vendors};
 use crate::db::DbConnection;
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
@@ -132,6 +132,7 @@ pub struct MessageView {
     pub id: String,
     pub ticket_id: String,
     pub author_kind: AuthorKind,
+    /// Null for an agent of another vendor than the reader's (after a hand-off).
     pub author_agent_id: Option<String>,
     pub author_customer_id: Option<String>,
     /// Public replies reach the customer; internal notes never do.
@@ -168,7 +169,8 @@ impl MessageView {
 pub struct EventView {
     pub id: String,
     pub kind: String,
-    /// `agent:{id}`, `token:{id}`, `customer:{id}` or `system`.
+    /// `agent:{id}`, `token:{id}`, `customer:{id}` or `system`; vendor
+    /// readers see another vendor's agents as `agent:other-vendor`.
     pub actor: String,
     #[schema(value_type = Object)]
     pub data: Value,
@@ -192,6 +194,22 @@ pub struct TicketPage {
     pub items: Vec<TicketView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The fields of an event's data that name a queue (by slug).
+fn queue_fields(event: &mut EventView) -> impl Iterator<Item = &mut Value> {
+    let keys: &[&str] = match event.kind.as_str() {
+        "created" => &["queue"],
+        "queue_changed" => &["from", "to"],
+        _ => &[],
+    };
+    event
+        .data
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|fields| fields.iter_mut())
+        .filter(move |(key, _)| keys.contains(&key.as_str()))
+        .map(|(_, value)| value)
 }
 
 /// How an agent of another vendor appears to a vendor's people: in event
@@ -304,8 +322,9 @@ impl Disclosure {
     }
 
     /// Events as shown: agents of other vendors, as actors or named in the
-    /// data (`assigned` from/to...), become [`OTHER_VENDOR`]; with masking,
-    /// every address in the data is masked (recipients, bounce reports).
+    /// data (`assigned` from/to...), and other vendors' queues (where a
+    /// ticket came from before a hand-off) become [`OTHER_VENDOR`]; with
+    /// masking, every address in the data is masked (recipients, bounces).
     pub fn events(
         &self,
         conn: &mut DbConnection,
@@ -314,8 +333,23 @@ impl Disclosure {
         if *self == Disclosure::Everything {
             return Ok(events);
         }
+        self.hide_foreign_agents(conn, &mut events)?;
+        self.hide_foreign_queues(conn, &mut events)?;
+        if self.masks_customers() {
+            for event in &mut events {
+                mask_addresses_in_json(&mut event.data);
+            }
+        }
+        Ok(events)
+    }
+
+    fn hide_foreign_agents(
+        &self,
+        conn: &mut DbConnection,
+        events: &mut [EventView],
+    ) -> AppResult<()> {
         let mut named = BTreeSet::new();
-        for event in &mut events {
+        for event in events.iter_mut() {
             if let Some(agent) = event.actor.strip_prefix("agent:") {
                 named.insert(agent.to_string());
             }
@@ -327,7 +361,7 @@ impl Disclosure {
             });
         }
         let foreign = self.foreign_agents(conn, named.iter().map(String::as_str).collect())?;
-        for event in &mut events {
+        for event in events.iter_mut() {
             if event
                 .actor
                 .strip_prefix("agent:")
@@ -340,11 +374,39 @@ impl Disclosure {
                     *text = OTHER_VENDOR.to_string();
                 }
             });
-            if self.masks_customers() {
-                mask_addresses_in_json(&mut event.data);
+        }
+        Ok(())
+    }
+
+    fn hide_foreign_queues(
+        &self,
+        conn: &mut DbConnection,
+        events: &mut [EventView],
+    ) -> AppResult<()> {
+        let Disclosure::Vendor { vendor_id, .. } = self else {
+            return Ok(());
+        };
+        let named: BTreeSet<String> = events
+            .iter_mut()
+            .flat_map(queue_fields)
+            .filter_map(|field| field.as_str().map(str::to_string))
+            .collect();
+        if named.is_empty() {
+            return Ok(());
+        }
+        let foreign: HashSet<String> = queues::table
+            .filter(queues::slug.eq_any(&named))
+            .filter(queues::vendor_id.ne(vendor_id))
+            .select(queues::slug)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        for field in events.iter_mut().flat_map(queue_fields) {
+            if field.as_str().is_some_and(|slug| foreign.contains(slug)) {
+                *field = Value::from(OTHER_VENDOR);
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     /// Which of `candidates` are agents of a vendor other than the viewer's,

@@ -301,6 +301,12 @@ async fn a_hand_off_shows_the_previous_vendors_notes_but_not_its_people() {
     assert_eq!(of_kind("note_added")[0]["actor"], "agent:other-vendor");
     assert_eq!(of_kind("assigned")[0]["data"]["to"], "other-vendor");
     assert_eq!(of_kind("unassigned")[0]["data"]["from"], "other-vendor");
+    // Nor which of Alpha's queues it came from.
+    assert_eq!(of_kind("created")[0]["data"]["queue"], "other-vendor");
+    let moved = &of_kind("queue_changed")[0]["data"];
+    assert_eq!(moved["from"], "other-vendor");
+    assert_eq!(moved["to"], b.queue_slug);
+    reveals_none(&events, &[&format!("\"{}\"", a.queue_slug)], "the events");
     // Beta's own people and the staff who handed it over stay named.
     let actors: Vec<Value> = of_kind("viewed")
         .iter()
