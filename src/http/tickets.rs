@@ -12,7 +12,7 @@ use crate::tickets::conversation::{self, NewMessageRequest};
 use crate::tickets::query::{self, AssigneeFilter, Cursor};
 use crate::tickets::update::{patch_ticket, TicketPatch};
 use crate::tickets::view::{EventView, MessageView, TicketPage, TicketView};
-use crate::tickets::{TicketFilter, TicketRef, Visibility};
+use crate::tickets::{TicketFilter, TicketRef};
 use actix_web::http::header;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ pub struct ListParams {
     queue: Option<String>,
     /// Agent id, `me`, or `none` for unassigned.
     assignee: Option<String>,
-    /// Customer email address.
+    /// Customer email address (422 for vendors that see customers masked).
     customer: Option<String>,
     /// Text to find in the subject (case-insensitive).
     q: Option<String>,
@@ -206,7 +206,7 @@ async fn list_tickets(
     let principal = caller.0;
     let filter = params.into_inner().into_filter(&principal)?;
     let page = run_db(&state, move |conn| {
-        query::list(conn, &Visibility::of(&principal), &filter)
+        query::list_for(conn, &principal, &filter)
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -232,9 +232,7 @@ async fn get_ticket(
     let principal = caller.0;
     let reference = ticket_ref(&id)?;
     let ticket = run_db(&state, move |conn| {
-        let ticket = query::find(conn, &Visibility::of(&principal), &reference)?;
-        conversation::record_vendor_view(conn, &principal, &ticket)?;
-        Ok(ticket)
+        query::read(conn, &principal, &reference)
     })
     .await?;
     Ok(HttpResponse::Ok()

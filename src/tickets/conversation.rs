@@ -4,7 +4,7 @@
 use super::events;
 use super::query::{find_row, TicketRef, Visibility};
 use super::update::{save_if_version, set_status};
-use super::view::{EventView, MessageView, TicketRow, TicketView};
+use super::view::{Disclosure, EventView, MessageView, TicketRow, TicketView};
 use crate::attachments::{self, Upload};
 use crate::auth::{hash_secret, Principal};
 use crate::config::Settings;
@@ -74,7 +74,7 @@ pub fn add_agent_message(
     let mut errors = Errors::default();
     let body = errors.required_text("body", &request.body, MAX_BODY);
     errors.finish()?;
-    write_tx(conn, |conn| {
+    let (message, ticket) = write_tx(conn, |conn| {
         let (visible, ..) = find_row(conn, &Visibility::of(caller), reference)?;
         // Lock before reading what we change: another reply may be landing.
         lock_ticket(conn, &visible.id)?;
@@ -132,7 +132,9 @@ pub fn add_agent_message(
             MessageView::from_row(message, Vec::new())?,
             TicketView::from_row((ticket, customer, queue, assignee))?,
         ))
-    })
+    })?;
+    let shown = Disclosure::load(conn, caller)?;
+    Ok((shown.own_message(message), shown.ticket(ticket)))
 }
 
 /// Records that the ticket changed (any new message changes its ETag).
@@ -143,14 +145,19 @@ fn bump(conn: &mut DbConnection, ticket: &mut Ticket, now: NaiveDateTime) -> App
     save_if_version(conn, ticket, expected)
 }
 
-/// Messages of a ticket the caller may see, oldest first.
+/// Messages of a ticket the caller may see, oldest first, as it is shown
+/// them (internal notes included, even a previous vendor's). A vendor
+/// agent's read is recorded.
 pub fn list_messages(
     conn: &mut DbConnection,
     caller: &Principal,
     reference: &TicketRef,
 ) -> AppResult<Vec<MessageView>> {
     let (ticket, ..) = find_row(conn, &Visibility::of(caller), reference)?;
-    load_messages(conn, &ticket.id, false)
+    let messages = load_messages(conn, &ticket.id, false)?;
+    let shown = Disclosure::load(conn, caller)?.messages(conn, messages)?;
+    events::record_view(conn, caller, &ticket.id)?;
+    Ok(shown)
 }
 
 fn load_messages(
@@ -177,36 +184,31 @@ fn load_messages(
         .collect()
 }
 
+/// The audit trail as the caller is shown it. Events name recipients and
+/// senders, so a vendor agent's read is recorded like a read of messages.
 pub fn list_events(
     conn: &mut DbConnection,
     caller: &Principal,
     reference: &TicketRef,
 ) -> AppResult<Vec<EventView>> {
     let (ticket, ..) = find_row(conn, &Visibility::of(caller), reference)?;
-    Ok(events::for_ticket(conn, &ticket.id)?
+    let trail = events::for_ticket(conn, &ticket.id)?
         .into_iter()
         .map(EventView::from_row)
-        .collect())
+        .collect();
+    let shown = Disclosure::load(conn, caller)?.events(conn, trail)?;
+    events::record_view(conn, caller, &ticket.id)?;
+    Ok(shown)
 }
 
-/// Vendor agents reading customer data leave a trace (DESIGN: "viewed by
-/// vendor agent"), so the client can audit who saw what.
+/// Records a vendor agent's read of `ticket` (see [`events::record_view`]),
+/// for readers of its data outside this module (attachments).
 pub fn record_vendor_view(
     conn: &mut DbConnection,
     caller: &Principal,
     ticket: &TicketView,
 ) -> AppResult<()> {
-    if caller.role.is_vendor_scoped() {
-        events::append(
-            conn,
-            &ticket.id,
-            "viewed",
-            &caller.actor(),
-            json!({}),
-            Utc::now().naive_utc(),
-        )?;
-    }
-    Ok(())
+    Ok(events::record_view(conn, caller, &ticket.id)?)
 }
 
 /// What the customer sees on their private page.

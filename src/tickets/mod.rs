@@ -3,6 +3,7 @@
 pub mod conversation;
 pub mod events;
 pub mod query;
+pub mod redact;
 pub mod update;
 pub mod view;
 

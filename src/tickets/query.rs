@@ -1,7 +1,8 @@
 //! Reading tickets. Vendor isolation is part of every query here: a ticket
 //! outside the caller's vendor is simply not found.
 
-use super::view::{TicketPage, TicketRow, TicketView};
+use super::events;
+use super::view::{Disclosure, TicketPage, TicketRow, TicketView};
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
@@ -95,6 +96,17 @@ pub fn find(
     TicketView::from_row(find_row(conn, visibility, reference)?)
 }
 
+/// A ticket as `caller` is shown it. A vendor agent's read is recorded.
+pub fn read(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &TicketRef,
+) -> AppResult<TicketView> {
+    let ticket = find(conn, &Visibility::of(caller), reference)?;
+    events::record_view(conn, caller, &ticket.id)?;
+    ticket.as_seen_by(conn, caller)
+}
+
 /// Loads a ticket by id without a visibility check, for code that has just
 /// written it on the caller's behalf.
 pub fn load_by_id(conn: &mut DbConnection, id: &str) -> AppResult<TicketView> {
@@ -141,6 +153,25 @@ impl Cursor {
             before_number: number,
         })
     }
+}
+
+/// A page of the tickets `caller` may see, as it is shown them. A vendor
+/// that sees customers masked may not look them up by address either: the
+/// `customer` filter would confirm who a customer is.
+pub fn list_for(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    filter: &TicketFilter,
+) -> AppResult<TicketPage> {
+    let disclosure = Disclosure::load(conn, caller)?;
+    if disclosure.masks_customers() && filter.customer_email.is_some() {
+        return Err(AppError::invalid(
+            "customer",
+            "this vendor sees customer addresses masked, so tickets cannot be found by one",
+        ));
+    }
+    let page = list(conn, &Visibility::of(caller), filter)?;
+    Ok(disclosure.page(page))
 }
 
 pub fn list(

@@ -99,6 +99,7 @@ pub fn patch_ticket(
         }
         TicketView::from_row((updated, customer, planned.queue, planned.assignee))
     })
+    .and_then(|view| view.as_seen_by(conn, caller))
 }
 
 fn stale(current: i32) -> AppError {

@@ -1,11 +1,19 @@
 //! The shapes tickets, messages and events take in every answer.
 
+use super::redact::{
+    for_each_string, mask_address, mask_addresses_in, mask_addresses_in_json, mask_name,
+};
+use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Message, Queue, Ticket, TicketEvent};
+use crate::db::schema::{agents, queues, vendors};
+use crate::db::DbConnection;
 use crate::domain::{AuthorKind, Channel, Priority, Status};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashSet};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -103,6 +111,11 @@ impl TicketView {
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
     }
+
+    /// This ticket as `caller` is shown it (see [`Disclosure`]).
+    pub fn as_seen_by(self, conn: &mut DbConnection, caller: &Principal) -> AppResult<Self> {
+        Ok(Disclosure::load(conn, caller)?.ticket(self))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -119,6 +132,7 @@ pub struct MessageView {
     pub id: String,
     pub ticket_id: String,
     pub author_kind: AuthorKind,
+    /// Null for an agent of another vendor than the reader's (after a hand-off).
     pub author_agent_id: Option<String>,
     pub author_customer_id: Option<String>,
     /// Public replies reach the customer; internal notes never do.
@@ -155,7 +169,8 @@ impl MessageView {
 pub struct EventView {
     pub id: String,
     pub kind: String,
-    /// `agent:{id}`, `token:{id}`, `customer:{id}` or `system`.
+    /// `agent:{id}`, `token:{id}`, `customer:{id}` or `system`; vendor
+    /// readers see another vendor's agents as `agent:other-vendor`.
     pub actor: String,
     #[schema(value_type = Object)]
     pub data: Value,
@@ -179,4 +194,240 @@ pub struct TicketPage {
     pub items: Vec<TicketView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The fields of an event's data that name a queue (by slug).
+fn queue_fields(event: &mut EventView) -> impl Iterator<Item = &mut Value> {
+    let keys: &[&str] = match event.kind.as_str() {
+        "created" => &["queue"],
+        "queue_changed" => &["from", "to"],
+        _ => &[],
+    };
+    event
+        .data
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|fields| fields.iter_mut())
+        .filter(move |(key, _)| keys.contains(&key.as_str()))
+        .map(|(_, value)| value)
+}
+
+/// How an agent of another vendor appears to a vendor's people: in event
+/// actors (`agent:other-vendor`) and wherever event data names an agent.
+pub const OTHER_VENDOR: &str = "other-vendor";
+
+/// What a caller is shown of the tickets it may read. Which tickets those
+/// are is [`super::Visibility`]'s business; this decides what of them shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Managers, admins and intake tokens: everything as stored.
+    Everything,
+    /// A vendor's agents and leads. They never see who worked a ticket at
+    /// another vendor (after a hand-off the notes stay, their authors do
+    /// not); with `mask_customer_pii` customers' names and addresses show
+    /// masked wherever they appear.
+    Vendor {
+        vendor_id: String,
+        mask_customer_pii: bool,
+    },
+}
+
+impl Disclosure {
+    /// One read of the caller's vendor, once per request (none for staff).
+    pub fn load(conn: &mut DbConnection, caller: &Principal) -> AppResult<Self> {
+        let Some(vendor_id) = caller.vendor_scope() else {
+            return Ok(Disclosure::Everything);
+        };
+        let mask: Option<bool> = vendors::table
+            .find(vendor_id)
+            .select(vendors::mask_customer_pii)
+            .first(conn)
+            .optional()?;
+        Ok(Disclosure::Vendor {
+            vendor_id: vendor_id.to_string(),
+            // A vendor that is gone cannot have said its agents may see more.
+            mask_customer_pii: mask.unwrap_or(true),
+        })
+    }
+
+    pub fn masks_customers(&self) -> bool {
+        matches!(
+            self,
+            Disclosure::Vendor {
+                mask_customer_pii: true,
+                ..
+            }
+        )
+    }
+
+    pub fn ticket(&self, mut ticket: TicketView) -> TicketView {
+        if self.masks_customers() {
+            ticket.customer.email = mask_address(&ticket.customer.email);
+            ticket.customer.name = ticket.customer.name.as_deref().map(mask_name);
+            ticket.subject = mask_addresses_in(&ticket.subject).into_owned();
+            let mut fields = Value::Object(std::mem::take(&mut ticket.custom_fields));
+            mask_addresses_in_json(&mut fields);
+            if let Value::Object(fields) = fields {
+                ticket.custom_fields = fields;
+            }
+        }
+        ticket
+    }
+
+    pub fn page(&self, mut page: TicketPage) -> TicketPage {
+        page.items = page.items.into_iter().map(|t| self.ticket(t)).collect();
+        page
+    }
+
+    /// A message the caller has just written: only customer masking applies
+    /// (its author is the caller).
+    pub fn own_message(&self, message: MessageView) -> MessageView {
+        self.mask_message(message)
+    }
+
+    /// Messages as shown: authors at other vendors unnamed, customers masked.
+    pub fn messages(
+        &self,
+        conn: &mut DbConnection,
+        messages: Vec<MessageView>,
+    ) -> AppResult<Vec<MessageView>> {
+        let authors = messages
+            .iter()
+            .filter_map(|m| m.author_agent_id.as_deref())
+            .collect();
+        let foreign = self.foreign_agents(conn, authors)?;
+        Ok(messages
+            .into_iter()
+            .map(|mut m| {
+                if m.author_agent_id
+                    .as_ref()
+                    .is_some_and(|a| foreign.contains(a))
+                {
+                    m.author_agent_id = None;
+                }
+                self.mask_message(m)
+            })
+            .collect())
+    }
+
+    fn mask_message(&self, mut message: MessageView) -> MessageView {
+        if self.masks_customers() {
+            message.body = mask_addresses_in(&message.body).into_owned();
+            message.body_html = message
+                .body_html
+                .as_deref()
+                .map(|html| mask_addresses_in(html).into_owned());
+        }
+        message
+    }
+
+    /// Events as shown: agents of other vendors, as actors or named in the
+    /// data (`assigned` from/to...), and other vendors' queues (where a
+    /// ticket came from before a hand-off) become [`OTHER_VENDOR`]; with
+    /// masking, every address in the data is masked (recipients, bounces).
+    pub fn events(
+        &self,
+        conn: &mut DbConnection,
+        mut events: Vec<EventView>,
+    ) -> AppResult<Vec<EventView>> {
+        if *self == Disclosure::Everything {
+            return Ok(events);
+        }
+        self.hide_foreign_agents(conn, &mut events)?;
+        self.hide_foreign_queues(conn, &mut events)?;
+        if self.masks_customers() {
+            for event in &mut events {
+                mask_addresses_in_json(&mut event.data);
+            }
+        }
+        Ok(events)
+    }
+
+    fn hide_foreign_agents(
+        &self,
+        conn: &mut DbConnection,
+        events: &mut [EventView],
+    ) -> AppResult<()> {
+        let mut named = BTreeSet::new();
+        for event in events.iter_mut() {
+            if let Some(agent) = event.actor.strip_prefix("agent:") {
+                named.insert(agent.to_string());
+            }
+            // Agent ids are UUIDs; other strings cannot name one.
+            for_each_string(&mut event.data, &mut |text| {
+                if uuid::Uuid::parse_str(text).is_ok() {
+                    named.insert(text.clone());
+                }
+            });
+        }
+        let foreign = self.foreign_agents(conn, named.iter().map(String::as_str).collect())?;
+        for event in events.iter_mut() {
+            if event
+                .actor
+                .strip_prefix("agent:")
+                .is_some_and(|agent| foreign.contains(agent))
+            {
+                event.actor = format!("agent:{OTHER_VENDOR}");
+            }
+            for_each_string(&mut event.data, &mut |text| {
+                if foreign.contains(text.as_str()) {
+                    *text = OTHER_VENDOR.to_string();
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn hide_foreign_queues(
+        &self,
+        conn: &mut DbConnection,
+        events: &mut [EventView],
+    ) -> AppResult<()> {
+        let Disclosure::Vendor { vendor_id, .. } = self else {
+            return Ok(());
+        };
+        let named: BTreeSet<String> = events
+            .iter_mut()
+            .flat_map(queue_fields)
+            .filter_map(|field| field.as_str().map(str::to_string))
+            .collect();
+        if named.is_empty() {
+            return Ok(());
+        }
+        let foreign: HashSet<String> = queues::table
+            .filter(queues::slug.eq_any(&named))
+            .filter(queues::vendor_id.ne(vendor_id))
+            .select(queues::slug)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        for field in events.iter_mut().flat_map(queue_fields) {
+            if field.as_str().is_some_and(|slug| foreign.contains(slug)) {
+                *field = Value::from(OTHER_VENDOR);
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `candidates` are agents of a vendor other than the viewer's,
+    /// in one query. Agents without a vendor (managers, admins) are staff of
+    /// the installation, not another vendor's people, and stay named.
+    fn foreign_agents(
+        &self,
+        conn: &mut DbConnection,
+        candidates: BTreeSet<&str>,
+    ) -> AppResult<HashSet<String>> {
+        let Disclosure::Vendor { vendor_id, .. } = self else {
+            return Ok(HashSet::new());
+        };
+        if candidates.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let foreign: Vec<String> = agents::table
+            .filter(agents::id.eq_any(candidates))
+            .filter(agents::vendor_id.ne(vendor_id))
+            .select(agents::id)
+            .load(conn)?;
+        Ok(foreign.into_iter().collect())
+    }
 }

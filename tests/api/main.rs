@@ -15,3 +15,4 @@ mod smtp;
 mod support;
 mod tickets;
 mod trust_auth;
+mod trust_pii;
