@@ -15,8 +15,8 @@ use crate::error::{AppError, AppResult};
 use crate::tickets::{events, query, view::TicketView, TicketRef, Visibility};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Deserialize;
 use public_fields::{PublicFields, RestrictedField};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -152,7 +152,12 @@ pub struct Idempotency {
 
 impl Idempotency {
     /// `client` is the caller's address; it scopes anonymous callers' keys.
-    pub fn new(caller: Option<&Principal>, client: &str, key: &str, body: &[u8]) -> AppResult<Self> {
+    pub fn new(
+        caller: Option<&Principal>,
+        client: &str,
+        key: &str,
+        body: &[u8],
+    ) -> AppResult<Self> {
         let key = key.trim();
         if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(AppError::BadRequest(
@@ -302,7 +307,9 @@ fn shown_to(
     let Value::Object(mut shown) = serde_json::to_value(ticket)
         .map_err(|e| AppError::Internal(format!("a ticket view did not serialise: {e}")))?
     else {
-        return Err(AppError::Internal("a ticket view is not a JSON object".into()));
+        return Err(AppError::Internal(
+            "a ticket view is not a JSON object".into(),
+        ));
     };
     if !caller.is_some_and(|p| p.role.is_manager_or_above()) {
         shown.insert(

@@ -220,7 +220,10 @@ mod tests {
     fn language_tags_must_be_well_formed() {
         let mut errors = Errors::default();
         for good in ["en", "es-CO", "pt-BR", "zh-Hant-TW", "sr-Latn", "x-klingon"] {
-            assert_eq!(errors.language("language", Some(good)).as_deref(), Some(good));
+            assert_eq!(
+                errors.language("language", Some(good)).as_deref(),
+                Some(good)
+            );
         }
         assert!(errors.is_empty(), "{:?}", errors.0);
         assert_eq!(errors.language("language", Some("  ")), None);

@@ -44,6 +44,9 @@ async fn put_public_fields(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: PublicFields = parse_json(&body)?;
-    let setting = run_db(&state, move |conn| public_fields::put(conn, &caller.0, input)).await?;
+    let setting = run_db(&state, move |conn| {
+        public_fields::put(conn, &caller.0, input)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(setting))
 }
