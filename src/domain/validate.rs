@@ -90,7 +90,7 @@ impl Errors {
     /// Custom fields as they will be stored (JSON), recording an error when
     /// they are over [`MAX_CUSTOM_FIELDS_JSON`].
     pub fn custom_fields(&mut self, field: &str, fields: &Map<String, Value>) -> String {
-        let encoded = Value::Object(fields.clone()).to_string();
+        let encoded = serde_json::to_string(fields).expect("JSON values serialise");
         if encoded.len() > MAX_CUSTOM_FIELDS_JSON {
             self.add(
                 field,
@@ -103,11 +103,16 @@ impl Errors {
     /// An optional language tag such as `en` or `es-CO` (well-formed BCP 47):
     /// absent or blank becomes `None`.
     pub fn language(&mut self, field: &str, value: Option<&str>) -> Option<String> {
-        let tag = self.optional_text(field, value, MAX_LANGUAGE_TAG)?;
-        if language_tags::LanguageTag::parse(&tag).is_err() {
-            self.add(field, "must be a language tag such as en or es-CO");
+        let tag = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if tag.len() > MAX_LANGUAGE_TAG || language_tags::LanguageTag::parse(tag).is_err() {
+            self.add(
+                field,
+                format!(
+                    "must be a language tag such as en or es-CO (at most {MAX_LANGUAGE_TAG} characters)"
+                ),
+            );
         }
-        Some(tag)
+        Some(tag.to_string())
     }
 
     /// Parse a value with `FromStr`, recording its message on failure.
@@ -227,7 +232,16 @@ mod tests {
         }
         assert!(errors.is_empty(), "{:?}", errors.0);
         assert_eq!(errors.language("language", Some("  ")), None);
-        for bad in ["<script>", "en_US", "e", "en--US", "toolongprimary", "en-"] {
+        let too_long = format!("en-{}", ["abcdefgh"; 4].join("-"));
+        for bad in [
+            "<script>",
+            "en_US",
+            "e",
+            "en--US",
+            "toolongprimary",
+            "en-",
+            &too_long,
+        ] {
             let mut errors = Errors::default();
             errors.language("language", Some(bad));
             assert_eq!(errors.0.len(), 1, "{bad:?} should be refused");
