@@ -2,17 +2,20 @@
 //! first event and (when given) its idempotency key are written in one
 //! transaction, so a 2xx always means all of them are committed.
 
+pub mod public_fields;
+
 use crate::attachments::{self, Upload};
 use crate::auth::{generate_secret, hash_secret, Principal};
 use crate::db::models::{Customer, IdempotencyKey, Message, Queue, Ticket};
-use crate::db::schema::{customers, idempotency_keys, messages, queues};
+use crate::db::schema::{customers, idempotency_keys, messages, queues, tickets};
 use crate::db::{insert_ticket, is_unique_violation, write_tx, DbConnection};
 use crate::domain::validate::{normalize_tags, Errors};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use crate::tickets::{events, query, view::TicketView};
+use crate::tickets::{events, query, view::TicketView, TicketRef, Visibility};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
+use public_fields::{PublicFields, RestrictedField};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -20,7 +23,6 @@ use utoipa::ToSchema;
 
 pub const MAX_SUBJECT: usize = 250;
 pub const MAX_BODY: usize = 64 * 1024;
-const MAX_CUSTOM_FIELDS_JSON: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,8 +71,37 @@ pub struct Submission {
 }
 
 impl CreateTicketRequest {
-    pub fn validate(self, caller: Option<&Principal>) -> AppResult<Submission> {
+    /// The fields this request sets that the public channel may set only
+    /// when a manager made them public.
+    fn restricted_fields(&self) -> impl Iterator<Item = RestrictedField<'_>> {
+        let priority = self.priority.is_some().then_some(RestrictedField::Priority);
+        let tags = (!self.tags.is_empty()).then_some(RestrictedField::Tags);
+        let custom = self
+            .custom_fields
+            .iter()
+            .flat_map(Map::keys)
+            .map(|name| RestrictedField::Custom(name));
+        priority.into_iter().chain(tags).chain(custom)
+    }
+
+    /// Whether validating this request as an anonymous one needs the
+    /// public-fields setting (most public requests send none of them).
+    pub fn sets_restricted_fields(&self) -> bool {
+        self.restricted_fields().next().is_some()
+    }
+
+    /// Checks every field; an anonymous request (`caller` is `None`) may
+    /// set only what `public` opens to it. Authenticated callers are not
+    /// limited by `public`.
+    pub fn validate(
+        self,
+        caller: Option<&Principal>,
+        public: &PublicFields,
+    ) -> AppResult<Submission> {
         let mut errors = Errors::default();
+        if caller.is_none() {
+            public.refuse_others(&mut errors, self.restricted_fields());
+        }
         let subject = errors.required_text("subject", &self.subject, MAX_SUBJECT);
         let body = errors.required_text("body", &self.body, MAX_BODY);
         let customer_email = errors.email("customer.email", &self.customer.email);
@@ -82,19 +113,8 @@ impl CreateTicketRequest {
         };
         let tags = normalize_tags(&mut errors, "tags", &self.tags);
         let custom_fields = self.custom_fields.unwrap_or_default();
-        if serde_json::to_string(&custom_fields).map_or(0, |s| s.len()) > MAX_CUSTOM_FIELDS_JSON {
-            errors.add(
-                "custom_fields",
-                format!("must be at most {MAX_CUSTOM_FIELDS_JSON} bytes as JSON"),
-            );
-        }
-        let language = errors.optional_text("language", self.language.as_deref(), 35);
-        if language
-            .as_deref()
-            .is_some_and(|l| !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        {
-            errors.add("language", "must be a language tag such as en or es-CO");
-        }
+        errors.custom_fields("custom_fields", &custom_fields);
+        let language = errors.language("language", self.language.as_deref());
         match (caller, &self.queue) {
             (None, Some(_)) => errors.add("queue", "only authenticated callers may choose a queue"),
             (Some(p), None) if p.role.is_vendor_scoped() => errors.add(
@@ -121,7 +141,9 @@ impl CreateTicketRequest {
 /// A client's promise that two requests with this key are the same request.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
-    /// Whose key space: the token id, or `public` for anonymous callers.
+    /// Whose key space: `token:{id}`, or `public:{client address}` for
+    /// anonymous callers, so one client can neither take nor read another
+    /// client's keys.
     pub scope: String,
     pub key: String,
     /// Hash of the request body, to refuse the same key on a different request.
@@ -129,7 +151,13 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    pub fn new(caller: Option<&Principal>, key: &str, body: &[u8]) -> AppResult<Self> {
+    /// `client` is the caller's address; it scopes anonymous callers' keys.
+    pub fn new(
+        caller: Option<&Principal>,
+        client: &str,
+        key: &str,
+        body: &[u8],
+    ) -> AppResult<Self> {
         let key = key.trim();
         if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(AppError::BadRequest(
@@ -137,7 +165,10 @@ impl Idempotency {
             ));
         }
         Ok(Idempotency {
-            scope: caller.map_or_else(|| "public".to_string(), |p| format!("token:{}", p.token_id)),
+            scope: caller.map_or_else(
+                || format!("public:{client}"),
+                |p| format!("token:{}", p.token_id),
+            ),
             key: key.to_string(),
             request_hash: hex::encode(Sha256::digest(body)),
         })
@@ -169,48 +200,131 @@ pub struct MailDetails {
 
 pub struct Created {
     pub ticket: TicketView,
-    /// The customer's first message (absent on a replay).
+    /// The customer's first message.
     pub first_message_id: Option<String>,
-    /// The customer's secret link token; absent when an earlier request's
-    /// ticket is replayed (only its hash is stored).
+    /// The customer's secret link token (only its hash is stored).
     pub access_token: Option<String>,
-    pub replayed: bool,
     /// The customer was created by this request (never wrote in before).
     pub new_customer: bool,
 }
 
+/// What `POST /api/v1/tickets` answers.
+pub struct Receipt {
+    pub ticket_id: String,
+    /// The ticket as the create answer shows it to this caller (see
+    /// [`shown_to`]); on a replay, exactly what the first answer showed.
+    pub shown: Map<String, Value>,
+    /// The customer's secret link token: only on the public channel, where
+    /// the caller is the customer, and only in the answer that made the
+    /// ticket. Staff and machines never hold a customer's credential.
+    pub access_token: Option<String>,
+    pub replayed: bool,
+}
+
+impl Receipt {
+    /// The ticket version the answer shows, for its `ETag` (keys stored
+    /// before answers were kept replay without one).
+    pub fn version(&self) -> Option<i64> {
+        self.shown.get("version").and_then(Value::as_i64)
+    }
+}
+
+/// Opens a ticket from the API, or, for a request with an idempotency key
+/// that was used before, answers what the first request's answer showed.
+/// The public-fields setting is read only for an anonymous request that
+/// sets one of the fields it governs.
+pub fn receive(
+    conn: &mut DbConnection,
+    request: CreateTicketRequest,
+    caller: Option<&Principal>,
+    idempotency: Option<Idempotency>,
+) -> AppResult<Receipt> {
+    let public = match caller {
+        None if request.sets_restricted_fields() => public_fields::load(conn)?,
+        _ => PublicFields::default(),
+    };
+    let submission = request.validate(caller, &public)?;
+    let ctx = IntakeContext {
+        channel: Channel::Api,
+        caller,
+        idempotency,
+        follow_up_of: None,
+        mail: None,
+        more_events: Vec::new(),
+    };
+    let attempt = write_tx(conn, |conn| {
+        if let Some(replayed) = replay(conn, &ctx)? {
+            return Ok(replayed);
+        }
+        let created = create_in_transaction(conn, &submission, &[], &ctx)?;
+        Ok(Receipt {
+            shown: shown_to(caller, &created.ticket, &submission)?,
+            ticket_id: created.ticket.id,
+            access_token: created.access_token.filter(|_| caller.is_none()),
+            replayed: false,
+        })
+    });
+    match attempt {
+        // A concurrent request with the same key committed first: answer as it did.
+        Err(AppError::Database(err)) if is_unique_violation(&err) && ctx.idempotency.is_some() => {
+            replay(conn, &ctx)?.ok_or(AppError::Database(err))
+        }
+        Ok(receipt) => {
+            if !receipt.replayed {
+                crate::metrics::ticket_created(ctx.channel);
+            }
+            Ok(receipt)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Creates a ticket for a channel that sends no idempotency key (the web
+/// form), in its own transaction.
 pub fn create_ticket(
     conn: &mut DbConnection,
     submission: &Submission,
     uploads: &[Upload],
     ctx: &IntakeContext<'_>,
 ) -> AppResult<Created> {
-    let attempt = write_tx(conn, |conn| {
-        if let Some(replay) = replay(conn, ctx.idempotency.as_ref())? {
-            return Ok(replay);
-        }
+    let created = write_tx(conn, |conn| {
         create_in_transaction(conn, submission, uploads, ctx)
-    });
-    match attempt {
-        // A concurrent request with the same key committed first: answer as it did.
-        Err(AppError::Database(err)) if is_unique_violation(&err) && ctx.idempotency.is_some() => {
-            replay(conn, ctx.idempotency.as_ref())?.ok_or(AppError::Database(err))
-        }
-        Ok(created) => {
-            if !created.replayed {
-                crate::metrics::ticket_created(ctx.channel);
-            }
-            Ok(created)
-        }
-        Err(err) => Err(err),
-    }
+    })?;
+    crate::metrics::ticket_created(ctx.channel);
+    Ok(created)
 }
 
-fn replay(
-    conn: &mut DbConnection,
-    idempotency: Option<&Idempotency>,
-) -> AppResult<Option<Created>> {
-    let Some(idem) = idempotency else {
+/// What a create answer shows of the new ticket. Managers and admins may
+/// read every ticket and customer: they get the full view. Everyone else
+/// (the public, intake machines, vendor agents) gets the same shape with the
+/// customer exactly as they sent them, because the stored customer's id and
+/// name would tell them who is a customer already and what they are called.
+fn shown_to(
+    caller: Option<&Principal>,
+    ticket: &TicketView,
+    sent: &Submission,
+) -> AppResult<Map<String, Value>> {
+    let Value::Object(mut shown) = serde_json::to_value(ticket)
+        .map_err(|e| AppError::Internal(format!("a ticket view did not serialise: {e}")))?
+    else {
+        return Err(AppError::Internal(
+            "a ticket view is not a JSON object".into(),
+        ));
+    };
+    if !caller.is_some_and(|p| p.role.is_manager_or_above()) {
+        shown.insert(
+            "customer".into(),
+            json!({"email": sent.customer_email, "name": sent.customer_name}),
+        );
+    }
+    Ok(shown)
+}
+
+/// The first answer to this request's key, if the key was used before, as
+/// long as the caller may still see the ticket: a vendor's agents lose sight
+/// of a ticket handed to another vendor, and a replay then answers 404.
+fn replay(conn: &mut DbConnection, ctx: &IntakeContext<'_>) -> AppResult<Option<Receipt>> {
+    let Some(idem) = &ctx.idempotency else {
         return Ok(None);
     };
     let found: Option<IdempotencyKey> = idempotency_keys::table
@@ -224,13 +338,34 @@ fn replay(
             "this Idempotency-Key was already used for a different request".into(),
         ));
     }
-    Ok(Some(Created {
-        ticket: query::load_by_id(conn, &found.ticket_id)?,
-        first_message_id: None,
+    if let Some(visibility @ Visibility::Vendor(_)) = ctx.caller.map(Visibility::of) {
+        query::find_row(conn, &visibility, &TicketRef::Id(found.ticket_id.clone()))?;
+    }
+    let shown = match &found.answer {
+        Some(answer) => serde_json::from_str(answer).map_err(|e| {
+            AppError::Internal(format!("a stored idempotent answer is unreadable: {e}"))
+        })?,
+        None => identity_only(conn, &found.ticket_id)?,
+    };
+    Ok(Some(Receipt {
+        ticket_id: found.ticket_id,
+        shown,
         access_token: None,
         replayed: true,
-        new_customer: false,
     }))
+}
+
+/// The answer for a key stored before answers were kept: only what names
+/// the ticket, never its current state.
+fn identity_only(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Map<String, Value>> {
+    let number: i64 = tickets::table
+        .find(ticket_id)
+        .select(tickets::number)
+        .first(conn)?;
+    let mut shown = Map::new();
+    shown.insert("id".into(), ticket_id.into());
+    shown.insert("number".into(), number.into());
+    Ok(shown)
 }
 
 fn resolve_queue(
@@ -402,23 +537,25 @@ pub fn create_in_transaction(
         conn,
         &std::iter::once(created).chain(more).collect::<Vec<_>>(),
     )?;
+    let view = TicketView::from_row((ticket, customer, queue, None))?;
+    // The first answer is kept with the key, in the key's one INSERT, so a
+    // replay can answer it as it was.
     if let Some(idem) = &ctx.idempotency {
         diesel::insert_into(idempotency_keys::table)
             .values(IdempotencyKey {
                 scope: idem.scope.clone(),
                 key: idem.key.clone(),
                 request_hash: idem.request_hash.clone(),
-                ticket_id: ticket.id.clone(),
+                ticket_id: view.id.clone(),
                 created_at: now,
+                answer: Some(Value::Object(shown_to(ctx.caller, &view, s)?).to_string()),
             })
             .execute(conn)?;
     }
-    let view = TicketView::from_row((ticket, customer, queue, None))?;
     Ok(Created {
         ticket: view,
         first_message_id: Some(message.id),
         access_token: Some(access_token),
-        replayed: false,
         new_customer,
     })
 }

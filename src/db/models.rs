@@ -202,6 +202,9 @@ pub struct IdempotencyKey {
     pub request_hash: String,
     pub ticket_id: String,
     pub created_at: NaiveDateTime,
+    /// The first answer's JSON, replayed as it was; NULL for keys stored
+    /// before answers were kept.
+    pub answer: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -289,4 +292,14 @@ pub struct AppSecret {
     pub name: String,
     pub value: String,
     pub created_at: NaiveDateTime,
+}
+
+/// A setting every process must agree on, as JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = app_settings)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct AppSetting {
+    pub name: String,
+    pub value: String,
+    pub updated_at: NaiveDateTime,
 }

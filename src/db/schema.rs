@@ -145,6 +145,7 @@ diesel::table! {
         request_hash -> Text,
         ticket_id -> Text,
         created_at -> Timestamp,
+        answer -> Nullable<Text>,
     }
 }
 
@@ -176,6 +177,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_recipients,
     imap_positions,
     app_secrets,
+    app_settings,
 );
 
 diesel::table! {
@@ -250,6 +252,14 @@ diesel::table! {
         name -> Text,
         value -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    app_settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
     }
 }
 

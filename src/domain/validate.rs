@@ -1,6 +1,13 @@
 //! Field validation shared by every intake path.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Custom fields travel with every copy of a ticket (answers, lists, event
+/// data), so their total size is bounded wherever they are set.
+pub const MAX_CUSTOM_FIELDS_JSON: usize = 16 * 1024;
+/// RFC 5646 recommends room for tags of at least 35 characters.
+pub const MAX_LANGUAGE_TAG: usize = 35;
 
 /// One problem with one input field, as shown to API clients and on forms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -78,6 +85,34 @@ impl Errors {
                 value.to_string()
             }
         }
+    }
+
+    /// Custom fields as they will be stored (JSON), recording an error when
+    /// they are over [`MAX_CUSTOM_FIELDS_JSON`].
+    pub fn custom_fields(&mut self, field: &str, fields: &Map<String, Value>) -> String {
+        let encoded = serde_json::to_string(fields).expect("JSON values serialise");
+        if encoded.len() > MAX_CUSTOM_FIELDS_JSON {
+            self.add(
+                field,
+                format!("must be at most {MAX_CUSTOM_FIELDS_JSON} bytes as JSON"),
+            );
+        }
+        encoded
+    }
+
+    /// An optional language tag such as `en` or `es-CO` (well-formed BCP 47):
+    /// absent or blank becomes `None`.
+    pub fn language(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let tag = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if tag.len() > MAX_LANGUAGE_TAG || language_tags::LanguageTag::parse(tag).is_err() {
+            self.add(
+                field,
+                format!(
+                    "must be a language tag such as en or es-CO (at most {MAX_LANGUAGE_TAG} characters)"
+                ),
+            );
+        }
+        Some(tag.to_string())
     }
 
     /// Parse a value with `FromStr`, recording its message on failure.
@@ -184,6 +219,52 @@ mod tests {
         ] {
             assert!(normalize_email(bad).is_none(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn language_tags_must_be_well_formed() {
+        let mut errors = Errors::default();
+        for good in ["en", "es-CO", "pt-BR", "zh-Hant-TW", "sr-Latn", "x-klingon"] {
+            assert_eq!(
+                errors.language("language", Some(good)).as_deref(),
+                Some(good)
+            );
+        }
+        assert!(errors.is_empty(), "{:?}", errors.0);
+        assert_eq!(errors.language("language", Some("  ")), None);
+        let too_long = format!("en-{}", ["abcdefgh"; 4].join("-"));
+        for bad in [
+            "<script>",
+            "en_US",
+            "e",
+            "en--US",
+            "toolongprimary",
+            "en-",
+            &too_long,
+        ] {
+            let mut errors = Errors::default();
+            errors.language("language", Some(bad));
+            assert_eq!(errors.0.len(), 1, "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn custom_fields_are_bounded_as_stored_json() {
+        let mut errors = Errors::default();
+        let mut fields = Map::new();
+        fields.insert("order".into(), Value::String("A-1".into()));
+        assert_eq!(
+            errors.custom_fields("custom_fields", &fields),
+            r#"{"order":"A-1"}"#
+        );
+        assert!(errors.is_empty());
+        let room = MAX_CUSTOM_FIELDS_JSON - r#"{"order":""}"#.len();
+        fields.insert("order".into(), Value::String("x".repeat(room)));
+        errors.custom_fields("custom_fields", &fields);
+        assert!(errors.is_empty(), "exactly the limit is allowed");
+        fields.insert("order".into(), Value::String("x".repeat(room + 1)));
+        errors.custom_fields("custom_fields", &fields);
+        assert_eq!(errors.0[0].field, "custom_fields");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod directory;
 pub mod form_body;
 pub mod inbound;
+pub mod intake_settings;
 pub mod openapi;
 pub mod ops;
 pub mod outbox;
@@ -156,6 +157,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(support::routes)
             .configure(inbound::routes)
             .configure(outbox::routes)
+            .configure(intake_settings::routes)
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(
                 SwaggerUi::new("/api/docs/{_:.*}")

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the
 //! offline Swagger UI that renders it.
 
-use super::{directory, inbound, ops, outbox, tickets};
+use super::{directory, inbound, intake_settings, ops, outbox, tickets};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -29,6 +29,7 @@ impl Modify for BearerAuth {
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,
+        intake_settings::get_public_fields, intake_settings::put_public_fields,
         outbox::list_outbox, outbox::retry_outbox,
         ops::healthz, ops::readyz, ops::metrics,
     )

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::domain::validate::FieldError;
 use crate::domain::{AuthorKind, Channel, Status};
 use crate::error::AppError;
+use crate::intake::public_fields::PublicFields;
 use crate::intake::{self, CreateTicketRequest, CustomerInput, IntakeContext, Submission};
 use crate::tickets::conversation::{self, CustomerReply, CustomerTicket};
 use actix_web::http::{header, StatusCode};
@@ -495,7 +496,11 @@ impl SupportInput {
             queue: None,
             language: None,
         };
-        let validated = request.validate(None).map_err(Failure::from);
+        // The form sets none of the fields the public-fields setting opens,
+        // so nothing needs it: with nothing public, any it set would be refused.
+        let validated = request
+            .validate(None, &PublicFields::default())
+            .map_err(Failure::from);
         let limited = check_limits(uploads, limits).map_err(Failure::from);
         match (validated, limited) {
             (Ok(submission), Ok(())) => Ok(submission),

@@ -5,9 +5,9 @@ use super::client_ip;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, AppState};
 use crate::domain::validate::Errors;
-use crate::domain::{Channel, Priority, Status};
+use crate::domain::{Priority, Status};
 use crate::error::AppError;
-use crate::intake::{self, CreateTicketRequest, Idempotency, IntakeContext};
+use crate::intake::{self, CreateTicketRequest, Idempotency};
 use crate::tickets::conversation::{self, NewMessageRequest};
 use crate::tickets::query::{self, AssigneeFilter, Cursor};
 use crate::tickets::update::{patch_ticket, TicketPatch};
@@ -16,6 +16,7 @@ use crate::tickets::{TicketFilter, TicketRef};
 use actix_web::http::header;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,26 +29,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(list_events);
 }
 
-/// The create answer: the ticket, plus the customer's private link when it
-/// was just made.
+/// The create answer. To managers and admins, the ticket as `GET` shows it;
+/// to everyone else (the public, intake tokens, vendor agents and leads) the
+/// same fields with `customer` exactly as sent (`email`, `name`; no `id`),
+/// never the stored customer. A replay answers what the first answer
+/// showed (`{id, number}` for keys stored before Relay kept answers).
 #[derive(Serialize, ToSchema)]
 pub struct CreatedTicket {
     #[serde(flatten)]
-    pub ticket: TicketView,
-    /// The customer's private page; only in the answer that created the ticket.
+    #[schema(value_type = TicketView)]
+    pub ticket: Map<String, Value>,
+    /// The customer's private page: only in the public (anonymous) answer
+    /// that created the ticket; absent for every token and on replays.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_url: Option<String>,
 }
 
 /// Create a ticket. Without a token this is the public channel (rate-limited
 /// per client IP); with one, authenticated intake. Send `Idempotency-Key` so a
-/// retried request never makes a second ticket.
+/// retried request never makes a second ticket. Anonymous callers may set
+/// `priority`, `tags` and `custom_fields` only as far as
+/// `/api/v1/intake/public-fields` allows (422 naming each other field).
 #[utoipa::path(
     post, path = "/api/v1/tickets", tag = "tickets",
     request_body = CreateTicketRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key; the same key and body replay the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key, scoped to the token (or, without one, to the client address); the same key and body replay the first answer")),
     responses(
-        (status = 201, description = "Created and committed", body = CreatedTicket),
-        (status = 422, description = "Invalid fields", body = Problem),
+        (status = 201, description = "Created and committed, or replayed (`Idempotent-Replayed: true`)", body = CreatedTicket),
+        (status = 404, description = "Replay by a vendor agent or lead of a ticket they can no longer see", body = Problem),
+        (status = 422, description = "Invalid fields, or fields the public channel may not set", body = Problem),
         (status = 429, description = "Too many public requests", body = Problem),
     )
 )]
@@ -73,42 +83,36 @@ async fn create_ticket(
         ),
         None => None,
     };
+    // Anonymous callers' keys are scoped to their address; tokens scope their own.
+    let client = match (&token.0, &idempotency_key) {
+        (None, Some(_)) => client_ip(&req, &state.settings).to_string(),
+        _ => String::new(),
+    };
     // Intake is the hottest path: the token is checked on the connection
     // that then creates the ticket.
-    let created = run_db(&state, move |conn| {
+    let receipt = run_db(&state, move |conn| {
         let caller = token.authenticate(conn)?;
-        let submission = request.validate(caller.as_ref())?;
         let idempotency = idempotency_key
-            .map(|key| Idempotency::new(caller.as_ref(), &key, &body))
+            .map(|key| Idempotency::new(caller.as_ref(), &client, &key, &body))
             .transpose()?;
-        intake::create_ticket(
-            conn,
-            &submission,
-            &[],
-            &IntakeContext {
-                channel: Channel::Api,
-                caller: caller.as_ref(),
-                idempotency,
-                follow_up_of: None,
-                mail: None,
-                more_events: Vec::new(),
-            },
-        )
+        intake::receive(conn, request, caller.as_ref(), idempotency)
     })
     .await?;
-    let location = format!("/api/v1/tickets/{}", created.ticket.id);
-    let etag = created.ticket.etag();
     let mut response = HttpResponse::Created();
-    response
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag));
-    if created.replayed {
+    response.insert_header((
+        header::LOCATION,
+        format!("/api/v1/tickets/{}", receipt.ticket_id),
+    ));
+    if let Some(version) = receipt.version() {
+        response.insert_header((header::ETAG, format!("\"{version}\"")));
+    }
+    if receipt.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     let base = state.settings.server.public_base_url.trim_end_matches('/');
     Ok(response.json(CreatedTicket {
-        access_url: created.access_token.map(|t| format!("{base}/t/{t}")),
-        ticket: created.ticket,
+        access_url: receipt.access_token.map(|t| format!("{base}/t/{t}")),
+        ticket: receipt.shown,
     }))
 }
 

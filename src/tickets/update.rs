@@ -310,7 +310,9 @@ fn plan(
                 merged.insert(key.clone(), value.clone());
             }
         }
-        let encoded = Value::Object(merged).to_string();
+        // Bounded like on create, on the result: many small patches must
+        // not add up to what one create may not send.
+        let encoded = errors.custom_fields("custom_fields", &merged);
         if encoded != t.custom_fields {
             changes.push(Change {
                 kind: "custom_fields_changed",
@@ -320,7 +322,7 @@ fn plan(
         }
     }
     if let Some(language) = &patch.language {
-        let language = errors.optional_text("language", language.as_deref(), 35);
+        let language = errors.language("language", language.as_deref());
         if language != t.language {
             changes.push(Change {
                 kind: "language_changed",

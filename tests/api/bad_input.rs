@@ -1,6 +1,7 @@
 //! Bad input always gets a clear 4xx problem document and changes nothing.
 
 use crate::common::*;
+use crate::trust_intake::open_to_the_public;
 use relay::domain::Role;
 use serde_json::json;
 
@@ -49,6 +50,9 @@ async fn bad_ticket_bodies_are_refused_with_field_messages() {
         ["subject", "body", "customer.email"]
     );
 
+    // Priority and tags are checked like any field once they may come from
+    // the public channel (by default they may not: see trust_intake).
+    open_to_the_public(&app, json!({"priority": true, "tags": true})).await;
     let invalid = expect_problem(
         post(
             json!({

@@ -16,3 +16,4 @@ mod support;
 mod tickets;
 mod trust_auth;
 mod trust_pii;
+mod trust_intake;

@@ -104,11 +104,17 @@ async fn ticket_count(app: &TestApp) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
-/// A ticket made through the API, and its customer's link token.
+/// A ticket made through the public API, and its customer's link token
+/// (only the public channel's answer carries the link).
 async fn api_ticket(app: &TestApp, subject: &str) -> (Value, String) {
-    let created = app
-        .create_ticket(ticket_body(subject, "ben@example.com"))
-        .await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/tickets"))
+        .json(&ticket_body(subject, "ben@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let created = expect_json(resp, 201).await;
     let token = token_of(created["access_url"].as_str().unwrap());
     (created, token)
 }

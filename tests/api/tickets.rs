@@ -1,12 +1,20 @@
 //! Tickets over the REST API.
 
 use crate::common::*;
+use crate::trust_intake::open_to_the_public;
 use relay::domain::Role;
 use serde_json::json;
 
 #[actix_web::test]
 async fn public_intake_creates_a_committed_ticket() {
     let app = TestApp::spawn().await;
+    // The public channel sets priority, tags and custom fields only once a
+    // manager makes them public.
+    open_to_the_public(
+        &app,
+        json!({"priority": true, "tags": true, "custom_fields": ["order"]}),
+    )
+    .await;
     let resp = app
         .client
         .post(app.url("/api/v1/tickets"))
