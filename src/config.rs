@@ -171,17 +171,10 @@ pub struct MetricsSettings {
     /// A separate address (e.g. `127.0.0.1:9090`) that serves only `/metrics`;
     /// the public port then answers 404 there.
     #[serde(default)]
-    pub bind: Option<String>,
+    pub bind: Option<SocketAddr>,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
     #[serde(default)]
     pub token: Option<String>,
-}
-
-impl MetricsSettings {
-    /// The metrics listener's address, when it has one (validated at load).
-    pub fn bind_addr(&self) -> Option<SocketAddr> {
-        self.bind.as_deref().and_then(|b| b.parse().ok())
-    }
 }
 
 /// Never prints the token.
@@ -526,22 +519,14 @@ impl Settings {
 
     fn validate_metrics(&self) -> Result<(), ConfigError> {
         let fail = |key: &str, why: String| Err(ConfigError(format!("setting `{key}`: {why}")));
-        if let Some(bind) = &self.metrics.bind {
-            match bind.parse::<SocketAddr>() {
-                Ok(addr) if addr.port() == 0 => {
-                    return fail("metrics.bind", "needs a port, e.g. 127.0.0.1:9090".into())
-                }
-                Ok(addr) if addr == self.bind_addr() => {
-                    return fail("metrics.bind", "must differ from server.bind".into())
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    return fail(
-                        "metrics.bind",
-                        format!("'{bind}' is not an address such as 127.0.0.1:9090"),
-                    )
-                }
+        match self.metrics.bind {
+            Some(addr) if addr.port() == 0 => {
+                return fail("metrics.bind", "needs a port, e.g. 127.0.0.1:9090".into())
             }
+            Some(addr) if addr == self.bind_addr() => {
+                return fail("metrics.bind", "must differ from server.bind".into())
+            }
+            _ => {}
         }
         if let Some(token) = &self.metrics.token {
             if token.chars().count() < MIN_METRICS_TOKEN_CHARS
@@ -683,7 +668,7 @@ mod tests {
             .merge(("metrics.token", "a-long-enough-secret"));
         let settings = Settings::from_figment(fig).unwrap();
         assert_eq!(
-            settings.metrics.bind_addr(),
+            settings.metrics.bind,
             Some("127.0.0.1:9090".parse().unwrap())
         );
         assert!(!format!("{settings:?}").contains("a-long-enough-secret"));

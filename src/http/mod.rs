@@ -119,7 +119,7 @@ fn request_id(sent: Option<&str>) -> String {
 fn wrong_listener(req: &ServiceRequest) -> bool {
     let metrics_addr = req
         .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.settings.metrics.bind_addr());
+        .and_then(|state| state.settings.metrics.bind);
     let Some(metrics_addr) = metrics_addr else {
         return false;
     };
@@ -226,7 +226,7 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let metrics_addr = state.settings.metrics.bind_addr();
+    let metrics_addr = state.settings.metrics.bind;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

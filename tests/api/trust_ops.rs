@@ -180,7 +180,7 @@ fn free_port() -> u16 {
 #[actix_web::test]
 async fn metrics_can_have_a_listener_of_their_own() {
     let port = free_port();
-    let app = TestApp::spawn_with(|s| s.metrics.bind = Some(format!("127.0.0.1:{port}"))).await;
+    let app = TestApp::spawn_with(|s| s.metrics.bind = Some(([127, 0, 0, 1], port).into())).await;
     let public = app.client.get(app.url("/metrics")).send().await.unwrap();
     expect_problem(public, 404).await;
     expect_json(
