@@ -1,9 +1,12 @@
 //! Attachments: content stored once per SHA-256, described per message.
 
+use crate::auth::{hash_secret, Principal};
 use crate::db::models::{Attachment, NewBlob};
-use crate::db::schema::attachments;
+use crate::db::schema::{attachments, blobs, messages, tickets};
 use crate::db::{insert_blob_if_absent, DbConnection};
 use crate::error::{AppError, AppResult};
+use crate::tickets::conversation::record_vendor_view;
+use crate::tickets::query::{self, TicketRef, Visibility};
 use crate::tickets::view::AttachmentView;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -119,6 +122,87 @@ pub fn for_messages(
             });
     }
     Ok(grouped)
+}
+
+/// A stored file on its way out, with the name and type it was sent with.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub filename: String,
+    /// As claimed by whoever sent the file: never trusted for rendering.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An attachment for staff: any message of a ticket the caller may see,
+/// internal notes included (404 otherwise, as for the ticket itself). A
+/// vendor agent's download counts as reading the ticket.
+pub fn download_for_staff(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    attachment_id: &str,
+) -> AppResult<Download> {
+    let (attachment, ticket_id) = with_ticket_id(conn, attachment_id)?;
+    let ticket = match query::find(conn, &Visibility::of(caller), &TicketRef::Id(ticket_id)) {
+        Err(AppError::NotFound(_)) => return Err(not_found()),
+        found => found?,
+    };
+    record_vendor_view(conn, caller, &ticket)?;
+    with_content(conn, attachment)
+}
+
+/// An attachment for the customer holding `access_token`: only of that
+/// ticket's public messages; internal notes' files are staff-only.
+pub fn download_for_customer(
+    conn: &mut DbConnection,
+    access_token: &str,
+    attachment_id: &str,
+) -> AppResult<Download> {
+    let id = canonical_id(attachment_id)?;
+    let attachment: Attachment = attachments::table
+        .inner_join(messages::table.inner_join(tickets::table))
+        .filter(attachments::id.eq(id))
+        .filter(messages::public.eq(true))
+        .filter(tickets::access_token_hash.eq(hash_secret(access_token)))
+        .select(Attachment::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)?;
+    with_content(conn, attachment)
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("attachment")
+}
+
+/// Attachment ids are UUIDs; anything else (a NUL byte, a file name) names
+/// nothing and never reaches the database.
+fn canonical_id(raw: &str) -> AppResult<String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| not_found())
+}
+
+fn with_ticket_id(conn: &mut DbConnection, attachment_id: &str) -> AppResult<(Attachment, String)> {
+    let id = canonical_id(attachment_id)?;
+    attachments::table
+        .inner_join(messages::table)
+        .filter(attachments::id.eq(id))
+        .select((Attachment::as_select(), messages::ticket_id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(not_found)
+}
+
+fn with_content(conn: &mut DbConnection, attachment: Attachment) -> AppResult<Download> {
+    let bytes: Vec<u8> = blobs::table
+        .find(&attachment.blob_sha256)
+        .select(blobs::content)
+        .first(conn)?;
+    Ok(Download {
+        filename: attachment.filename,
+        content_type: attachment.content_type,
+        bytes,
+    })
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     #[serde(default)]
     pub imap: ImapSettings,
+    /// Who may read `/metrics` (`[metrics]`; open on the public port without it).
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +43,14 @@ pub struct ServerSettings {
     /// 429 without a database lookup until the budget refills.
     pub failed_token_attempts_per_minute: std::num::NonZeroU32,
     pub failed_token_burst: std::num::NonZeroU32,
+    /// With `trust_forwarded_for`/`trust_forwarded_header`: how many reverse
+    /// proxies of ours append to the header. The client is the address the
+    /// outermost of them saw: this many entries from the right.
+    pub trusted_proxy_hops: usize,
+    /// Take the client address from `Forwarded` (RFC 7239) `for=` values, by
+    /// the same right-most rule; off by default, since a proxy that does not
+    /// set it passes on whatever the client wrote.
+    pub trust_forwarded_header: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -157,6 +168,32 @@ impl std::fmt::Debug for SmtpSettings {
             .finish()
     }
 }
+
+/// `[metrics]`: `/metrics` on a listener of its own, or behind a token.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A separate address (e.g. `127.0.0.1:9090`) that serves only `/metrics`;
+    /// the public port then answers 404 there.
+    #[serde(default)]
+    pub bind: Option<SocketAddr>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bind", &self.bind)
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
+/// The shortest `metrics.token` accepted: a guessable one would be no gate.
+const MIN_METRICS_TOKEN_CHARS: usize = 16;
 
 /// The certificates of a `ca_file` setting: none without one, an error that
 /// names the file when it cannot be read or holds no PEM certificate.
@@ -470,6 +507,42 @@ impl Settings {
             }
         }
         self.validate_imap()?;
+        self.validate_client_address()?;
+        self.validate_metrics()?;
+        Ok(())
+    }
+
+    fn validate_client_address(&self) -> Result<(), ConfigError> {
+        if self.server.trusted_proxy_hops == 0 {
+            return Err(ConfigError(
+                "setting `server.trusted_proxy_hops`: must be at least 1 (the proxy in front of Relay)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_metrics(&self) -> Result<(), ConfigError> {
+        let fail = |key: &str, why: String| Err(ConfigError(format!("setting `{key}`: {why}")));
+        match self.metrics.bind {
+            Some(addr) if addr.port() == 0 => {
+                return fail("metrics.bind", "needs a port, e.g. 127.0.0.1:9090".into())
+            }
+            Some(addr) if addr == self.bind_addr() => {
+                return fail("metrics.bind", "must differ from server.bind".into())
+            }
+            _ => {}
+        }
+        if let Some(token) = &self.metrics.token {
+            if token.chars().count() < MIN_METRICS_TOKEN_CHARS
+                || token.contains(char::is_whitespace)
+            {
+                return fail(
+                    "metrics.token",
+                    format!("must be at least {MIN_METRICS_TOKEN_CHARS} characters without spaces"),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -581,6 +654,29 @@ mod tests {
         let s = Settings::defaults();
         assert_eq!(s.server.bind, "127.0.0.1:8080");
         assert!(s.database.url.starts_with("sqlite://data/"));
+    }
+
+    #[test]
+    fn proxy_and_metrics_settings_are_checked() {
+        let refused = |key: &str, value: &str| {
+            let fig = Figment::from(Toml::string(BUILT_IN_DEFAULTS)).merge((key, value));
+            Settings::from_figment(fig).unwrap_err().to_string()
+        };
+        assert!(refused("server.trusted_proxy_hops", "0").contains("trusted_proxy_hops"));
+        for bind in ["127.0.0.1:8080", "127.0.0.1:0", "localhost"] {
+            let err = refused("metrics.bind", bind);
+            assert!(err.contains("metrics.bind"), "{bind}: {err}");
+        }
+        assert!(refused("metrics.token", "short").contains("metrics.token"));
+        let fig = Figment::from(Toml::string(BUILT_IN_DEFAULTS))
+            .merge(("metrics.bind", "127.0.0.1:9090"))
+            .merge(("metrics.token", "a-long-enough-secret"));
+        let settings = Settings::from_figment(fig).unwrap();
+        assert_eq!(
+            settings.metrics.bind,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert!(!format!("{settings:?}").contains("a-long-enough-secret"));
     }
 
     #[test]

@@ -69,8 +69,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
 });
 
+/// Methods with series of their own; any other token a client sends counts
+/// as `other`, so clients cannot add series (memory) at will.
+const LABELLED_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+fn method_label(method: &str) -> &'static str {
+    LABELLED_METHODS
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
+}
+
+/// One answered request. `route` must be a route pattern (or `unmatched`),
+/// never the path a client sent.
 pub fn http_request(method: &str, route: &str, status: u16, seconds: f64) {
     let m = &*METRICS;
+    let method = method_label(method);
     m.requests
         .with_label_values(&[method, route, &status.to_string()])
         .inc();
@@ -100,4 +114,18 @@ pub fn render(pool: &DbPool) -> String {
         .encode(&m.registry.gather(), &mut out)
         .expect("text encoding cannot fail");
     String::from_utf8(out).expect("prometheus text is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+
+    #[test]
+    fn only_standard_methods_get_their_own_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("OPTIONS"), "OPTIONS");
+        assert_eq!(method_label("get"), "other");
+        assert_eq!(method_label("XYZZY"), "other");
+        assert_eq!(method_label("PROPFIND"), "other");
+    }
 }

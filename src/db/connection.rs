@@ -6,7 +6,7 @@ use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -165,15 +165,7 @@ pub struct PoolOptions {
 pub fn connect(options: &PoolOptions) -> Result<(DbPool, Backend), DbSetupError> {
     let target = DatabaseTarget::parse(&options.url)?;
     if target.backend == Backend::Sqlite {
-        if let Some(dir) = PathBuf::from(&target.address)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| DbSetupError::Directory {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
+        create_private_sqlite_file(&PathBuf::from(&target.address))?;
     }
     let backend = target.backend;
     let manager = Manager { target };
@@ -194,6 +186,37 @@ pub fn connect(options: &PoolOptions) -> Result<(DbPool, Backend), DbSetupError>
         .build(manager)
         .map_err(|e| DbSetupError::Connect(e.to_string()))?;
     Ok((pool, backend))
+}
+
+/// Creates a missing SQLite database file as 0600 in a 0700 directory (it
+/// holds every customer's data). SQLite gives its `-wal` and `-shm` files
+/// the database file's mode, so they follow. Existing files and
+/// directories keep the mode their owner chose.
+fn create_private_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|source| DbSetupError::Directory {
+                path: dir.display().to_string(),
+                source,
+            })?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbSetupError::Connect(format!(
+            "cannot create the SQLite database file {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// Applies pending migrations; returns how many ran.

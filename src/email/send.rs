@@ -114,7 +114,10 @@ pub fn build_message(
 /// Where mail goes: an SMTP server, or a folder of `.eml` files.
 pub enum Mailer {
     Smtp(SmtpTransport),
-    Files(FileTransport),
+    Files {
+        transport: FileTransport,
+        directory: std::path::PathBuf,
+    },
 }
 
 impl Mailer {
@@ -125,13 +128,16 @@ impl Mailer {
             Some(smtp) => smtp_transport(smtp).map(Mailer::Smtp),
             None => {
                 let dir = &settings.outbox.directory;
-                std::fs::create_dir_all(dir).map_err(|e| {
+                private_directory(dir).map_err(|e| {
                     SendError::Transport(format!(
                         "cannot create the outbox directory {}: {e}",
                         dir.display()
                     ))
                 })?;
-                Ok(Mailer::Files(FileTransport::new(dir)))
+                Ok(Mailer::Files {
+                    transport: FileTransport::new(dir),
+                    directory: dir.clone(),
+                })
             }
         }
     }
@@ -174,12 +180,40 @@ impl Mailer {
                 .send_raw(&envelope, raw)
                 .map(drop)
                 .map_err(classify),
-            Mailer::Files(transport) => transport
-                .send_raw(&envelope, raw)
-                .map(drop)
-                .map_err(|e| SendError::Transport(format!("writing the .eml file: {e}"))),
+            Mailer::Files {
+                transport,
+                directory,
+            } => {
+                let failed = |e: &dyn std::fmt::Display| {
+                    SendError::Transport(format!("writing the .eml file: {e}"))
+                };
+                let id = transport.send_raw(&envelope, raw).map_err(|e| failed(&e))?;
+                private_file(&directory.join(format!("{id}.eml"))).map_err(|e| failed(&e))
+            }
         }
     }
+}
+
+/// Creates `dir` (and missing parents) readable by Relay's user alone: the
+/// `.eml` files hold customers' private links.
+fn private_directory(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Narrows a file lettre wrote (with the umask's mode) to 0600.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// A 5xx reply is final, except 53x (authentication or encryption required

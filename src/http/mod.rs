@@ -1,7 +1,9 @@
 //! The HTTP layer: the only module that knows actix-web. Handlers parse,
 //! authorise and call a service; they hold no business rules.
 
+pub mod attachments;
 pub mod auth;
+pub mod client_address;
 pub mod directory;
 pub mod form_body;
 pub mod inbound;
@@ -64,19 +66,66 @@ pub fn media_type(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-/// The client's address for rate limiting; proxy headers only when configured.
+/// The client's address: the peer, or with `server.trust_forwarded_for` /
+/// `server.trust_forwarded_header` the address our outermost proxy saw
+/// (`server.trusted_proxy_hops` entries from the right of its header).
 pub fn client_ip(req: &HttpRequest, settings: &Settings) -> IpAddr {
-    let peer = req.peer_addr().map(|a| a.ip());
-    if settings.server.trust_forwarded_for {
-        if let Some(ip) = req
-            .connection_info()
-            .realip_remote_addr()
-            .and_then(|s| s.parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    // Lossy, so bytes a client put in its part of a line the proxy
+    // appended to cannot hide the proxy's entry.
+    let lines = |name: &str| -> Vec<String> {
+        req.headers()
+            .get_all(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    let (forwarded, x_forwarded_for) = (lines("forwarded"), lines("x-forwarded-for"));
+    let headers = client_address::ProxyHeaders {
+        forwarded: forwarded.iter().map(String::as_str).collect(),
+        x_forwarded_for: x_forwarded_for.iter().map(String::as_str).collect(),
+    };
+    client_address::resolve(
+        peer,
+        &headers,
+        client_address::ProxyTrust::of(&settings.server),
+    )
+}
+
+/// The key of the client's public budget: its address, IPv6 by its /64.
+pub fn client_key(req: &HttpRequest, settings: &Settings) -> IpAddr {
+    client_address::rate_limit_key(client_ip(req, settings))
+}
+
+/// The longest `X-Request-Id` taken from a client.
+const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// The client's `X-Request-Id` when it is a plain token (letters, digits,
+/// `.`, `_`, `-`, at most 64), so it can never break a log line; otherwise a
+/// fresh id.
+fn request_id(sent: Option<&str>) -> String {
+    sent.filter(|id| {
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID_CHARS
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })
+    .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+/// With `metrics.bind`, that listener serves only `/metrics`, and the
+/// public one everything but `/metrics`.
+fn wrong_listener(req: &ServiceRequest) -> bool {
+    let metrics_addr = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.settings.metrics.bind);
+    let Some(metrics_addr) = metrics_addr else {
+        return false;
+    };
+    let on_metrics_listener = req.app_config().local_addr() == metrics_addr;
+    on_metrics_listener != (req.path() == ops::METRICS_PATH)
 }
 
 /// Request id, metrics, and a problem document for any error actix answers
@@ -86,21 +135,27 @@ async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = request_id(
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+    );
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
-    // Everything the handler logs carries the request id.
-    let mut response = next
-        .call(req)
-        .instrument(span.clone())
-        .await?
-        .map_body(|_, b| b.boxed());
+    let mut response = if wrong_listener(&req) {
+        req.into_response(problem_response(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such resource".into(),
+            Vec::new(),
+        ))
+    } else {
+        // Everything the handler logs carries the request id.
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_body(|_, b| b.boxed())
+    };
     let route = response
         .request()
         .match_pattern()
@@ -158,6 +213,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(inbound::routes)
             .configure(outbox::routes)
             .configure(intake_settings::routes)
+            .configure(attachments::routes)
             .service(web::redirect("/api/docs", "/api/docs/"))
             .service(
                 SwaggerUi::new("/api/docs/{_:.*}")
@@ -172,6 +228,7 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
+    let metrics_addr = state.settings.metrics.bind;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -187,12 +244,51 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
             }))
     })
     .workers(workers)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .listen(listener)?;
+    let server = match metrics_addr {
+        Some(addr) => server.bind(addr).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr} (setting `metrics.bind`): {e}"),
+            )
+        })?,
+        None => server,
+    };
+    Ok(server.run())
 }
 
 /// Answers for handlers that only need to say "done".
 pub fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_id;
+
+    #[test]
+    fn plain_request_ids_are_kept() {
+        assert_eq!(request_id(Some("trace-123")), "trace-123");
+        assert_eq!(request_id(Some("a.B_9-z")), "a.B_9-z");
+        let longest = "x".repeat(64);
+        assert_eq!(request_id(Some(&longest)), longest);
+    }
+
+    #[test]
+    fn anything_else_gets_a_fresh_id() {
+        let forged = "x\n2026-01-01 INFO admin logged in";
+        for sent in [
+            None,
+            Some(""),
+            Some(forged),
+            Some("a b"),
+            Some("ü"),
+            Some("a\"b"),
+        ] {
+            let id = request_id(sent);
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{sent:?} -> {id}");
+        }
+        let too_long = "x".repeat(65);
+        assert_ne!(request_id(Some(&too_long)), too_long);
+    }
 }

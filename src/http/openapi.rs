@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the
 //! offline Swagger UI that renders it.
 
-use super::{directory, inbound, intake_settings, ops, outbox, tickets};
+use super::{attachments, directory, inbound, intake_settings, ops, outbox, tickets};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -24,6 +24,7 @@ impl Modify for BearerAuth {
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_message, tickets::list_messages, tickets::list_events,
+        attachments::download_attachment,
         directory::create_vendor, directory::list_vendors, directory::get_vendor, directory::update_vendor, directory::delete_vendor,
         directory::create_queue, directory::list_queues, directory::get_queue, directory::update_queue, directory::delete_queue,
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,

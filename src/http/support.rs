@@ -3,7 +3,7 @@
 //! (never a problem document), and a rejected form comes back with what the
 //! customer typed and a message next to each field.
 
-use super::client_ip;
+use super::client_key;
 use super::form_body::FormBody;
 use super::problem::ApiError;
 use super::state::{run_db, AppState};
@@ -24,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(support_form)
         .service(submit_support)
         .service(customer_page)
-        .service(customer_reply);
+        .service(customer_reply)
+        .service(customer_attachment);
 }
 
 // ---------------------------------------------------------------- handlers
@@ -42,7 +43,7 @@ async fn submit_support(
     payload: web::Payload,
 ) -> HttpResponse {
     let settings = &state.settings;
-    if let Err(e) = state.check_public_rate(client_ip(&req, settings)) {
+    if let Err(e) = state.check_public_rate(client_key(&req, settings)) {
         return error_page(&e);
     }
     let mut form = match FormBody::read(&req, payload, settings.intake.max_upload_bytes).await {
@@ -113,7 +114,7 @@ async fn customer_reply(
 ) -> HttpResponse {
     let token = token.into_inner();
     let settings = &state.settings;
-    if let Err(e) = state.check_public_rate(client_ip(&req, settings)) {
+    if let Err(e) = state.check_public_rate(client_key(&req, settings)) {
         return error_page(&e);
     }
     let mut form = match FormBody::read(&req, payload, settings.intake.max_upload_bytes).await {
@@ -140,6 +141,24 @@ async fn customer_reply(
             see_other(&format!("/t/{access_token}"))
         }
         Err(ApiError(e)) => reply_failure(&state, token, draft, e.into()).await,
+    }
+}
+
+/// A file of one of the ticket's public messages (internal notes' files
+/// are staff-only): a download, as on the API.
+#[get("/t/{access_token}/attachments/{id}")]
+async fn customer_attachment(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (token, id) = path.into_inner();
+    match run_db(&state, move |conn| {
+        crate::attachments::download_for_customer(conn, &token, &id)
+    })
+    .await
+    {
+        Ok(download) => super::attachments::file_response(download),
+        Err(ApiError(e)) => error_page(&e),
     }
 }
 
@@ -576,6 +595,7 @@ impl From<DateTime<Utc>> for Stamp {
 }
 
 struct FileItem {
+    id: String,
     name: String,
     size: String,
 }
@@ -650,6 +670,7 @@ impl CustomerPage {
                             .attachments
                             .into_iter()
                             .map(|a| FileItem {
+                                id: a.id,
                                 size: human_size(usize::try_from(a.size).unwrap_or(0)),
                                 name: a.filename,
                             })

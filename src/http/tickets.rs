@@ -1,7 +1,7 @@
 //! `/api/v1/tickets`: intake, listing, reading, changing, conversation.
 
 use super::auth::{BearerToken, Worker};
-use super::client_ip;
+use super::client_key;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, AppState};
 use crate::domain::validate::Errors;
@@ -69,7 +69,7 @@ async fn create_ticket(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     if token.0.is_none() {
-        state.check_public_rate(client_ip(&req, &state.settings))?;
+        state.check_public_rate(client_key(&req, &state.settings))?;
     }
     let request: CreateTicketRequest = super::parse_json(&body)?;
     let idempotency_key = match req.headers().get("idempotency-key") {

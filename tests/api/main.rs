@@ -17,3 +17,4 @@ mod tickets;
 mod trust_auth;
 mod trust_pii;
 mod trust_intake;
+mod trust_ops;
