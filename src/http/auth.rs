@@ -101,7 +101,7 @@ impl Attempt {
     /// Refuses at once when the address is out of budget.
     fn start(req: &HttpRequest) -> AppResult<Self> {
         let state = app_state(req);
-        let ip = super::client_ip(req, &state.settings);
+        let ip = super::client_key(req, &state.settings);
         state.failed_tokens.check(ip)?;
         Ok(Attempt { state, ip })
     }

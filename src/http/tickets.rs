@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::intake::{self, CreateTicketRequest, Idempotency};
 use crate::tickets::conversation::{self, NewMessageRequest};
 use crate::tickets::query::{self, AssigneeFilter, Cursor};
-use crate::tickets::update::{patch_ticket, TicketPatch};
+use crate::tickets::update::{patch_ticket, PatchAnswer, TicketPatch};
 use crate::tickets::view::{EventView, MessageView, TicketPage, TicketView};
 use crate::tickets::{TicketFilter, TicketRef};
 use actix_web::http::header;
@@ -68,8 +68,10 @@ async fn create_ticket(
     token: BearerToken,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if token.0.is_none() {
-        state.check_public_rate(client_key(&req, &state.settings))?;
+    // Anonymous callers are budgeted, and their idempotency keys scoped, by address.
+    let anonymous_client = token.0.is_none().then(|| client_key(&req, &state.settings));
+    if let Some(client) = anonymous_client {
+        state.check_public_rate(client)?;
     }
     let request: CreateTicketRequest = super::parse_json(&body)?;
     let idempotency_key = match req.headers().get("idempotency-key") {
@@ -83,11 +85,9 @@ async fn create_ticket(
         ),
         None => None,
     };
-    // Anonymous callers' keys are scoped to their address; tokens scope their own.
-    let client = match (&token.0, &idempotency_key) {
-        (None, Some(_)) => client_ip(&req, &state.settings).to_string(),
-        _ => String::new(),
-    };
+    let client = anonymous_client
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     // Intake is the hottest path: the token is checked on the connection
     // that then creates the ticket.
     let receipt = run_db(&state, move |conn| {
@@ -260,26 +260,6 @@ fn expected_version(req: &HttpRequest) -> Result<i32, AppError> {
         })
 }
 
-/// The answer to a change after which the caller can no longer see the
-/// ticket (a hand-off to another vendor's queue): nothing of its new state,
-/// which belongs to the receiving vendor now.
-#[derive(Serialize, ToSchema)]
-pub struct HandedOff {
-    pub id: String,
-    pub number: i64,
-    pub version: i32,
-    /// Always `true`.
-    pub handed_off: bool,
-}
-
-/// What `PATCH` answers: the changed ticket, or only that it was handed off.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum PatchAnswer {
-    Ticket(Box<TicketView>),
-    HandedOff(HandedOff),
-}
-
 /// Change status, priority, queue, assignee, tags, custom fields or subject.
 /// A vendor agent or lead may hand a ticket to another vendor's queue by
 /// that queue's id (never its slug) and without naming an assignee; since
@@ -310,23 +290,8 @@ async fn update_ticket(
     let patch: TicketPatch = super::parse_json(&body)?;
     let version = expected_version(&req)?;
     let (answer, etag) = run_db(&state, move |conn| {
-        let ticket = patch_ticket(conn, &principal, &reference, version, &patch)?;
-        let etag = ticket.etag();
-        // Only a queue change can take a ticket out of a vendor's sight.
-        if patch.queue.is_none() || principal.vendor_scope().is_none() {
-            return Ok((PatchAnswer::Ticket(Box::new(ticket)), etag));
-        }
-        let visibility = Visibility::of(&principal);
-        let answer = match query::find_row(conn, &visibility, &TicketRef::Id(ticket.id.clone())) {
-            Ok(_) => PatchAnswer::Ticket(Box::new(ticket)),
-            Err(AppError::NotFound(_)) => PatchAnswer::HandedOff(HandedOff {
-                id: ticket.id,
-                number: ticket.number,
-                version: ticket.version,
-                handed_off: true,
-            }),
-            Err(other) => return Err(other),
-        };
+        let answer = patch_ticket(conn, &principal, &reference, version, &patch)?;
+        let etag = answer.etag();
         Ok((answer, etag))
     })
     .await?;

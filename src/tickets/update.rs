@@ -12,7 +12,7 @@ use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
@@ -50,21 +50,53 @@ pub struct TicketPatch {
     pub language: Option<Option<String>>,
 }
 
+/// The answer to a change after which the caller can no longer see the
+/// ticket (a hand-off to another vendor's queue): nothing of its new state,
+/// which belongs to the receiving vendor now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandedOff {
+    pub id: String,
+    pub number: i64,
+    pub version: i32,
+    /// Always `true`.
+    pub handed_off: bool,
+}
+
+/// What `PATCH` answers: the changed ticket, or only that it was handed off.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PatchAnswer {
+    Ticket(Box<TicketView>),
+    HandedOff(HandedOff),
+}
+
+impl PatchAnswer {
+    /// The entity tag of the version the ticket is at now.
+    pub fn etag(&self) -> String {
+        match self {
+            PatchAnswer::Ticket(ticket) => ticket.etag(),
+            PatchAnswer::HandedOff(handed) => format!("\"{}\"", handed.version),
+        }
+    }
+}
+
 /// One field that changed, for the event log.
 struct Change {
     kind: &'static str,
     data: Value,
 }
 
-/// Applies `patch` if the ticket is still at `expected_version`.
+/// Applies `patch` if the ticket is still at `expected_version`, and answers
+/// what the caller may see of the result.
 pub fn patch_ticket(
     conn: &mut DbConnection,
     caller: &Principal,
     reference: &TicketRef,
     expected_version: i32,
     patch: &TicketPatch,
-) -> AppResult<TicketView> {
-    write_tx(conn, |conn| {
+) -> AppResult<PatchAnswer> {
+    // The view, and the vendor whose queue holds the ticket now.
+    let (view, holder) = write_tx(conn, |conn| {
         let visibility = Visibility::of(caller);
         let (ticket, customer, queue, assignee) = find_row(conn, &visibility, reference)?;
         if ticket.version != expected_version {
@@ -81,7 +113,11 @@ pub fn patch_ticket(
             now,
         )?;
         if planned.changes.is_empty() {
-            return TicketView::from_row((ticket, customer, queue, assignee));
+            let holder = queue.as_ref().map(|q| q.vendor_id.clone());
+            return Ok((
+                TicketView::from_row((ticket, customer, queue, assignee))?,
+                holder,
+            ));
         }
         let mut updated = planned.ticket;
         updated.version = ticket.version + 1;
@@ -97,9 +133,28 @@ pub fn patch_ticket(
                 now,
             )?;
         }
-        TicketView::from_row((updated, customer, planned.queue, planned.assignee))
-    })
-    .and_then(|view| view.as_seen_by(conn, caller))
+        let holder = planned.queue.as_ref().map(|q| q.vendor_id.clone());
+        Ok((
+            TicketView::from_row((updated, customer, planned.queue, planned.assignee))?,
+            holder,
+        ))
+    })?;
+    // A vendor-scoped caller sees a ticket only while one of its vendor's
+    // queues holds it: after a hand-off the new state is the receiver's.
+    let handed_away = caller
+        .vendor_scope()
+        .is_some_and(|own| holder.as_deref() != Some(own));
+    if handed_away {
+        return Ok(PatchAnswer::HandedOff(HandedOff {
+            id: view.id,
+            number: view.number,
+            version: view.version,
+            handed_off: true,
+        }));
+    }
+    Ok(PatchAnswer::Ticket(Box::new(
+        view.as_seen_by(conn, caller)?,
+    )))
 }
 
 fn stale(current: i32) -> AppError {

@@ -15,6 +15,6 @@ mod smtp;
 mod support;
 mod tickets;
 mod trust_auth;
-mod trust_pii;
 mod trust_intake;
 mod trust_ops;
+mod trust_pii;
