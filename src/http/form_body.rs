@@ -2,14 +2,14 @@
 //! `multipart/form-data` read into one shape, so a page handler does not care
 //! which encoding the browser chose.
 
+use super::text_guard::NUL_MESSAGE;
 use crate::attachments::Upload;
+use crate::domain::validate::FieldError;
 use crate::error::AppError;
 use actix_web::error::PayloadError;
 use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::HttpRequest;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use super::text_guard::NUL_MESSAGE;
-use crate::domain::validate::FieldError;
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;

@@ -68,7 +68,13 @@ pub fn refuse_nul_in_json(body: &[u8]) -> Result<(), AppError> {
 /// Paths as serde_path_to_error writes them (`customer.name`, `tags[1]`); a
 /// key with NUL is reported at the object that holds it.
 fn collect_nul_fields(value: &Value, path: &str, out: &mut Vec<String>) {
-    let here = || if path.is_empty() { ".".to_string() } else { path.to_string() };
+    let here = || {
+        if path.is_empty() {
+            ".".to_string()
+        } else {
+            path.to_string()
+        }
+    };
     match value {
         Value::String(s) if s.contains('\0') => out.push(here()),
         Value::Array(items) => {
