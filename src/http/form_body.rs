@@ -2,9 +2,7 @@
 //! `multipart/form-data` read into one shape, so a page handler does not care
 //! which encoding the browser chose.
 
-use super::text_guard::NUL_MESSAGE;
 use crate::attachments::Upload;
-use crate::domain::validate::FieldError;
 use crate::error::AppError;
 use actix_web::error::PayloadError;
 use actix_web::web::{Bytes, BytesMut, Payload};
@@ -81,10 +79,7 @@ impl FormBody {
             return Ok(());
         }
         Err(AppError::Validation(
-            fields
-                .into_iter()
-                .map(|name| FieldError::new(name.escape_debug().to_string(), NUL_MESSAGE))
-                .collect(),
+            fields.into_iter().map(super::text_guard::nul_in).collect(),
         ))
     }
 

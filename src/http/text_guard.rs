@@ -11,7 +11,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use serde_json::Value;
 
-pub const NUL_MESSAGE: &str = "must not contain NUL characters";
+/// The refusal for one field; a name that itself holds NUL is shown escaped.
+pub fn nul_in(field: &str) -> FieldError {
+    FieldError::new(
+        field.escape_debug().to_string(),
+        "must not contain NUL characters",
+    )
+}
 
 /// Middleware: a path with an encoded NUL names no resource (404, as for any
 /// unknown path); a query parameter with one is a 422 naming the parameter.
@@ -36,7 +42,7 @@ fn nul_in_target(path: &str, query: &str) -> Option<AppError> {
     }
     let errors: Vec<FieldError> = url::form_urlencoded::parse(query.as_bytes())
         .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
-        .map(|(name, _)| FieldError::new(&name.escape_debug().to_string(), NUL_MESSAGE))
+        .map(|(name, _)| nul_in(&name))
         .collect();
     (!errors.is_empty()).then_some(AppError::Validation(errors))
 }
@@ -58,10 +64,7 @@ pub fn refuse_nul_in_json(body: &[u8]) -> Result<(), AppError> {
         return Ok(());
     }
     Err(AppError::Validation(
-        fields
-            .iter()
-            .map(|field| FieldError::new(field, NUL_MESSAGE))
-            .collect(),
+        fields.iter().map(|field| nul_in(field)).collect(),
     ))
 }
 
