@@ -6,7 +6,7 @@
 use crate::common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The deadline these tests give bodies, and the slack for a busy machine.
@@ -158,7 +158,11 @@ struct RawAnswer {
 /// Reads until the server closes the connection (a read returning 0, or a
 /// reset when it closed with bytes of ours unread) and parses the answer.
 /// Fails if the connection is still open after `within`.
-async fn answer_then_closed(stream: &mut TcpStream, within: Duration, what: &str) -> RawAnswer {
+async fn answer_then_closed(
+    stream: &mut (impl AsyncRead + Unpin),
+    within: Duration,
+    what: &str,
+) -> RawAnswer {
     let mut received = Vec::new();
     let read_all = async {
         let mut buf = [0u8; 4096];
@@ -244,33 +248,8 @@ async fn a_body_sent_a_byte_at_a_time_answers_408_in_time_and_closes() {
             }
             Ok::<_, std::io::Error>(writer)
         });
-        let mut stream_answer = Vec::new();
-        let read_all = async {
-            let mut buf = [0u8; 4096];
-            loop {
-                match reader.read(&mut buf).await {
-                    Ok(0) => break,
-                    Ok(n) => stream_answer.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-                    Err(e) => panic!("{what}: reading failed: {e}"),
-                }
-            }
-        };
-        tokio::time::timeout(DEADLINE + MARGIN, read_all)
-            .await
-            .unwrap_or_else(|_| panic!("{what}: no answer and close in time"));
+        let answer = answer_then_closed(&mut reader, DEADLINE + MARGIN, &what).await;
         drip.abort();
-        let text = String::from_utf8_lossy(&stream_answer).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let answer = RawAnswer {
-            status: head
-                .split(' ')
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-            head: head.to_string(),
-            body: body.to_string(),
-        };
         assert_timeout_problem(&answer, &what);
     }
 }
