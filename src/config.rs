@@ -51,6 +51,9 @@ pub struct ServerSettings {
     /// the same right-most rule; off by default, since a proxy that does not
     /// set it passes on whatever the client wrote.
     pub trust_forwarded_header: bool,
+    /// Longest wait, in seconds, for a whole request body to arrive; a slow
+    /// or stalled client answers 408 and loses its connection.
+    pub body_read_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -424,6 +427,12 @@ impl Settings {
             return fail(
                 "server.json_body_limit",
                 "must be at least 1024 bytes".into(),
+            );
+        }
+        if self.server.body_read_timeout_seconds == 0 {
+            return fail(
+                "server.body_read_timeout_seconds",
+                "must be at least 1".into(),
             );
         }
         if self.database.pool_size == 0 {

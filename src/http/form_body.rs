@@ -9,7 +9,9 @@ use actix_web::web::{Bytes, BytesMut, Payload};
 use actix_web::HttpRequest;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::cell::Cell;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 
 /// After the limit is passed, up to this many more bytes (at least) are read
 /// and thrown away, so that the client is still listening when the 413 page
@@ -31,8 +33,8 @@ impl FormBody {
         payload: Payload,
         max_bytes: usize,
     ) -> Result<FormBody, AppError> {
-        let exceeded = Rc::new(Cell::new(false));
-        let body = capped(payload, max_bytes, exceeded.clone());
+        let watch = Rc::new(BodyWatch::default());
+        let body = capped(payload, max_bytes, watch.clone());
         let too_large = || {
             AppError::PayloadTooLarge(format!(
                 "the form is larger than the limit of {}",
@@ -42,7 +44,7 @@ impl FormBody {
         let media_type = super::media_type(req);
         let read = match media_type.as_str() {
             "application/x-www-form-urlencoded" => read_urlencoded(body).await,
-            "multipart/form-data" => read_multipart(req, body).await,
+            "multipart/form-data" => read_multipart(req, body, &watch.ended).await,
             _ => {
                 return Err(AppError::BadRequest(
                     "send the form as application/x-www-form-urlencoded or multipart/form-data"
@@ -51,9 +53,34 @@ impl FormBody {
             }
         };
         match read {
-            _ if exceeded.get() => Err(too_large()),
-            other => other,
+            _ if watch.exceeded.get() => Err(too_large()),
+            Ok(form) => form.refuse_nul().map(|()| form),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Every text field and file name is stored as text, which may not hold
+    /// NUL (see `text_guard`): each offending field is named.
+    fn refuse_nul(&self) -> Result<(), AppError> {
+        let mut fields: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|(_, value)| value.contains('\0'))
+            .map(|(name, _)| name.as_str())
+            .chain(
+                self.files
+                    .iter()
+                    .filter(|(_, upload)| upload.filename.contains('\0'))
+                    .map(|(name, _)| name.as_str()),
+            )
+            .collect();
+        fields.dedup();
+        if fields.is_empty() {
+            return Ok(());
+        }
+        Err(AppError::Validation(
+            fields.into_iter().map(super::text_guard::nul_in).collect(),
+        ))
     }
 
     /// The first value of a text field, or "" when it was not sent.
@@ -75,12 +102,21 @@ impl FormBody {
     }
 }
 
+/// What the body stream went through, read by the form readers.
+#[derive(Default)]
+struct BodyWatch {
+    /// The limit was passed.
+    exceeded: Cell<bool>,
+    /// The client's body has ended; no more bytes will come.
+    ended: Cell<bool>,
+}
+
 /// The body stream, cut off with `PayloadError::Overflow` past `limit`
 /// bytes (and `exceeded` set), after draining a bounded tail.
 fn capped(
     payload: Payload,
     limit: usize,
-    exceeded: Rc<Cell<bool>>,
+    watch: Rc<BodyWatch>,
 ) -> impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static {
     struct State {
         payload: Payload,
@@ -94,12 +130,16 @@ fn capped(
     };
     Box::pin(
         futures_util::stream::unfold(state, move |mut st| {
-            let exceeded = exceeded.clone();
+            let watch = watch.clone();
             async move {
                 if st.done {
                     return None;
                 }
-                match st.payload.next().await? {
+                let Some(next) = st.payload.next().await else {
+                    watch.ended.set(true);
+                    return None;
+                };
+                match next {
                     Err(e) => {
                         st.done = true;
                         Some((Err(e), st))
@@ -109,7 +149,7 @@ fn capped(
                         if st.seen <= limit {
                             return Some((Ok(chunk), st));
                         }
-                        exceeded.set(true);
+                        watch.exceeded.set(true);
                         st.done = true;
                         let mut drained = 0;
                         while drained <= limit.max(MIN_DRAIN_BYTES) {
@@ -146,13 +186,17 @@ async fn read_urlencoded(
 async fn read_multipart(
     req: &HttpRequest,
     body: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
+    body_ended: &Cell<bool>,
 ) -> Result<FormBody, AppError> {
     let malformed = |e: actix_multipart::MultipartError| {
         AppError::BadRequest(format!("the form data is malformed: {e}"))
     };
     let mut parts = actix_multipart::Multipart::new(req.headers(), body);
     let mut form = FormBody::default();
-    while let Some(mut part) = parts.try_next().await.map_err(malformed)? {
+    while let Some(mut part) = unless_starved(body_ended, parts.try_next())
+        .await?
+        .map_err(malformed)?
+    {
         let disposition = part.content_disposition().cloned();
         let name = disposition
             .as_ref()
@@ -169,7 +213,10 @@ async fn read_multipart(
             .content_type()
             .map_or_else(|| "application/octet-stream".to_string(), |m| m.to_string());
         let mut bytes = Vec::new();
-        while let Some(chunk) = part.try_next().await.map_err(malformed)? {
+        while let Some(chunk) = unless_starved(body_ended, part.try_next())
+            .await?
+            .map_err(malformed)?
+        {
             bytes.extend_from_slice(&chunk);
         }
         match filename {
@@ -189,4 +236,28 @@ async fn read_multipart(
         }
     }
     Ok(form)
+}
+
+/// One step of the multipart parser, or 400 when it waits on a body that has
+/// ended. actix-multipart 0.7 can wait forever there: when all that is left
+/// after a part's content is a bare CRLF or the start of a boundary
+/// (`\r\n--bou`), `InnerField::read_stream` (its `field.rs`) answers
+/// `Pending` for want of the bytes that would tell content from boundary,
+/// although the stream has ended and nothing will ever wake it. So a body
+/// missing its closing boundary hung, and its socket stayed in CLOSE-WAIT
+/// after the client left. A parser still pending once the body has ended is
+/// waiting for bytes that cannot come: the form was cut short.
+async fn unless_starved<T>(
+    body_ended: &Cell<bool>,
+    step: impl Future<Output = T>,
+) -> Result<T, AppError> {
+    let mut step = std::pin::pin!(step);
+    std::future::poll_fn(|cx| match step.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Ok(out)),
+        Poll::Pending if body_ended.get() => Poll::Ready(Err(AppError::BadRequest(
+            "the form data ends before its closing boundary".into(),
+        ))),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
 }

@@ -3,6 +3,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod body_deadline;
 pub mod client_address;
 pub mod directory;
 pub mod form_body;
@@ -14,6 +15,7 @@ pub mod outbox;
 pub mod problem;
 pub mod state;
 pub mod support;
+pub mod text_guard;
 pub mod tickets;
 
 use crate::config::Settings;
@@ -22,12 +24,12 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use problem::{from_extractor, problem_response, ApiError};
 use state::AppState;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -52,6 +54,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
             "the body is not valid JSON: {e}"
         )))
     })?;
+    text_guard::refuse_nul_in_json(body)?;
     Ok(parsed)
 }
 
@@ -229,10 +232,15 @@ pub fn start(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         n => n,
     };
     let metrics_addr = state.settings.metrics.bind;
+    let body_read_timeout = Duration::from_secs(state.settings.server.body_read_timeout_seconds);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(actix_web::middleware::from_fn(observe))
+            .wrap(from_fn(move |req, next| {
+                body_deadline::enforce(body_read_timeout, req, next)
+            }))
+            .wrap(from_fn(text_guard::refuse_nul_in_target))
+            .wrap(from_fn(observe))
             .configure(configure(state.clone()))
             .default_service(web::to(|| async {
                 problem_response(

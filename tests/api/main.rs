@@ -18,3 +18,4 @@ mod trust_auth;
 mod trust_intake;
 mod trust_ops;
 mod trust_pii;
+mod trust_bodies;
