@@ -14,3 +14,4 @@ mod outbox;
 mod smtp;
 mod support;
 mod tickets;
+mod trust_email;
