@@ -547,12 +547,13 @@ async fn one_bad_mailbox_does_not_hold_back_the_others_and_a_retry_skips_the_ser
     let delivered = sink.with_message_id(&reply.message_id);
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].rcpt_to, ["anna@example.com"]);
-    let mut to = delivered[0].addresses("To");
-    to.sort();
+    let mut named = delivered[0].addresses("To");
+    named.extend(delivered[0].addresses("Cc"));
+    named.sort();
     assert_eq!(
-        to,
+        named,
         ["anna@example.com", "busy@example.com", "gone@example.com"],
-        "To still names everyone"
+        "To and Cc still name everyone"
     );
     let row = rows_of_kind(&app, "reply").remove(0);
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
