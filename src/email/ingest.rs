@@ -245,9 +245,14 @@ pub fn is_transient(err: &AppError) -> bool {
             ) || {
                 // Neither backend has a kind of its own for these.
                 let message = info.message().to_lowercase();
-                ["deadlock", "is locked", "shutting down", "terminating connection"]
-                    .iter()
-                    .any(|m| message.contains(m))
+                [
+                    "deadlock",
+                    "is locked",
+                    "shutting down",
+                    "terminating connection",
+                ]
+                .iter()
+                .any(|m| message.contains(m))
             }
         }
         AppError::Database(
@@ -909,8 +914,14 @@ mod tests {
     fn only_an_unreachable_or_busy_database_is_worth_another_try() {
         for transient in [
             AppError::Unavailable("pool timed out".into()),
-            database(DatabaseErrorKind::ClosedConnection, "server closed the connection"),
-            database(DatabaseErrorKind::SerializationFailure, "could not serialize"),
+            database(
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            database(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+            ),
             database(DatabaseErrorKind::Unknown, "database is locked"),
             database(DatabaseErrorKind::Unknown, "deadlock detected"),
         ] {
@@ -937,7 +948,10 @@ mod tests {
             "subject: must not be empty"
         );
         assert_eq!(
-            failure_reason(&database(DatabaseErrorKind::Unknown, "relation secret_table")),
+            failure_reason(&database(
+                DatabaseErrorKind::Unknown,
+                "relation secret_table"
+            )),
             "the database refused it"
         );
     }

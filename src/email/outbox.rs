@@ -68,11 +68,7 @@ pub fn enqueue(
     let message_id = new_message_id(settings);
     // Lettre would write a non-ASCII Message-ID as an encoded word, which
     // no mail client matches: such an id is left out of the thread.
-    let thread: Vec<&String> = mail
-        .thread
-        .iter()
-        .filter(|id| fits_a_header(id))
-        .collect();
+    let thread: Vec<&String> = mail.thread.iter().filter(|id| fits_a_header(id)).collect();
     let row = OutboxMessage {
         id: uuid::Uuid::now_v7().to_string(),
         ticket_id: Some(mail.ticket_id.clone()),
@@ -578,7 +574,6 @@ mod tests {
         assert!(!fits_a_header("<a@example.com>"));
         assert!(!fits_a_header(""));
     }
-
 
     #[test]
     fn an_attempt_files_each_recipient_and_sums_up_its_failures() {

@@ -321,9 +321,15 @@ mod tests {
     fn the_customer_is_to_and_everyone_else_cc() {
         let mut row = row(false, None);
         row.to_address = Some("ana@example.com".into());
-        let text = formatted(&row, &["bo@example.com", "ana@example.com", "cy@example.com"]);
+        let text = formatted(
+            &row,
+            &["bo@example.com", "ana@example.com", "cy@example.com"],
+        );
         assert!(text.contains("To: ana@example.com\r\n"), "{text}");
-        assert!(text.contains("Cc: bo@example.com, cy@example.com\r\n"), "{text}");
+        assert!(
+            text.contains("Cc: bo@example.com, cy@example.com\r\n"),
+            "{text}"
+        );
     }
 
     #[test]

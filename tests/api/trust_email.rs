@@ -239,13 +239,28 @@ async fn imap_sets_aside_messages_that_fail_for_good_and_takes_the_next_one() {
     );
     dovecot.append(
         "INBOX",
-        &mail("a@example.com", "imap-1@example.com", "A poisoned one", "", "x"),
+        &mail(
+            "a@example.com",
+            "imap-1@example.com",
+            "A poisoned one",
+            "",
+            "x",
+        ),
     );
     dovecot.append(
         "INBOX",
-        &mail("b@example.com", "imap-2@example.com", "Odd", "", "unstorable"),
+        &mail(
+            "b@example.com",
+            "imap-2@example.com",
+            "Odd",
+            "",
+            "unstorable",
+        ),
     );
-    dovecot.append("INBOX", &mail_with_nul("c@example.com", "imap-3@example.com"));
+    dovecot.append(
+        "INBOX",
+        &mail_with_nul("c@example.com", "imap-3@example.com"),
+    );
     dovecot.append(
         "INBOX",
         &mail("d@example.com", "imap-4@example.com", "Good", "", "Hello"),
@@ -255,7 +270,10 @@ async fn imap_sets_aside_messages_that_fail_for_good_and_takes_the_next_one() {
     assert!(report.errors().is_empty(), "{:?}", report.errors());
     let support = report.mailbox("support").unwrap();
     assert_eq!(support.fetched, 4, "{support:?}");
-    assert_eq!(support.created, 2, "the NUL one and the good one: {support:?}");
+    assert_eq!(
+        support.created, 2,
+        "the NUL one and the good one: {support:?}"
+    );
     assert_eq!(support.other, 1, "the poisoned one is ignored: {support:?}");
     assert_eq!(support.rejected, 1, "the unstorable one: {support:?}");
     assert_eq!(support.last_uid, 4, "the mailbox is not stuck");
@@ -302,7 +320,10 @@ async fn thousands_of_addresses_make_at_most_the_cap_of_participants_all_in_cc()
     let joined = participants(&app, &id);
     assert_eq!(joined.len(), cap);
     let events = app.events(&id).await;
-    let received = events.iter().find(|e| e["kind"] == "email_received").unwrap();
+    let received = events
+        .iter()
+        .find(|e| e["kind"] == "email_received")
+        .unwrap();
     assert_eq!(received["data"]["participants_not_added"], 3000 - cap);
 
     app.run_outbox(); // the acknowledgement, to the customer alone
@@ -442,7 +463,10 @@ async fn a_mail_with_two_thousand_attachments_stores_at_most_max_attachments() {
     };
     assert_eq!(stored, max as i64);
     let events = app.events(id).await;
-    let received = events.iter().find(|e| e["kind"] == "email_received").unwrap();
+    let received = events
+        .iter()
+        .find(|e| e["kind"] == "email_received")
+        .unwrap();
     let refused = received["data"]["refused_attachments"].as_array().unwrap();
     assert_eq!(refused.len(), 2000 - max);
     assert!(
@@ -476,7 +500,13 @@ async fn addresses_with_invisible_characters_are_refused_on_every_door() {
     }
     let answer = deliver_expecting(
         &app,
-        mail("an\u{200B}a@example.com", "zw-1@example.com", "Hi", "", "Hi"),
+        mail(
+            "an\u{200B}a@example.com",
+            "zw-1@example.com",
+            "Hi",
+            "",
+            "Hi",
+        ),
         "ignored",
     )
     .await;
@@ -561,5 +591,8 @@ async fn a_non_ascii_message_id_is_never_sent_as_an_encoded_word_and_threading_s
 
 fn headers_of(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    text.split("\r\n\r\n").next().unwrap_or_default().to_string()
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
