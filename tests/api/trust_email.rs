@@ -222,6 +222,47 @@ async fn a_message_that_can_never_be_stored_is_kept_raw_and_ignored() {
     .await;
 }
 
+/// `relay mailgate` with this message on its standard input.
+async fn mailgate(app: &TestApp, raw: Vec<u8>) -> relay::mailgate::Finish {
+    let args = relay::mailgate::MailgateArgs {
+        url: app.base.clone(),
+        token: app.token(relay::domain::Role::Intake, None),
+        queue: None,
+        timeout: std::time::Duration::from_secs(30),
+    };
+    actix_web::rt::task::spawn_blocking(move || {
+        relay::mailgate::deliver_from(&args, &mut raw.as_slice())
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn mailgate_hands_over_nul_and_unstorable_mail_and_exits_0() {
+    let app = TestApp::spawn().await;
+    refuse_poisoned_tickets(&app);
+    let nul = mailgate(&app, mail_with_nul("ana@example.com", "gate-1@example.com")).await;
+    assert_eq!(nul.code, relay::mailgate::EX_OK, "{nul:?}");
+    let poisoned = mailgate(
+        &app,
+        mail(
+            "bo@example.com",
+            "gate-2@example.com",
+            "A poisoned one",
+            "",
+            "x",
+        ),
+    )
+    .await;
+    assert_eq!(
+        poisoned.code,
+        relay::mailgate::EX_OK,
+        "not 75 (the MTA would retry forever): {poisoned:?}"
+    );
+    let outcomes: Vec<String> = inbound_rows(&app).into_iter().map(|r| r.0).collect();
+    assert_eq!(outcomes, ["created", "ignored"]);
+}
+
 #[actix_web::test]
 async fn imap_sets_aside_messages_that_fail_for_good_and_takes_the_next_one() {
     let Some(dovecot) = Dovecot::start() else {
