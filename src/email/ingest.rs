@@ -577,11 +577,13 @@ impl Pipeline<'_, '_> {
     /// valid and once each, cut at `room`; and how many were cut.
     fn addressed(&self, sender: &str, mail: &ParsedMail, room: usize) -> (Vec<String>, usize) {
         let mut named: Vec<String> = Vec::new();
+        // A mail may name thousands: no quadratic search for duplicates.
+        let mut seen = std::collections::HashSet::new();
         for address in mail.to.iter().chain(&mail.cc) {
             let Some(address) = crate::domain::validate::normalize_email(address) else {
                 continue;
             };
-            if address != sender && !self.is_ours(&address) && !named.contains(&address) {
+            if address != sender && !self.is_ours(&address) && seen.insert(address.clone()) {
                 named.push(address);
             }
         }
