@@ -116,6 +116,10 @@ pub struct EmailSettings {
     /// e.g. `"billing@example.com" = "billing"`.
     #[serde(default)]
     pub address_queues: std::collections::BTreeMap<String, String>,
+    /// Participants a ticket may have besides its customer; further
+    /// addresses in a mail are not added (the `email_received` event counts
+    /// them), so one mail cannot make every reply go to thousands.
+    pub max_participants: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

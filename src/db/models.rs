@@ -253,6 +253,9 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// The To recipient (the customer); the others are Cc. `None` on mail
+    /// queued before this existed: all in To.
+    pub to_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

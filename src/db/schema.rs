@@ -222,6 +222,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        to_address -> Nullable<Text>,
     }
 }
 

@@ -134,10 +134,16 @@ impl Errors {
 /// Addresses are compared case-insensitively; we store them lower-cased.
 /// This is deliberately the pragmatic subset of RFC 5321 that mail systems
 /// accept in practice: one `@`, a non-empty local part without spaces, and a
-/// domain with a dot and no empty labels.
+/// domain with a dot and no empty labels. Invisible characters (bidi
+/// controls, zero-width ones) are refused: they make an address look like
+/// another one to the agent reading it.
 pub fn normalize_email(value: &str) -> Option<String> {
     let value = value.trim();
-    if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if value.len() > 254
+        || value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+    {
         return None;
     }
     let (local, domain) = value.rsplit_once('@')?;
@@ -158,6 +164,26 @@ pub fn normalize_email(value: &str) -> Option<String> {
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     (local_ok && domain_ok).then(|| value.to_lowercase())
+}
+
+/// Unicode format characters (general category Cf) that change how text
+/// is shown without being seen: bidi embeddings, overrides and isolates,
+/// zero-width spaces and joiners, the byte-order mark, tag characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Tags are short lower-case words; we normalise instead of refusing case.
@@ -216,6 +242,12 @@ mod tests {
             "a@x..com",
             "<a@x.com>",
             "a@-x.com",
+            // Bidi override: shows as "moc.elpmaxe@ana" reversed.
+            "ana@\u{202E}example.com",
+            "an\u{200B}a@example.com",
+            "ana@exa\u{200D}mple.com",
+            "\u{2066}ana@example.com\u{2069}",
+            "ana@example.com\u{FEFF}",
         ] {
             assert!(normalize_email(bad).is_none(), "{bad:?} should be refused");
         }

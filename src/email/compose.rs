@@ -30,10 +30,10 @@ pub fn agent_reply(
     now: NaiveDateTime,
 ) -> AppResult<Option<String>> {
     let replies = reply_addresses(conn, settings)?;
-    let recipients = recipients(conn, &replies, &ticket.id, customer)?;
-    if recipients.is_empty() {
+    let limit = settings.email.max_participants;
+    let Some((to, cc)) = recipients(conn, &replies, &ticket.id, customer, limit)? else {
         return Ok(None);
-    }
+    };
     let text = Reply {
         body,
         number: ticket.number,
@@ -45,7 +45,8 @@ pub fn agent_reply(
         ticket_id: ticket.id.clone(),
         ticket_number: ticket.number,
         kind: MailKind::Reply,
-        recipients,
+        to,
+        cc,
         subject: ticket.subject.clone(),
         body_text: text.render().map_err(render)?,
         body_html: Some(html.render().map_err(render)?),
@@ -55,17 +56,21 @@ pub fn agent_reply(
     outbox::enqueue(conn, settings, &replies, mail, now).map(Some)
 }
 
-/// The customer and the ticket's participants, once each, never ourselves.
+/// To the customer, Cc the ticket's first `max_participants` participants,
+/// once each, never ourselves (then the first participant stands in To).
+/// `None` when nobody is left.
 fn recipients(
     conn: &mut DbConnection,
     replies: &ReplyAddresses,
     ticket_id: &str,
     customer: &Customer,
-) -> AppResult<Vec<String>> {
+    max_participants: usize,
+) -> AppResult<Option<(String, Vec<String>)>> {
     let participants: Vec<String> = ticket_participants::table
         .filter(ticket_participants::ticket_id.eq(ticket_id))
         .order(ticket_participants::added_at.asc())
         .select(ticket_participants::email)
+        .limit(i64::try_from(max_participants).unwrap_or(i64::MAX))
         .load(conn)?;
     let mut all: Vec<String> = Vec::new();
     for email in std::iter::once(&customer.email).chain(&participants) {
@@ -74,7 +79,11 @@ fn recipients(
             all.push(email);
         }
     }
-    Ok(all)
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let to = all.remove(0);
+    Ok(Some((to, all)))
 }
 
 /// The Message-IDs a reply continues: every mail of the ticket (received and

@@ -140,20 +140,7 @@ pub fn ingest(
                 "the message could not be parsed; it is kept for inspection".to_string(),
             ),
         };
-        let inbound = InboundMessage {
-            id: uuid::Uuid::now_v7().to_string(),
-            dedupe_key: key.clone(),
-            source: delivery.source.to_string(),
-            raw: delivery.raw.to_vec(),
-            size: delivery.raw.len() as i64,
-            outcome: result.outcome.as_str().into(),
-            reason: result.reason.clone(),
-            ticket_id: result.ticket.as_ref().map(|t| t.id.clone()),
-            received_at: now,
-        };
-        diesel::insert_into(inbound_messages::table)
-            .values(&inbound)
-            .execute(conn)?;
+        keep_raw(conn, delivery, &key, &result, now)?;
         Ok(result)
     });
     match attempt {
@@ -166,7 +153,112 @@ pub fn ingest(
             }
             Ok(result)
         }
+        Err(err) if is_transient(&err) => Err(err),
+        Err(err) => set_aside(conn, delivery, &key, &err),
+    }
+}
+
+/// Writes the raw message with its outcome: the last statement of its
+/// transaction, whose unique key makes a second delivery fail.
+fn keep_raw(
+    conn: &mut DbConnection,
+    delivery: &Delivery<'_>,
+    key: &str,
+    result: &IngestResult,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let inbound = InboundMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        dedupe_key: key.to_string(),
+        source: delivery.source.to_string(),
+        raw: delivery.raw.to_vec(),
+        size: delivery.raw.len() as i64,
+        outcome: result.outcome.as_str().into(),
+        reason: result.reason.clone(),
+        ticket_id: result.ticket.as_ref().map(|t| t.id.clone()),
+        received_at: now,
+    };
+    diesel::insert_into(inbound_messages::table)
+        .values(&inbound)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A message the pipeline can never take (the database refuses something
+/// in it, a bug): kept raw and answered `ignored` with the reason, so the
+/// door that delivered it does not offer it again and again (mailgate
+/// would exit 75 forever, IMAP would stop the mailbox at it).
+fn set_aside(
+    conn: &mut DbConnection,
+    delivery: &Delivery<'_>,
+    key: &str,
+    err: &AppError,
+) -> AppResult<IngestResult> {
+    tracing::error!(source = delivery.source, error = %err, "an inbound message cannot be stored; it is kept raw and ignored");
+    let result = IngestResult::new(
+        Outcome::Ignored,
+        None,
+        format!(
+            "the message cannot be stored ({}); it is kept for inspection",
+            failure_reason(err)
+        ),
+    );
+    let kept = write_tx(conn, |conn| {
+        keep_raw(conn, delivery, key, &result, Utc::now().naive_utc())
+    });
+    match kept {
+        Ok(()) => Ok(result),
+        Err(AppError::Database(err)) if is_unique_violation(&err) => {
+            duplicate_of(conn, key)?.ok_or(AppError::Database(err))
+        }
         Err(err) => Err(err),
+    }
+}
+
+/// What the delivering door is told: field messages are meant for people;
+/// database and internal details stay in the log.
+fn failure_reason(err: &AppError) -> String {
+    match err {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        AppError::Database(_) => "the database refused it".into(),
+        AppError::Internal(_) => "an internal error".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the same message may be taken when tried again later: the
+/// database was unreachable or busy, or chose this transaction to abort in
+/// a conflict. Anything else (a value the database refuses, a bug) fails
+/// the same way every time.
+pub fn is_transient(err: &AppError) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error as DieselError};
+    match err {
+        AppError::Unavailable(_) | AppError::TooManyRequests(_) => true,
+        AppError::Database(DieselError::DatabaseError(kind, info)) => {
+            matches!(
+                kind,
+                Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::SerializationFailure
+            ) || {
+                // Neither backend has a kind of its own for these.
+                let message = info.message().to_lowercase();
+                [
+                    "deadlock",
+                    "is locked",
+                    "shutting down",
+                    "terminating connection",
+                ]
+                .iter()
+                .any(|m| message.contains(m))
+            }
+        }
+        AppError::Database(
+            DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. },
+        ) => true,
+        _ => false,
     }
 }
 
@@ -454,26 +546,50 @@ impl Pipeline<'_, '_> {
         ))
     }
 
-    /// Attachments within the limit, and a note of those refused.
+    /// Attachments within the size limit, at most `intake.max_attachments`
+    /// of them (the first ones), and a note of each one refused.
     fn accepted_attachments(&self, mail: &ParsedMail) -> (Vec<Upload>, Vec<String>) {
-        let max = self.settings.intake.max_attachment_bytes;
-        let (kept, refused): (Vec<Upload>, Vec<Upload>) = mail
-            .attachments
-            .iter()
-            .cloned()
-            .partition(|a| a.bytes.len() <= max);
-        let refused = refused
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} ({}, over the {} limit)",
-                    a.filename,
-                    attachments::human_size(a.bytes.len()),
-                    attachments::human_size(max)
-                )
-            })
-            .collect();
+        let max_bytes = self.settings.intake.max_attachment_bytes;
+        let max_count = self.settings.intake.max_attachments;
+        let mut kept = Vec::new();
+        let mut refused = Vec::new();
+        for attachment in &mail.attachments {
+            let size = attachments::human_size(attachment.bytes.len());
+            if attachment.bytes.len() > max_bytes {
+                refused.push(format!(
+                    "{} ({size}, over the {} limit)",
+                    attachment.filename,
+                    attachments::human_size(max_bytes)
+                ));
+            } else if kept.len() >= max_count {
+                refused.push(format!(
+                    "{} ({size}, over the limit of {max_count} attachments)",
+                    attachment.filename
+                ));
+            } else {
+                kept.push(attachment.clone());
+            }
+        }
         (kept, refused)
+    }
+
+    /// The addresses a customer's mail names besides the sender and us,
+    /// valid and once each, cut at `room`; and how many were cut.
+    fn addressed(&self, sender: &str, mail: &ParsedMail, room: usize) -> (Vec<String>, usize) {
+        let mut named: Vec<String> = Vec::new();
+        // A mail may name thousands: no quadratic search for duplicates.
+        let mut seen = std::collections::HashSet::new();
+        for address in mail.to.iter().chain(&mail.cc) {
+            let Some(address) = crate::domain::validate::normalize_email(address) else {
+                continue;
+            };
+            if address != sender && !self.is_ours(&address) && seen.insert(address.clone()) {
+                named.push(address);
+            }
+        }
+        let cut = named.len().saturating_sub(room);
+        named.truncate(room);
+        (named, cut)
     }
 
     fn create(
@@ -484,6 +600,8 @@ impl Pipeline<'_, '_> {
         follow_up_of: Option<String>,
     ) -> AppResult<TicketLink> {
         let (uploads, refused) = self.accepted_attachments(mail);
+        let (participants, not_added) =
+            self.addressed(sender, mail, self.settings.email.max_participants);
         let submission = Submission {
             subject: truncate(
                 if mail.subject.is_empty() {
@@ -523,22 +641,14 @@ impl Pipeline<'_, '_> {
                         "recipients": mail.unique_recipients(),
                         "automatic": automatic,
                         "refused_attachments": refused,
+                        "participants_not_added": not_added,
                     }),
                 )],
             },
         )?;
         let new_customer = created.new_customer;
         let ticket = created.ticket;
-        let mut cc: Vec<&String> = mail
-            .cc
-            .iter()
-            .chain(&mail.to)
-            .filter(|a| *a != sender && !self.is_ours(a))
-            .collect();
-        cc.dedup();
-        for address in cc {
-            self.add_participant(&ticket.id, address)?;
-        }
+        self.add_participants(&ticket.id, &participants)?;
         if !automatic {
             self.acknowledge(&ticket, new_customer, created.access_token.as_deref(), mail)?;
         }
@@ -595,7 +705,8 @@ impl Pipeline<'_, '_> {
                 ticket_id: ticket.id.clone(),
                 ticket_number: ticket.number,
                 kind: outbox::MailKind::Acknowledgement,
-                recipients: vec![to.clone()],
+                to: to.clone(),
+                cc: Vec::new(),
                 subject: ticket.subject.clone(),
                 body_text: content
                     .render()
@@ -612,14 +723,74 @@ impl Pipeline<'_, '_> {
         Ok(())
     }
 
-    fn add_participant(&mut self, ticket_id: &str, email: &str) -> AppResult<()> {
-        let row = TicketParticipant {
-            ticket_id: ticket_id.to_string(),
-            email: email.to_lowercase(),
-            added_at: self.now,
-        };
-        crate::insert_ignoring_conflicts!(self.conn, ticket_participants::table, &row)?;
+    /// Adds new participants (none of them one already) in one statement.
+    fn add_participants(&mut self, ticket_id: &str, emails: &[String]) -> AppResult<()> {
+        if emails.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<TicketParticipant> = emails
+            .iter()
+            .map(|email| TicketParticipant {
+                ticket_id: ticket_id.to_string(),
+                email: email.to_lowercase(),
+                added_at: self.now,
+            })
+            .collect();
+        crate::insert_rows!(self.conn, ticket_participants::table, &rows)?;
         Ok(())
+    }
+
+    /// Who this reply makes a participant: the addresses the customer's own
+    /// mail names, and a sender Relay invited (one answering mail Relay
+    /// sent about this ticket, or writing to its signed reply address).
+    /// Anyone else, such as a stranger who learnt one of the customer's
+    /// Message-IDs, may add a message but receives no replies. Never more
+    /// than `email.max_participants` in all.
+    fn joining(
+        &mut self,
+        found: &Found,
+        sender: &str,
+        mail: &ParsedMail,
+        rule: Rule,
+    ) -> AppResult<Vec<String>> {
+        let candidate = &found.candidate;
+        // The customer is one of the known senders; the rest are participants.
+        let participants = candidate.known_senders.len().saturating_sub(1);
+        let room = self
+            .settings
+            .email
+            .max_participants
+            .saturating_sub(participants);
+        let mut joining = Vec::new();
+        if found.customer.email.eq_ignore_ascii_case(sender) {
+            let (addressed, _) = self.addressed(sender, mail, usize::MAX);
+            joining = addressed;
+        } else if !candidate.knows(sender) {
+            let invited = match rule {
+                Rule::ReplyAddress => true,
+                Rule::MessageId => self.answers_relay_mail(&candidate.ticket_id, mail)?,
+                Rule::SubjectToken => false,
+            };
+            if invited {
+                joining.push(sender.to_string());
+            }
+        }
+        joining.retain(|address| !candidate.knows(address));
+        joining.truncate(room);
+        Ok(joining)
+    }
+
+    /// Whether the mail references a message Relay sent about this ticket.
+    fn answers_relay_mail(&mut self, ticket_id: &str, mail: &ParsedMail) -> AppResult<bool> {
+        if mail.referenced_ids.is_empty() {
+            return Ok(false);
+        }
+        let sent: i64 = outbox_table::table
+            .filter(outbox_table::ticket_id.eq(ticket_id))
+            .filter(outbox_table::message_id.eq_any(&mail.referenced_ids))
+            .count()
+            .get_result(self.conn)?;
+        Ok(sent > 0)
     }
 
     fn append(
@@ -640,9 +811,8 @@ impl Pipeline<'_, '_> {
             intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?
                 .customer
         };
-        if !candidate.knows(sender) {
-            self.add_participant(&ticket.id, sender)?;
-        }
+        let joining = self.joining(found, sender, mail, rule)?;
+        self.add_participants(&ticket.id, &joining)?;
         let (uploads, refused) = self.accepted_attachments(mail);
         let details = mail_details(mail);
         let message = Message {
@@ -728,4 +898,63 @@ struct Acknowledgement<'a> {
 #[template(path = "email/acknowledgement.html")]
 struct AcknowledgementHtml<'a> {
     inner: &'a Acknowledgement<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    fn database(kind: DatabaseErrorKind, message: &str) -> AppError {
+        AppError::Database(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_string()),
+        ))
+    }
+
+    #[test]
+    fn only_an_unreachable_or_busy_database_is_worth_another_try() {
+        for transient in [
+            AppError::Unavailable("pool timed out".into()),
+            database(
+                DatabaseErrorKind::ClosedConnection,
+                "server closed the connection",
+            ),
+            database(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize",
+            ),
+            database(DatabaseErrorKind::Unknown, "database is locked"),
+            database(DatabaseErrorKind::Unknown, "deadlock detected"),
+        ] {
+            assert!(is_transient(&transient), "{transient}");
+        }
+        for permanent in [
+            database(
+                DatabaseErrorKind::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            ),
+            database(DatabaseErrorKind::CheckViolation, "check failed"),
+            AppError::Internal("template".into()),
+            AppError::invalid("subject", "must not be empty"),
+            AppError::PayloadTooLarge("too big".into()),
+        ] {
+            assert!(!is_transient(&permanent), "{permanent}");
+        }
+    }
+
+    #[test]
+    fn the_door_learns_field_problems_but_not_database_internals() {
+        assert_eq!(
+            failure_reason(&AppError::invalid("subject", "must not be empty")),
+            "subject: must not be empty"
+        );
+        assert_eq!(
+            failure_reason(&database(
+                DatabaseErrorKind::Unknown,
+                "relation secret_table"
+            )),
+            "the database refused it"
+        );
+    }
 }

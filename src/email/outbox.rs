@@ -35,7 +35,10 @@ pub struct OutgoingMail {
     pub ticket_id: String,
     pub ticket_number: i64,
     pub kind: MailKind,
-    pub recipients: Vec<String>,
+    /// The one address in To: the ticket's customer.
+    pub to: String,
+    /// Everyone else it goes to, named in Cc.
+    pub cc: Vec<String>,
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
@@ -63,6 +66,9 @@ pub fn enqueue(
     now: NaiveDateTime,
 ) -> AppResult<String> {
     let message_id = new_message_id(settings);
+    // Lettre would write a non-ASCII Message-ID as an encoded word, which
+    // no mail client matches: such an id is left out of the thread.
+    let thread: Vec<&String> = mail.thread.iter().filter(|id| fits_a_header(id)).collect();
     let row = OutboxMessage {
         id: uuid::Uuid::now_v7().to_string(),
         ticket_id: Some(mail.ticket_id.clone()),
@@ -71,9 +77,9 @@ pub fn enqueue(
         body_text: mail.body_text,
         body_html: mail.body_html,
         message_id: message_id.clone(),
-        in_reply_to: mail.thread.last().cloned(),
-        references_header: (!mail.thread.is_empty()).then(|| {
-            mail.thread
+        in_reply_to: thread.last().map(|id| id.to_string()),
+        references_header: (!thread.is_empty()).then(|| {
+            thread
                 .iter()
                 .map(|id| format!("<{id}>"))
                 .collect::<Vec<_>>()
@@ -88,17 +94,21 @@ pub fn enqueue(
         last_error: None,
         created_at: now,
         sent_at: None,
+        to_address: Some(mail.to.to_lowercase()),
     };
-    if mail.recipients.is_empty() {
+    if mail.to.is_empty() {
         return Err(AppError::Internal(
-            "an outbox message needs at least one recipient".into(),
+            "an outbox message needs a recipient".into(),
         ));
     }
     diesel::insert_into(outbox::table)
         .values(&row)
         .execute(conn)?;
     // Recipients differing only in case are one mailbox (and one key).
-    let mut emails: Vec<String> = mail.recipients.iter().map(|e| e.to_lowercase()).collect();
+    let mut emails: Vec<String> = std::iter::once(&mail.to)
+        .chain(&mail.cc)
+        .map(|e| e.to_lowercase())
+        .collect();
     emails.sort();
     emails.dedup();
     let recipients: Vec<OutboxRecipient> = emails
@@ -114,6 +124,15 @@ pub fn enqueue(
         .collect();
     crate::insert_rows!(conn, outbox_recipients::table, &recipients)?;
     Ok(message_id)
+}
+
+/// Whether a Message-ID can stand in In-Reply-To/References as it is:
+/// printable ASCII without spaces or angle brackets (RFC 5322 msg-id).
+pub fn fits_a_header(message_id: &str) -> bool {
+    !message_id.is_empty()
+        && message_id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
 }
 
 /// How many acknowledgements went to `email` in the last hour; used to keep
@@ -546,6 +565,15 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult
 mod tests {
     use super::*;
     use crate::email::send::SendError;
+
+    #[test]
+    fn only_ascii_message_ids_fit_a_header() {
+        assert!(fits_a_header("abc.123@example.com"));
+        assert!(!fits_a_header("zażółć@example.pl"));
+        assert!(!fits_a_header("a b@example.com"));
+        assert!(!fits_a_header("<a@example.com>"));
+        assert!(!fits_a_header(""));
+    }
 
     #[test]
     fn an_attempt_files_each_recipient_and_sums_up_its_failures() {

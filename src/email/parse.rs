@@ -55,6 +55,47 @@ impl ParsedMail {
     }
 }
 
+impl ParsedMail {
+    /// Removes NUL from every text that may reach the database. Mail may
+    /// carry NUL (even base64 decodes to one) and PostgreSQL refuses it in
+    /// text, so a message would otherwise never be stored; a NUL means
+    /// nothing in mail text.
+    fn remove_nul(&mut self) {
+        let facts = &mut self.facts;
+        let texts = [&mut self.subject, &mut self.text, &mut facts.from]
+            .into_iter()
+            .chain(facts.return_path.as_mut())
+            .chain(facts.auto_submitted.as_mut())
+            .chain(facts.precedence.as_mut())
+            .chain(facts.message_id.as_mut())
+            .chain(facts.relay_loop.as_mut())
+            .chain(self.message_id.as_mut())
+            .chain(self.from_address.as_mut())
+            .chain(self.from_name.as_mut())
+            .chain(self.html.as_mut())
+            .chain(self.referenced_ids.iter_mut())
+            .chain(self.to.iter_mut())
+            .chain(self.cc.iter_mut())
+            .chain(self.delivered_to.iter_mut())
+            .chain(
+                self.attachments
+                    .iter_mut()
+                    .flat_map(|a| [&mut a.filename, &mut a.content_type]),
+            );
+        let bounce = self.bounce.iter_mut().flat_map(|b| {
+            b.failed_recipients
+                .iter_mut()
+                .chain(b.original_message_id.as_mut())
+                .chain(b.diagnostic.as_mut())
+        });
+        for text in texts.chain(bounce) {
+            if text.contains('\0') {
+                text.retain(|c| c != '\0');
+            }
+        }
+    }
+}
+
 fn addresses(address: Option<&Address<'_>>) -> Vec<String> {
     address
         .map(|a| {
@@ -146,7 +187,7 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
                 .starts_with("mailer-daemon@")
                 .then(|| bounce_report(&message))
         });
-    Some(ParsedMail {
+    let mut mail = ParsedMail {
         message_id: message.message_id().and_then(normalize_message_id),
         referenced_ids,
         from_name: from
@@ -165,7 +206,9 @@ pub fn parse(raw: &[u8]) -> Option<ParsedMail> {
         attachments: attachments(&message),
         facts,
         bounce,
-    })
+    };
+    mail.remove_nul();
+    Some(mail)
 }
 
 fn attachments(message: &Message<'_>) -> Vec<Upload> {
@@ -272,4 +315,55 @@ fn bounce_report(message: &Message<'_>) -> BounceReport {
             .and_then(|id| normalize_message_id(id));
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_removed_from_every_text_of_a_message() {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode("pay\0ment failed");
+        let file = base64::engine::general_purpose::STANDARD.encode("a\0b");
+        let raw = format!(
+            "From: =?utf-8?B?{name}?= <ana@example.com>\r\n\
+             To: support@relay.localhost\r\n\
+             Cc: =?utf-8?B?{name}?= <b\0o@example.com>\r\n\
+             Subject: =?utf-8?B?{subject}?=\r\n\
+             Message-ID: <id\0x@example.com>\r\n\
+             In-Reply-To: <parent\0@example.com>\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\
+             \r\n\
+             --b\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             \r\n\
+             {body}\r\n\
+             --b\r\n\
+             Content-Type: application/octet-stream; name=\"=?utf-8?B?{filename}?=\"\r\n\
+             Content-Disposition: attachment; filename=\"=?utf-8?B?{filename}?=\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             \r\n\
+             {file}\r\n\
+             --b--\r\n",
+            name = base64::engine::general_purpose::STANDARD.encode("A\0na"),
+            subject = base64::engine::general_purpose::STANDARD.encode("Sub\0ject"),
+            filename = base64::engine::general_purpose::STANDARD.encode("in\0voice.pdf"),
+        );
+        let mail = parse(raw.as_bytes()).unwrap();
+        assert_eq!(mail.text, "payment failed");
+        assert_eq!(mail.subject, "Subject");
+        assert_eq!(mail.from_name.as_deref(), Some("Ana"));
+        assert_eq!(mail.message_id.as_deref(), Some("idx@example.com"));
+        assert_eq!(mail.referenced_ids, ["parent@example.com"]);
+        assert_eq!(mail.cc, ["bo@example.com"]);
+        assert_eq!(mail.attachments.len(), 1);
+        assert_eq!(mail.attachments[0].filename, "invoice.pdf");
+        assert_eq!(
+            mail.attachments[0].bytes, b"a\0b",
+            "attachment contents are bytes and stay as they are"
+        );
+    }
 }

@@ -52,9 +52,17 @@ impl SendError {
     }
 }
 
+/// An address as it goes out: an internationalised domain in its ASCII
+/// (punycode) form, which every server accepts, where raw UTF-8 needs
+/// SMTPUTF8. (A non-ASCII local part has no such form; lettre uses SMTPUTF8
+/// for it when the server offers it, and the message fails otherwise.)
 fn address(what: &str, text: &str) -> Result<Address, SendError> {
-    text.parse()
-        .map_err(|e| SendError::Invalid(format!("{what} '{text}': {e}")))
+    let invalid = |why: String| SendError::Invalid(format!("{what} '{text}': {why}"));
+    let (user, domain) = text
+        .rsplit_once('@')
+        .ok_or_else(|| invalid("no @".into()))?;
+    let domain = idna::domain_to_ascii(domain).map_err(|e| invalid(e.to_string()))?;
+    Address::new(user, domain).map_err(|e| invalid(e.to_string()))
 }
 
 fn header(name: &'static str, value: &str) -> HeaderValue {
@@ -62,7 +70,8 @@ fn header(name: &'static str, value: &str) -> HeaderValue {
 }
 
 /// The message for an outbox row and its recipients: From the support
-/// address, Reply-To the ticket's reply address, threading headers,
+/// address, To the row's `to_address` and Cc everyone else (all in To for
+/// rows without one), Reply-To the ticket's reply address, threading headers,
 /// `Auto-Submitted` on automatic mail, the loop header on everything, and
 /// text plus HTML as multipart/alternative when there is HTML.
 pub fn build_message(
@@ -83,7 +92,16 @@ pub fn build_message(
         .message_id(Some(format!("<{}>", row.message_id)))
         .raw_header(header(LOOP_HEADER, &settings.email.message_id_domain));
     for recipient in recipients {
-        builder = builder.to(Mailbox::new(None, address("recipient", recipient)?));
+        let mailbox = Mailbox::new(None, address("recipient", recipient)?);
+        let is_to = row
+            .to_address
+            .as_deref()
+            .is_none_or(|to| to.eq_ignore_ascii_case(recipient));
+        builder = if is_to {
+            builder.to(mailbox)
+        } else {
+            builder.cc(mailbox)
+        };
     }
     if let Some(reply_to) = &row.reply_to {
         builder = builder.reply_to(Mailbox::new(None, address("reply-to", reply_to)?));
@@ -295,6 +313,7 @@ mod tests {
             last_error: None,
             created_at: now,
             sent_at: None,
+            to_address: None,
         }
     }
 
@@ -330,6 +349,28 @@ mod tests {
         assert!(!text.contains("Auto-Submitted"), "{text}");
         assert!(!text.contains("multipart"), "{text}");
         assert!(text.contains("ana@example.com, bo@example.com"), "{text}");
+    }
+
+    #[test]
+    fn the_customer_is_to_and_everyone_else_cc() {
+        let mut row = row(false, None);
+        row.to_address = Some("ana@example.com".into());
+        let text = formatted(
+            &row,
+            &["bo@example.com", "ana@example.com", "cy@example.com"],
+        );
+        assert!(text.contains("To: ana@example.com\r\n"), "{text}");
+        assert!(
+            text.contains("Cc: bo@example.com, cy@example.com\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn internationalised_domains_go_out_as_punycode() {
+        let text = formatted(&row(false, None), &["jose@bücher.example"]);
+        assert!(text.contains("To: jose@xn--bcher-kva.example"), "{text}");
+        assert!(text.is_ascii(), "{text}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::db::models::ImapPosition;
 use crate::db::schema::imap_positions;
 use crate::db::{write_statement, write_tx, DbConnection, DbPool};
 use crate::email::imap::{ImapClient, ImapError};
-use crate::email::ingest::{ingest, Delivery, Outcome};
+use crate::email::ingest::{ingest, is_transient, Delivery, Outcome};
 use crate::error::{AppError, AppResult};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -55,8 +55,9 @@ pub struct MailboxReport {
     pub duplicates: usize,
     /// Ignored or bounced (see the inbound message for the reason).
     pub other: usize,
-    /// Messages ingest can never take (over the size limit...): left in the
-    /// mailbox, neither flagged nor moved, and not fetched again.
+    /// Messages ingest can never take (over the size limit, refused even as
+    /// raw mail...): left in the mailbox, neither flagged nor moved, and
+    /// not fetched again.
     pub rejected: usize,
     /// The highest UID done after this poll.
     pub last_uid: u32,
@@ -249,8 +250,11 @@ impl ImapPoller {
                     );
                     match delivered {
                         Ok(result) => Verdict::Delivered(result.outcome),
-                        Err(err) if is_permanent(&err) => Verdict::Rejected(err.to_string()),
-                        Err(err) => return Err(err.into()),
+                        // A transient error stops the poll before `last_uid`
+                        // moves, so the message is tried again; any other
+                        // would fail the same way forever and is set aside.
+                        Err(err) if is_transient(&err) => return Err(err.into()),
+                        Err(err) => Verdict::Rejected(err.to_string()),
                     }
                 }
             };
@@ -294,18 +298,6 @@ enum Verdict {
     Delivered(Outcome),
     Rejected(String),
     Gone,
-}
-
-/// Errors that will not go away by trying again later; anything else
-/// (database down, ...) stops the poll before `last_uid` moves.
-fn is_permanent(err: &AppError) -> bool {
-    matches!(
-        err,
-        AppError::PayloadTooLarge(_)
-            | AppError::Validation(_)
-            | AppError::BadRequest(_)
-            | AppError::Unprocessable(_)
-    )
 }
 
 #[derive(Debug, thiserror::Error)]

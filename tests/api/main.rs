@@ -19,3 +19,4 @@ mod trust_intake;
 mod trust_ops;
 mod trust_pii;
 mod trust_bodies;
+mod trust_email;

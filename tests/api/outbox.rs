@@ -244,9 +244,8 @@ async fn an_agent_reply_mails_customer_and_participants_and_their_answer_threads
     let mut rcpt = mail.rcpt_to.clone();
     rcpt.sort();
     assert_eq!(rcpt, ["jan.nowak@contoso.pl", "marta.kowalska@contoso.pl"]);
-    let mut to = mail.addresses("To");
-    to.sort();
-    assert_eq!(to, rcpt);
+    assert_eq!(mail.addresses("To"), ["marta.kowalska@contoso.pl"]);
+    assert_eq!(mail.addresses("Cc"), ["jan.nowak@contoso.pl"]);
     assert_eq!(mail.addresses("Reply-To"), [reply_address(&app, number)]);
     assert_eq!(mail.header("Auto-Submitted"), None, "a person wrote this");
     assert_eq!(
@@ -548,12 +547,13 @@ async fn one_bad_mailbox_does_not_hold_back_the_others_and_a_retry_skips_the_ser
     let delivered = sink.with_message_id(&reply.message_id);
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].rcpt_to, ["anna@example.com"]);
-    let mut to = delivered[0].addresses("To");
-    to.sort();
+    let mut named = delivered[0].addresses("To");
+    named.extend(delivered[0].addresses("Cc"));
+    named.sort();
     assert_eq!(
-        to,
+        named,
         ["anna@example.com", "busy@example.com", "gone@example.com"],
-        "To still names everyone"
+        "To and Cc still name everyone"
     );
     let row = rows_of_kind(&app, "reply").remove(0);
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 1));
@@ -708,7 +708,8 @@ fn enqueue_notifications(app: &TestApp, ticket: &Value, count: usize) {
                 ticket_id: ticket["id"].as_str().unwrap().to_string(),
                 ticket_number: ticket["number"].as_i64().unwrap(),
                 kind: relay::email::outbox::MailKind::Notification,
-                recipients: vec![format!("reader{i}@example.com")],
+                to: format!("reader{i}@example.com"),
+                cc: Vec::new(),
                 subject: format!("Update {i}"),
                 body_text: format!("Update number {i}."),
                 body_html: None,
