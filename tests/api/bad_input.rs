@@ -5,18 +5,6 @@ use crate::trust_intake::open_to_the_public;
 use relay::domain::Role;
 use serde_json::json;
 
-async fn ticket_count(app: &TestApp) -> usize {
-    let page = expect_json(
-        app.get("/api/v1/tickets?limit=100", &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    page["items"].as_array().unwrap().len()
-}
-
 #[actix_web::test]
 async fn bad_ticket_bodies_are_refused_with_field_messages() {
     let app = TestApp::spawn().await;
@@ -127,11 +115,7 @@ async fn bad_ticket_bodies_are_refused_with_field_messages() {
         .unwrap();
     expect_problem(bad_key, 400).await;
 
-    assert_eq!(
-        ticket_count(&app).await,
-        0,
-        "nothing was created by bad input"
-    );
+    assert_eq!(app.ticket_count(), 0, "nothing was created by bad input");
 }
 
 #[actix_web::test]

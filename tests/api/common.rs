@@ -154,6 +154,16 @@ impl TestApp {
             .secret
     }
 
+    /// How many tickets the database holds, whoever may see them.
+    pub fn ticket_count(&self) -> i64 {
+        use diesel::{QueryDsl, RunQueryDsl};
+        let mut conn = self.pool.get().unwrap();
+        relay::db::schema::tickets::table
+            .count()
+            .get_result(&mut *conn)
+            .unwrap()
+    }
+
     /// Polls the configured IMAP mailboxes once, as the background worker
     /// does (blocking; the HTTP server keeps running on its own threads).
     pub fn poll_imap(&self) -> relay::jobs::imap_poller::PollReport {

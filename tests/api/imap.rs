@@ -352,11 +352,6 @@ fn mail(tag: &str, n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn ticket_count(app: &TestApp) -> i64 {
-    let mut conn = app.pool.get().unwrap();
-    tickets::table.count().get_result(&mut *conn).unwrap()
-}
-
 /// (source, ticket id) of every stored inbound message.
 fn inbound(app: &TestApp) -> Vec<(String, Option<String>)> {
     let mut conn = app.pool.get().unwrap();
@@ -398,7 +393,7 @@ async fn imap_messages_become_tickets_and_are_flagged_once() {
     let report = app.poll_imap();
     assert_clean(&report);
     assert_eq!((report.fetched(), report.created()), (3, 3), "{report:?}");
-    assert_eq!(ticket_count(&app), 3);
+    assert_eq!(app.ticket_count(), 3);
     let stored = inbound(&app);
     assert_eq!(stored.len(), 3);
     assert!(
@@ -425,7 +420,7 @@ async fn imap_messages_become_tickets_and_are_flagged_once() {
     let third = app.poll_imap();
     assert_clean(&third);
     assert_eq!((third.fetched(), third.created()), (1, 1), "{third:?}");
-    assert_eq!(ticket_count(&app), 4);
+    assert_eq!(app.ticket_count(), 4);
     let report = third.mailbox("support").unwrap();
     assert_eq!(report.last_uid, 4);
 }
@@ -505,7 +500,7 @@ async fn an_imap_restart_never_doubles_a_ticket() {
         (3, 3, 0),
         "{again:?}"
     );
-    assert_eq!(ticket_count(&app), 3);
+    assert_eq!(app.ticket_count(), 3);
     assert_eq!(inbound(&app).len(), 3, "stored once each");
     assert!(all_flagged(&dovecot.messages("INBOX"), "relay-done"));
     assert_eq!(position(&app, "support").last_uid, 3);
@@ -549,7 +544,7 @@ async fn a_changed_uidvalidity_reads_again_without_duplicates() {
         (3, 2, 1),
         "{report:?}"
     );
-    assert_eq!(ticket_count(&app), 3);
+    assert_eq!(app.ticket_count(), 3);
     let after = position(&app, "support");
     assert_ne!(after.uid_validity, before.uid_validity);
     assert_eq!(after.last_uid, 3);
@@ -587,7 +582,7 @@ async fn two_pollers_at_once_take_each_message_once() {
         let fetched: usize = reports.iter().map(PollReport::fetched).sum();
         let duplicates: usize = reports.iter().map(PollReport::duplicates).sum();
         assert_eq!((fetched, duplicates), (4, 0), "{reports:?}");
-        assert_eq!(ticket_count(&app), total);
+        assert_eq!(app.ticket_count(), total);
     }
     assert_eq!(inbound(&app).len(), 12);
     assert!(all_flagged(&dovecot.messages("INBOX"), "\\Seen"));
@@ -620,7 +615,7 @@ async fn a_lease_held_by_another_process_is_respected() {
     assert_clean(&report);
     assert!(report.mailbox("support").unwrap().leased_elsewhere);
     assert_eq!(report.fetched(), 0);
-    assert_eq!(ticket_count(&app), 0);
+    assert_eq!(app.ticket_count(), 0);
     assert!(
         !all_flagged(&dovecot.messages("INBOX"), "\\Seen"),
         "untouched"
@@ -660,7 +655,7 @@ async fn a_lease_held_by_another_process_is_respected() {
     let free = app.poll_imap();
     assert_clean(&free);
     assert_eq!(free.created(), 1);
-    assert_eq!(ticket_count(&app), 3);
+    assert_eq!(app.ticket_count(), 3);
 }
 
 #[actix_web::test]
@@ -729,7 +724,7 @@ async fn imap_over_tls_and_starttls_trusts_the_configured_ca() {
         let mailbox = report.mailbox(name).unwrap();
         assert_eq!((mailbox.fetched, mailbox.created), (1, 1), "{mailbox:?}");
     }
-    assert_eq!(ticket_count(&app), 2);
+    assert_eq!(app.ticket_count(), 2);
 }
 
 #[actix_web::test]
@@ -750,7 +745,7 @@ async fn an_imap_server_that_cannot_be_verified_is_refused_and_its_mail_kept() {
         error.contains("TLS handshake") && error.contains("certificate"),
         "{untrusted:?}"
     );
-    assert_eq!(ticket_count(&app), 0);
+    assert_eq!(app.ticket_count(), 0);
     let messages = dovecot.messages("INBOX");
     assert!(!messages[0].1.iter().any(|f| f == "\\Seen"), "{messages:?}");
 }
@@ -781,7 +776,7 @@ async fn non_ascii_folders_work_and_servers_without_move_get_copy_and_expunge() 
     assert_eq!((report.fetched(), report.created()), (2, 2), "{report:?}");
     assert!(dovecot.messages(inbox).is_empty(), "copied, then expunged");
     assert_eq!(dovecot.messages(done).len(), 2);
-    assert_eq!(ticket_count(&app), 2);
+    assert_eq!(app.ticket_count(), 2);
 }
 
 #[actix_web::test]
@@ -811,5 +806,5 @@ async fn without_move_or_uidplus_a_moved_message_is_copied_and_marked_deleted() 
     let again = app.poll_imap();
     assert_clean(&again);
     assert_eq!(again.fetched(), 0, "{again:?}");
-    assert_eq!(ticket_count(&app), 1);
+    assert_eq!(app.ticket_count(), 1);
 }

@@ -92,18 +92,6 @@ async fn messages(app: &TestApp, id: impl std::fmt::Display) -> Value {
     .await
 }
 
-async fn ticket_count(app: &TestApp) -> usize {
-    let page = expect_json(
-        app.get("/api/v1/tickets?limit=100", &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    page["items"].as_array().unwrap().len()
-}
-
 /// A ticket made through the public API, and its customer's link token
 /// (only the public channel's answer carries the link).
 async fn api_ticket(app: &TestApp, subject: &str) -> (Value, String) {
@@ -294,7 +282,7 @@ async fn attachment_over_the_limit_is_refused_with_the_form_shown_again() {
         "entered values stay: {page}"
     );
     assert!(page.contains("choose them again"), "{page}");
-    assert_eq!(ticket_count(&app).await, 0, "no ticket was created");
+    assert_eq!(app.ticket_count(), 0, "no ticket was created");
 }
 
 #[actix_web::test]
@@ -312,7 +300,7 @@ async fn too_many_attachments_are_refused() {
         .unwrap();
     let page = expect_html(resp, 422).await;
     assert!(page.contains("At most 1 attachments per message"), "{page}");
-    assert_eq!(ticket_count(&app).await, 0);
+    assert_eq!(app.ticket_count(), 0);
 }
 
 #[actix_web::test]
@@ -336,7 +324,7 @@ async fn upload_over_the_total_limit_answers_a_413_page() {
         page.contains("The form is larger than the limit of 64 KB"),
         "{page}"
     );
-    assert_eq!(ticket_count(&app).await, 0);
+    assert_eq!(app.ticket_count(), 0);
 
     // The same limit holds for a urlencoded body.
     let long = "x".repeat(100 * 1024);
@@ -348,7 +336,7 @@ async fn upload_over_the_total_limit_answers_a_413_page() {
         .await
         .unwrap();
     expect_html(resp, 413).await;
-    assert_eq!(ticket_count(&app).await, 0);
+    assert_eq!(app.ticket_count(), 0);
 }
 
 #[actix_web::test]
@@ -404,7 +392,7 @@ async fn validation_errors_show_the_form_again_with_escaped_values() {
         !page.contains("id=\"description-error\""),
         "valid fields carry no message"
     );
-    assert_eq!(ticket_count(&app).await, 0);
+    assert_eq!(app.ticket_count(), 0);
 }
 
 #[actix_web::test]
@@ -430,7 +418,7 @@ async fn filled_honeypot_is_refused_as_automated() {
         .await
         .unwrap();
     expect_html(resp, 400).await;
-    assert_eq!(ticket_count(&app).await, 0);
+    assert_eq!(app.ticket_count(), 0);
 }
 
 #[actix_web::test]
@@ -469,7 +457,7 @@ async fn public_pages_are_rate_limited_per_address() {
         .await
         .unwrap();
     expect_html(resp, 429).await;
-    assert_eq!(ticket_count(&app).await, 2);
+    assert_eq!(app.ticket_count(), 2);
     // Reading is not limited.
     expect_html(
         app.client.get(app.url("/support")).send().await.unwrap(),

@@ -317,18 +317,6 @@ async fn a_multipart_body_without_its_closing_boundary_answers_400_and_closes() 
 
 // ------------------------------------------------------------------ NUL
 
-async fn ticket_count(app: &TestApp) -> usize {
-    let page = expect_json(
-        app.get("/api/v1/tickets?limit=100", &app.admin)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    page["items"].as_array().unwrap().len()
-}
-
 /// JSON text with the `\u0000` escape (serde_json writes NUL that way).
 fn with_nul(text: &str) -> String {
     format!("{text}\u{0}{text}")
@@ -341,7 +329,7 @@ async fn nul_in_any_json_field_is_422_naming_the_field() {
         .create_ticket(ticket_body("Has no NUL", "nul@example.com"))
         .await;
     let id = ticket["id"].as_str().unwrap();
-    let before = ticket_count(&app).await;
+    let before = app.ticket_count();
 
     let mut create = ticket_body(&with_nul("subject"), "nul@example.com");
     create["customer"]["name"] = json!(with_nul("name"));
@@ -358,7 +346,7 @@ async fn nul_in_any_json_field_is_422_naming_the_field() {
     let mut fields = problem_fields(&problem);
     fields.sort();
     assert_eq!(fields, ["customer.name", "subject", "tags[1]"]);
-    assert_eq!(ticket_count(&app).await, before, "nothing was created");
+    assert_eq!(app.ticket_count(), before, "nothing was created");
 
     let patch = expect_problem(
         app.patch(&format!("/api/v1/tickets/{id}"), &app.admin)
@@ -458,7 +446,7 @@ async fn nul_in_a_path_id_is_404_never_500() {
 #[actix_web::test]
 async fn nul_in_a_form_field_is_422_naming_the_field() {
     let app = TestApp::spawn().await;
-    let before = ticket_count(&app).await;
+    let before = app.ticket_count();
     let urlencoded = app
         .client
         .post(app.url("/support"))
@@ -483,7 +471,7 @@ async fn nul_in_a_form_field_is_422_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
-    assert_eq!(ticket_count(&app).await, before, "nothing was created");
+    assert_eq!(app.ticket_count(), before, "nothing was created");
 
     let public = expect_json(
         app.client

@@ -7,7 +7,7 @@ use crate::imap::Dovecot;
 use crate::smtp::SmtpSink;
 use base64::Engine as _;
 use diesel::prelude::*;
-use relay::db::schema::{attachments, inbound_messages, outbox, ticket_participants, tickets};
+use relay::db::schema::{attachments, inbound_messages, outbox, ticket_participants};
 use relay::db::DbConnection;
 use serde_json::{json, Value};
 
@@ -126,11 +126,6 @@ fn inbound_rows(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> 
         .unwrap()
 }
 
-fn ticket_count(app: &TestApp) -> i64 {
-    let mut conn = app.pool.get().unwrap();
-    tickets::table.count().get_result(&mut conn).unwrap()
-}
-
 fn participants(app: &TestApp, ticket_id: &str) -> Vec<String> {
     let mut conn = app.pool.get().unwrap();
     let mut list: Vec<String> = ticket_participants::table
@@ -202,7 +197,7 @@ async fn a_message_that_can_never_be_stored_is_kept_raw_and_ignored() {
         !reason.contains("refused for the test"),
         "database internals stay in the log: {reason}"
     );
-    assert_eq!(ticket_count(&app), 0);
+    assert_eq!(app.ticket_count(), 0);
     let stored = inbound_rows(&app);
     assert_eq!(stored.len(), 1, "the raw mail is kept for inspection");
     assert_eq!(stored[0].0, "ignored");
@@ -318,7 +313,7 @@ async fn imap_sets_aside_messages_that_fail_for_good_and_takes_the_next_one() {
     assert_eq!(support.other, 1, "the poisoned one is ignored: {support:?}");
     assert_eq!(support.rejected, 1, "the unstorable one: {support:?}");
     assert_eq!(support.last_uid, 4, "the mailbox is not stuck");
-    assert_eq!(ticket_count(&app), 2);
+    assert_eq!(app.ticket_count(), 2);
     let outcomes: Vec<String> = inbound_rows(&app).into_iter().map(|r| r.0).collect();
     assert_eq!(outcomes, ["ignored", "created", "created"]);
 
