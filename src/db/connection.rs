@@ -173,7 +173,7 @@ pub fn connect(options: &PoolOptions) -> Result<(DbPool, Backend), DbSetupError>
     // message instead of r2d2's generic timeout.
     manager
         .connect()
-        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        .map_err(|e| DbSetupError::Connect(with_tls_hint(e.to_string())))?;
     let pool = r2d2::Pool::builder()
         .max_size(options.max_size)
         .connection_timeout(options.connect_timeout)
@@ -216,6 +216,20 @@ fn create_private_sqlite_file(path: &Path) -> Result<(), DbSetupError> {
             "cannot create the SQLite database file {}: {e}",
             path.display()
         ))),
+    }
+}
+
+/// libpq reports a refused server certificate as OpenSSL's reason alone
+/// ("SSL error: provider signature failure" for a CA of the same name but
+/// another key), which does not say what to change.
+fn with_tls_hint(message: String) -> String {
+    if message.contains("SSL error") {
+        format!(
+            "{message} (TLS to PostgreSQL failed; if the server's certificate was refused, \
+             `sslrootcert` in the URL must name the file of the CA that signed it)"
+        )
+    } else {
+        message
     }
 }
 
@@ -268,6 +282,22 @@ mod tests {
                 .map(|m| m.name().to_string())
                 .collect();
         assert_eq!(names(&PG_MIGRATIONS), sqlite);
+    }
+
+    #[test]
+    fn tls_failures_say_what_to_check() {
+        let refused = with_tls_hint("SSL error: provider signature failure".into());
+        assert!(refused.contains("certificate") && refused.contains("sslrootcert"));
+        let other = "password authentication failed for user \"relay\"";
+        assert_eq!(with_tls_hint(other.into()), other);
+    }
+
+    /// libpq reads the TLS settings (`sslmode`, `sslrootcert`, ...) from the
+    /// URL's query, so the URL must reach it as the operator wrote it.
+    #[test]
+    fn postgres_urls_reach_libpq_unchanged() {
+        let url = "postgres://relay:pw@db.example.com:5432/relay?sslmode=verify-full&sslrootcert=/etc/relay/db-ca.pem&application_name=relay";
+        assert_eq!(DatabaseTarget::parse(url).unwrap().address, url);
     }
 
     #[test]
