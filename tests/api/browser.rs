@@ -124,10 +124,10 @@ async fn open_browser(driver: &Driver) -> fantoccini::Client {
 async fn customer_uses_the_support_form_in_a_real_browser() {
     let chromedriver = find_program("chromedriver");
     let (Some(chromedriver), true) = (chromedriver, Path::new(CHROMIUM).is_file()) else {
-        eprintln!();
-        eprintln!("**************************************************************************");
-        eprintln!("SKIPPED: browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver)");
-        eprintln!("**************************************************************************");
+        skip_without(
+            "chromium and chromium-driver (apt-get install chromium chromium-driver)",
+            "the browser test",
+        );
         return;
     };
     let app = TestApp::spawn().await;

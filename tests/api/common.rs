@@ -280,6 +280,16 @@ pub struct VendorFixture {
     pub token: String,
 }
 
+/// A test that needs a program this machine lacks: under CI (`CI` set, as
+/// `.ci/run` does) that is a failure, since CI installs every program the
+/// tests use; elsewhere the test says loudly that it is skipped.
+pub fn skip_without(program: &str, reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{reason}: {program} is missing, and under CI every test must run");
+    }
+    eprintln!("SKIPPED: {reason}: needs {program}");
+}
+
 pub fn ticket_body(subject: &str, email: &str) -> Value {
     json!({"subject": subject, "body": "Something is wrong with my order.", "customer": {"email": email, "name": "Test Customer"}})
 }

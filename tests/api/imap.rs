@@ -80,7 +80,7 @@ impl Dovecot {
     /// Starts one with more lines of configuration.
     pub fn start_with(extra_config: &str) -> Option<Dovecot> {
         let Some(binary) = find_dovecot() else {
-            eprintln!("SKIPPED: IMAP test needs dovecot (apt-get install dovecot-imapd)");
+            skip_without("dovecot (apt-get install dovecot-imapd)", "an IMAP test");
             return None;
         };
         let mut last = String::new();

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use crate::certs::write_certificates;
+use crate::common::skip_without;
 use relay::config::{SmtpSettings, SmtpTls};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -83,8 +84,9 @@ impl SmtpSink {
     /// A running sink with these options (or `None`, as `start`).
     pub fn start_with(test: &str, options: SinkOptions) -> Option<SmtpSink> {
         if !available() {
-            println!(
-                "SKIPPED: {test}: needs python3 with aiosmtpd for a real SMTP server (pip install aiosmtpd)"
+            skip_without(
+                "python3 with aiosmtpd for a real SMTP server (pip install aiosmtpd)",
+                test,
             );
             return None;
         }
