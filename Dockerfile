@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# Relay: one self-contained binary (SQLite and libpq are compiled in), on a
-# slim Debian runtime.
+# Relay: one self-contained binary (SQLite, libpq and OpenSSL are compiled
+# in), on a slim Debian runtime.
 #
 #   docker build -t relay .
 #   docker run -p 8080:8080 -v relay-data:/app/data relay
@@ -32,13 +32,17 @@ RUN groupadd --system --gid 10001 relay \
     && useradd --system --uid 10001 --gid relay --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin relay \
     && mkdir -p /app/data \
-    && chown relay:relay /app/data
+    && chown relay:relay /app/data \
+    && chmod 0700 /app/data
 WORKDIR /app
 COPY --from=builder /usr/local/bin/relay /usr/local/bin/relay
 COPY config/ /app/config/
 # Relative paths in config/default.toml (data/relay.db, data/outbox,
 # data/initial-admin-token) resolve under /app.
 ENV RELAY_CONFIG_DIR=/app/config
+# The built-in OpenSSL has no certificate store of its own: for
+# `sslrootcert=system` in DATABASE_URL, trust the image's public roots.
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER relay:relay
 VOLUME ["/app/data"]
 EXPOSE 8080
