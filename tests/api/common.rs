@@ -154,6 +154,35 @@ impl TestApp {
             .secret
     }
 
+    /// Delivers a raw message to `/api/v1/inbound/email` as admin: the
+    /// status and the answer (`{"raw": text}` when it is not JSON).
+    pub async fn deliver_mail(&self, raw: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .post("/api/v1/inbound/email", &self.admin)
+            .header("content-type", "message/rfc822")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+        (status, body)
+    }
+
+    /// Opens a ticket on the public channel (the only answer that carries
+    /// the customer's link): the answer.
+    pub async fn create_public_ticket(&self, body: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/api/v1/tickets"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+
     /// How many tickets the database holds, whoever may see them.
     pub fn ticket_count(&self) -> i64 {
         use diesel::{QueryDsl, RunQueryDsl};

@@ -24,20 +24,8 @@ fn fixture(name: &str, fill: &[(&str, String)]) -> Vec<u8> {
     raw
 }
 
-async fn deliver(app: &TestApp, raw: Vec<u8>) -> (u16, Value) {
-    let resp = app
-        .post("/api/v1/inbound/email", &app.admin)
-        .header("content-type", "message/rfc822")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
 async fn deliver_expecting(app: &TestApp, raw: Vec<u8>, outcome: &str) -> Value {
-    let (status, body) = deliver(app, raw).await;
+    let (status, body) = app.deliver_mail(raw).await;
     assert_eq!(body["outcome"], outcome, "{body}");
     assert_eq!(status, if outcome == "created" { 201 } else { 200 });
     body
@@ -254,7 +242,8 @@ async fn a_customer_reply_reopens_but_a_closed_ticket_gets_a_follow_up() {
 async fn the_same_message_is_stored_once_even_when_delivered_concurrently() {
     let app = TestApp::spawn().await;
     let raw = fixture("outlook_new.eml", &[]);
-    let results = futures_util::future::join_all((0..6).map(|_| deliver(&app, raw.clone()))).await;
+    let results =
+        futures_util::future::join_all((0..6).map(|_| app.deliver_mail(raw.clone()))).await;
     let outcomes: Vec<String> = results
         .iter()
         .map(|(_, b)| b["outcome"].as_str().unwrap().to_string())
@@ -466,14 +455,12 @@ async fn attachments_are_stored_and_oversized_ones_refused_clearly() {
 
     // A whole message over the limit is refused before anything is stored.
     let app = TestApp::spawn_with(|s| s.email.max_message_bytes = 4096).await;
-    let (status, problem) = deliver(
-        &app,
-        fixture(
+    let (status, problem) = app
+        .deliver_mail(fixture(
             "with_attachment.eml",
             &[("SEQ", "3".into()), ("ATTACHMENT", encode(&big))],
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(status, 413, "{problem}");
 }
 
@@ -531,7 +518,9 @@ async fn the_inbound_endpoint_refuses_bad_requests() {
     assert_eq!(expect_json(resp, 201).await["outcome"], "created");
 
     // Garbage without a sender is kept and reported, never a 500.
-    let (status, body) = deliver(&app, b"\x00\x01garbage without headers".to_vec()).await;
+    let (status, body) = app
+        .deliver_mail(b"\x00\x01garbage without headers".to_vec())
+        .await;
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("ignored")),
@@ -612,7 +601,7 @@ async fn replies_arriving_at_once_all_land_on_the_ticket() {
         )
         .into_bytes()
     };
-    let results = futures_util::future::join_all((0..8).map(|n| deliver(&app, reply(n)))).await;
+    let results = futures_util::future::join_all((0..8).map(|n| app.deliver_mail(reply(n)))).await;
     for (status, body) in &results {
         assert_eq!(
             (*status, body["outcome"].as_str()),

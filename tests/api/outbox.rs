@@ -40,15 +40,7 @@ fn new_mail(from: &str, message_id: &str, subject: &str) -> Vec<u8> {
 }
 
 async fn deliver(app: &TestApp, raw: Vec<u8>) -> Value {
-    let resp = app
-        .post("/api/v1/inbound/email", &app.admin)
-        .header("content-type", "message/rfc822")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = app.deliver_mail(raw).await;
     assert!(status == 200 || status == 201, "{status}: {body}");
     body
 }

@@ -95,14 +95,9 @@ async fn messages(app: &TestApp, id: impl std::fmt::Display) -> Value {
 /// A ticket made through the public API, and its customer's link token
 /// (only the public channel's answer carries the link).
 async fn api_ticket(app: &TestApp, subject: &str) -> (Value, String) {
-    let resp = app
-        .client
-        .post(app.url("/api/v1/tickets"))
-        .json(&ticket_body(subject, "ben@example.com"))
-        .send()
-        .await
-        .unwrap();
-    let created = expect_json(resp, 201).await;
+    let created = app
+        .create_public_ticket(ticket_body(subject, "ben@example.com"))
+        .await;
     let token = token_of(created["access_url"].as_str().unwrap());
     (created, token)
 }

@@ -78,16 +78,9 @@ async fn body_routes(app: &TestApp) -> Vec<BodyRoute> {
         .create_ticket(ticket_body("Slow bodies", "slow@example.com"))
         .await;
     let id = ticket["id"].as_str().unwrap().to_string();
-    let public = expect_json(
-        app.client
-            .post(app.url("/api/v1/tickets"))
-            .json(&ticket_body("Customer page", "page@example.com"))
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    let public = app
+        .create_public_ticket(ticket_body("Customer page", "page@example.com"))
+        .await;
     let page = public["access_url"].as_str().unwrap();
     let page = page[page.find("/t/").unwrap()..].to_string();
     let mail = "From: a@example.com\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
@@ -473,16 +466,9 @@ async fn nul_in_a_form_field_is_422_naming_the_field() {
     assert_eq!(response.status(), 422);
     assert_eq!(app.ticket_count(), before, "nothing was created");
 
-    let public = expect_json(
-        app.client
-            .post(app.url("/api/v1/tickets"))
-            .json(&ticket_body("Customer page", "page@example.com"))
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    let public = app
+        .create_public_ticket(ticket_body("Customer page", "page@example.com"))
+        .await;
     let link = public["access_url"].as_str().unwrap().to_string();
     let reply = app
         .client

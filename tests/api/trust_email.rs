@@ -11,22 +11,8 @@ use relay::db::schema::{attachments, inbound_messages, outbox, ticket_participan
 use relay::db::DbConnection;
 use serde_json::{json, Value};
 
-async fn deliver(app: &TestApp, raw: Vec<u8>) -> (u16, Value) {
-    let resp = app
-        .post("/api/v1/inbound/email", &app.admin)
-        .header("content-type", "message/rfc822")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
-    (status, body)
-}
-
 async fn deliver_expecting(app: &TestApp, raw: Vec<u8>, outcome: &str) -> Value {
-    let (status, body) = deliver(app, raw).await;
+    let (status, body) = app.deliver_mail(raw).await;
     assert_eq!(body["outcome"], outcome, "{status}: {body}");
     assert_eq!(status, if outcome == "created" { 201 } else { 200 });
     body

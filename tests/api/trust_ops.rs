@@ -323,14 +323,9 @@ async fn outbox_files_are_private_to_relay() {
 
 /// An anonymous ticket: its id and the customer's link token.
 async fn public_ticket(app: &TestApp) -> (String, String) {
-    let resp = app
-        .client
-        .post(app.url("/api/v1/tickets"))
-        .json(&ticket_body("Damaged parcel", "ana@example.com"))
-        .send()
-        .await
-        .unwrap();
-    let created = expect_json(resp, 201).await;
+    let created = app
+        .create_public_ticket(ticket_body("Damaged parcel", "ana@example.com"))
+        .await;
     let link = created["access_url"].as_str().unwrap();
     let token = link.rsplit('/').next().unwrap().to_string();
     (created["id"].as_str().unwrap().to_string(), token)
