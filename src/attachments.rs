@@ -5,7 +5,7 @@ use crate::db::models::{Attachment, NewBlob};
 use crate::db::schema::{attachments, blobs, messages, tickets};
 use crate::db::{insert_blob_if_absent, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::tickets::conversation::record_vendor_view;
+use crate::tickets::events;
 use crate::tickets::query::{self, TicketRef, Visibility};
 use crate::tickets::view::AttachmentView;
 use chrono::NaiveDateTime;
@@ -142,11 +142,18 @@ pub fn download_for_staff(
     attachment_id: &str,
 ) -> AppResult<Download> {
     let (attachment, ticket_id) = with_ticket_id(conn, attachment_id)?;
-    let ticket = match query::find(conn, &Visibility::of(caller), &TicketRef::Id(ticket_id)) {
-        Err(AppError::NotFound(_)) => return Err(not_found()),
-        found => found?,
-    };
-    record_vendor_view(conn, caller, &ticket)?;
+    // Only its visibility matters: a ticket the caller may not see hides
+    // its files as an unknown id would.
+    query::find_row(
+        conn,
+        &Visibility::of(caller),
+        &TicketRef::Id(ticket_id.clone()),
+    )
+    .map_err(|err| match err {
+        AppError::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    events::record_view(conn, caller, &ticket_id)?;
     with_content(conn, attachment)
 }
 

@@ -248,6 +248,35 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
     )
 }
 
+/// Whether a failed statement may succeed if tried again: the database was
+/// unreachable, busy or deadlocked, as opposed to refusing the values.
+pub fn is_transient(err: &DieselError) -> bool {
+    match err {
+        DieselError::DatabaseError(kind, info) => {
+            matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand
+                    | DatabaseErrorKind::SerializationFailure
+            ) || {
+                // Neither backend has a kind of its own for these: PostgreSQL
+                // deadlocks and shutdowns, SQLite's locked database.
+                let message = info.message().to_lowercase();
+                [
+                    "deadlock",
+                    "is locked",
+                    "shutting down",
+                    "terminating connection",
+                ]
+                .iter()
+                .any(|m| message.contains(m))
+            }
+        }
+        DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. } => true,
+        _ => false,
+    }
+}
+
 /// Case-insensitive substring match that behaves the same on both backends.
 pub fn like_pattern(text: &str) -> String {
     let escaped = text

@@ -235,29 +235,9 @@ fn failure_reason(err: &AppError) -> String {
 /// a conflict. Anything else (a value the database refuses, a bug) fails
 /// the same way every time.
 pub fn is_transient(err: &AppError) -> bool {
-    use diesel::result::{DatabaseErrorKind as Kind, Error as DieselError};
     match err {
         AppError::Unavailable(_) | AppError::TooManyRequests(_) => true,
-        AppError::Database(DieselError::DatabaseError(kind, info)) => {
-            matches!(
-                kind,
-                Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::SerializationFailure
-            ) || {
-                // Neither backend has a kind of its own for these.
-                let message = info.message().to_lowercase();
-                [
-                    "deadlock",
-                    "is locked",
-                    "shutting down",
-                    "terminating connection",
-                ]
-                .iter()
-                .any(|m| message.contains(m))
-            }
-        }
-        AppError::Database(
-            DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. },
-        ) => true,
+        AppError::Database(err) => crate::db::is_transient(err),
         _ => false,
     }
 }

@@ -201,16 +201,6 @@ pub fn list_events(
     Ok(shown)
 }
 
-/// Records a vendor agent's read of `ticket` (see [`events::record_view`]),
-/// for readers of its data outside this module (attachments).
-pub fn record_vendor_view(
-    conn: &mut DbConnection,
-    caller: &Principal,
-    ticket: &TicketView,
-) -> AppResult<()> {
-    Ok(events::record_view(conn, caller, &ticket.id)?)
-}
-
 /// What the customer sees on their private page.
 pub struct CustomerTicket {
     pub ticket: TicketView,
