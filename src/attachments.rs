@@ -3,12 +3,11 @@
 use crate::auth::{hash_secret, Principal};
 use crate::db::models::{Attachment, NewBlob};
 use crate::db::schema::{attachments, blobs, messages, tickets};
-use crate::db::{insert_blob_if_absent, DbConnection};
+use crate::db::{insert_blob_if_absent, Conn, DbConnection, WriteConn};
 use crate::error::{AppError, AppResult};
 use crate::tickets::events;
 use crate::tickets::query::{self, TicketRef, Visibility};
 use crate::tickets::view::AttachmentView;
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -66,12 +65,8 @@ fn clean_filename(name: &str) -> String {
     }
 }
 
-pub fn store(
-    conn: &mut DbConnection,
-    message_id: &str,
-    uploads: &[Upload],
-    now: NaiveDateTime,
-) -> AppResult<()> {
+pub fn store(conn: &mut WriteConn<'_>, message_id: &str, uploads: &[Upload]) -> AppResult<()> {
+    let now = conn.now();
     for upload in uploads {
         let sha256 = hex::encode(Sha256::digest(&upload.bytes));
         insert_blob_if_absent(
@@ -85,7 +80,7 @@ pub fn store(
         )?;
         diesel::insert_into(attachments::table)
             .values(Attachment {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: conn.new_id(),
                 message_id: message_id.to_string(),
                 blob_sha256: sha256,
                 filename: clean_filename(&upload.filename),
@@ -93,7 +88,7 @@ pub fn store(
                 size: upload.bytes.len() as i64,
                 created_at: now,
             })
-            .execute(conn)?;
+            .execute(&mut **conn)?;
     }
     Ok(())
 }
@@ -137,7 +132,7 @@ pub struct Download {
 /// internal notes included (404 otherwise, as for the ticket itself). A
 /// vendor agent's download counts as reading the ticket.
 pub fn download_for_staff(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     attachment_id: &str,
 ) -> AppResult<Download> {

@@ -4,6 +4,7 @@
 use crate::db::models::{Agent, ApiToken};
 use crate::db::schema::{agents, api_tokens};
 use crate::db::{write_statement, write_tx, DbConnection};
+use crate::db::{Conn, WriteConn};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, Utc};
@@ -72,14 +73,14 @@ pub fn hash_secret(secret: &str) -> String {
 /// are refused. A person's token acts with the lower of its own role and the
 /// person's role now, for the vendor the person works for now: a demotion or
 /// a move takes effect on the next request, whatever tokens are out.
-pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principal> {
+pub fn authenticate(conn: &mut Conn, secret: &str) -> AppResult<Principal> {
     let refused = || AppError::Unauthorized("the bearer token is not valid or was revoked".into());
     let (token, agent): (ApiToken, Option<Agent>) = api_tokens::table
         .left_join(agents::table)
         .filter(api_tokens::token_hash.eq(hash_secret(secret)))
         .filter(api_tokens::revoked_at.is_null())
         .select((ApiToken::as_select(), Option::<Agent>::as_select()))
-        .first(conn)
+        .first(&mut **conn)
         .optional()?
         .ok_or_else(refused)?;
     if agent.as_ref().is_some_and(|a| !a.active) {
@@ -93,7 +94,7 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principa
         }
         None => issued_role,
     };
-    let now = Utc::now().naive_utc();
+    let now = conn.now();
     // Record use at most once a minute, so authentication stays a read. The
     // filter keeps the requests that arrive together from each writing it.
     let stale = now - chrono::Duration::minutes(1);
@@ -106,7 +107,7 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str) -> AppResult<Principa
                         .or(api_tokens::last_used_at.lt(stale)),
                 )
                 .set(api_tokens::last_used_at.eq(now))
-                .execute(conn)
+                .execute(&mut **conn)
         })?;
     }
     Ok(Principal {
@@ -159,7 +160,7 @@ impl From<ApiToken> for TokenView {
 /// vendor (that is what scopes them); a token never carries more power than
 /// its agent's own role.
 pub fn issue_token(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     role: Role,
     name: &str,
     agent_email: Option<&str>,
@@ -173,7 +174,7 @@ pub fn issue_token(
             agents::table
                 .filter(agents::email.eq(email.trim().to_lowercase()))
                 .select(Agent::as_select())
-                .first(conn)
+                .first(&mut **conn)
                 .optional()?
                 .ok_or_else(|| {
                     AppError::invalid("agent", format!("no agent with email '{email}'"))
@@ -219,18 +220,18 @@ pub fn issue_token(
     }
     let secret = generate_secret();
     let token = ApiToken {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         name: name.to_string(),
         role: role.as_str().to_string(),
         agent_id: agent.map(|a| a.id),
         token_hash: hash_secret(&secret),
-        created_at: Utc::now().naive_utc(),
+        created_at: conn.now(),
         last_used_at: None,
         revoked_at: None,
     };
     diesel::insert_into(api_tokens::table)
         .values(&token)
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     Ok(IssuedToken {
         token: token.into(),
         secret,
@@ -248,21 +249,21 @@ pub fn list_tokens(conn: &mut DbConnection) -> AppResult<Vec<TokenView>> {
 }
 
 /// Revokes a token; revoking twice is harmless.
-pub fn revoke_token(conn: &mut DbConnection, id: &str) -> AppResult<TokenView> {
+pub fn revoke_token(conn: &mut Conn, id: &str) -> AppResult<TokenView> {
     write_tx(conn, |conn| {
         let token: ApiToken = api_tokens::table
             .find(id)
             .select(ApiToken::as_select())
-            .first(conn)
+            .first(&mut **conn)
             .optional()?
             .ok_or_else(|| AppError::not_found("token"))?;
         if token.revoked_at.is_some() {
             return Ok(token.into());
         }
-        let now = Utc::now().naive_utc();
+        let now = conn.now();
         diesel::update(api_tokens::table.find(id))
             .set(api_tokens::revoked_at.eq(now))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok(ApiToken {
             revoked_at: Some(now),
             ..token
@@ -273,9 +274,9 @@ pub fn revoke_token(conn: &mut DbConnection, id: &str) -> AppResult<TokenView> {
 
 /// First start: with no tokens at all, create an admin token so the operator
 /// can get in, and return it for the caller to hand over.
-pub fn bootstrap_admin_token(conn: &mut DbConnection) -> AppResult<Option<IssuedToken>> {
+pub fn bootstrap_admin_token(conn: &mut Conn) -> AppResult<Option<IssuedToken>> {
     write_tx(conn, |conn| {
-        let existing: i64 = api_tokens::table.count().get_result(conn)?;
+        let existing: i64 = api_tokens::table.count().get_result(&mut **conn)?;
         if existing > 0 {
             return Ok(None);
         }

@@ -1,14 +1,14 @@
 //! The `relay` command line: `serve` (default), `migrate`, `admin`, `demo`,
 //! `mailgate`.
 
+use crate::app::{Application, Build};
 use crate::auth;
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::connection::{self, PoolOptions};
-use crate::db::{Backend, DbPool};
+use crate::db::Database;
 use crate::domain::Role;
-use crate::http::state::AppState;
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -98,19 +98,8 @@ pub type CliResult = Result<(), String>;
 /// works in parallel.
 const ONE_SHOT_POOL_SIZE: u32 = 1;
 
-fn open_database(settings: &Settings, max_size: u32) -> Result<(DbPool, Backend), String> {
-    let (pool, backend) = connection::connect(&PoolOptions {
-        url: settings.database.url.clone(),
-        max_size,
-        sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
-        connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
-    })
-    .map_err(|e| e.to_string())?;
-    let applied = connection::migrate(&pool).map_err(|e| e.to_string())?;
-    if applied > 0 {
-        tracing::info!(applied, "database migrations applied");
-    }
-    Ok((pool, backend))
+fn open_database(settings: &Settings, max_size: u32) -> Result<Database, String> {
+    crate::app::open_database(settings, max_size, Clock::system()).map(|(db, _)| db)
 }
 
 pub fn run(cli: Cli) -> CliResult {
@@ -154,24 +143,25 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Admin {
             command: AdminCommand::CreateToken { role, name, agent },
         } => {
-            let (pool, _) = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let issued = auth::issue_token(&mut conn, role, &name, agent.as_deref()).map_err(
-                |e| match e {
-                    crate::error::AppError::Validation(errors) => errors
-                        .iter()
-                        .map(|f| format!("{}: {}", f.field, f.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    other => other.to_string(),
-                },
-            )?;
+            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let issued = crate::db::write_tx(&mut conn, |w| {
+                auth::issue_token(w, role, &name, agent.as_deref())
+            })
+            .map_err(|e| match e {
+                crate::error::AppError::Validation(errors) => errors
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            })?;
             println!("{}", issued.secret);
             Ok(())
         }
         Command::Demo => {
-            let (pool, _) = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
             let summary = crate::demo::seed(&mut conn, &settings).map_err(|e| e.to_string())?;
             println!("{summary}");
             Ok(())
@@ -180,48 +170,9 @@ pub fn run(cli: Cli) -> CliResult {
     }
 }
 
-/// Writes the first admin token where only the operator can read it.
-fn hand_over_admin_token(path: &Path, secret: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, format!("{secret}\n").as_bytes())
-}
-
 fn serve(settings: Settings) -> CliResult {
-    let (pool, backend) = open_database(&settings, settings.database.pool_size)?;
-    {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        if let Some(issued) = auth::bootstrap_admin_token(&mut conn).map_err(|e| e.to_string())? {
-            let path = &settings.bootstrap.admin_token_file;
-            hand_over_admin_token(path, &issued.secret).map_err(|e| {
-                format!(
-                    "cannot write the initial admin token to {}: {e}",
-                    path.display()
-                )
-            })?;
-            tracing::warn!(
-                file = %path.display(),
-                "no API tokens existed: created an admin token and wrote it to this file; read it, store it safely, then delete the file"
-            );
-        }
-        // Created once per installation: now rather than by the first mail.
-        crate::email::ingest::reply_addresses(&mut conn, &settings).map_err(|e| e.to_string())?;
-    }
-    let listener = std::net::TcpListener::bind(settings.bind_addr()).map_err(|e| {
-        format!(
-            "cannot listen on {} (setting `server.bind`): {e}",
-            settings.server.bind
-        )
-    })?;
-    tracing::info!(address = %settings.server.bind, backend = ?backend, "Relay is serving");
-    crate::jobs::start(&pool, &settings);
-    let state = AppState::new(pool, backend, settings);
+    let app = Application::build(settings, Build::production())?;
     actix_web::rt::System::new()
-        .block_on(async move { crate::http::start(state, listener)?.await })
+        .block_on(async move { app.start()?.await })
         .map_err(|e| e.to_string())
 }

@@ -7,13 +7,15 @@ pub mod public_fields;
 use crate::attachments::{self, Upload};
 use crate::auth::{generate_secret, hash_secret, Principal};
 use crate::db::models::{Customer, IdempotencyKey, Message, Queue, Ticket};
-use crate::db::schema::{customers, idempotency_keys, messages, queues, tickets};
-use crate::db::{insert_ticket, is_unique_violation, write_tx, DbConnection};
+use crate::db::schema::{customers, idempotency_keys, queues, tickets};
+use crate::db::{is_unique_violation, write_tx, Conn, DbConnection, WriteConn};
+use crate::domain::event::EventData;
 use crate::domain::validate::{normalize_tags, Errors};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use crate::tickets::{events, query, view::TicketView, TicketRef, Visibility};
-use chrono::{NaiveDateTime, Utc};
+use crate::tickets::change::{self, Change};
+use crate::tickets::update::queue_ref;
+use crate::tickets::{query, view::TicketView, TicketRef, Visibility};
 use diesel::prelude::*;
 use public_fields::{PublicFields, RestrictedField};
 use serde::Deserialize;
@@ -183,9 +185,9 @@ pub struct IntakeContext<'a> {
     pub follow_up_of: Option<String>,
     /// What only mail carries, stored with the first message.
     pub mail: Option<&'a MailDetails>,
-    /// Events (kind, data) the channel records with the `created` one, by
-    /// the same actor and in the same statement.
-    pub more_events: Vec<(&'static str, Value)>,
+    /// Events the channel records after the `created` one, by the same
+    /// actor and in the same statement.
+    pub more_events: Vec<EventData>,
 }
 
 /// The HTML and threading headers of a message that came in by email.
@@ -234,7 +236,7 @@ impl Receipt {
 /// The public-fields setting is read only for an anonymous request that
 /// sets one of the fields it governs.
 pub fn receive(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     request: CreateTicketRequest,
     caller: Option<&Principal>,
     idempotency: Option<Idempotency>,
@@ -282,7 +284,7 @@ pub fn receive(
 /// Creates a ticket for a channel that sends no idempotency key (the web
 /// form), in its own transaction.
 pub fn create_ticket(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     submission: &Submission,
     uploads: &[Upload],
     ctx: &IntakeContext<'_>,
@@ -397,20 +399,19 @@ fn resolve_queue(
 /// two for a new address (a third only when another request created the
 /// same customer at the same moment).
 pub fn upsert_customer(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     email: &str,
     name: Option<&str>,
-    now: NaiveDateTime,
 ) -> AppResult<Upserted> {
     let customer = match find_customer(conn, email)? {
         Some(known) => known,
         None => {
             let fresh = Customer {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: conn.new_id(),
                 email: email.to_string(),
                 name: name.map(str::to_string),
                 organization: None,
-                created_at: now,
+                created_at: conn.now(),
             };
             if crate::insert_ignoring_conflicts!(conn, customers::table, &fresh)? == 1 {
                 return Ok(Upserted {
@@ -426,7 +427,7 @@ pub fn upsert_customer(
     if customer.name.is_none() && name.is_some() {
         diesel::update(customers::table.find(&customer.id))
             .set(customers::name.eq(name))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         return Ok(Upserted {
             customer: Customer {
                 name: name.map(str::to_string),
@@ -458,12 +459,12 @@ fn find_customer(conn: &mut DbConnection, email: &str) -> AppResult<Option<Custo
 /// Creates the ticket inside the caller's transaction (for channels that
 /// write more in the same transaction, such as email).
 pub fn create_in_transaction(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     s: &Submission,
     uploads: &[Upload],
     ctx: &IntakeContext<'_>,
 ) -> AppResult<Created> {
-    let now = Utc::now().naive_utc();
+    let now = conn.now();
     let queue = match &s.queue {
         Some(reference) => Some(resolve_queue(conn, reference, ctx.caller)?),
         None => None,
@@ -471,10 +472,10 @@ pub fn create_in_transaction(
     let Upserted {
         customer,
         created: new_customer,
-    } = upsert_customer(conn, &s.customer_email, s.customer_name.as_deref(), now)?;
+    } = upsert_customer(conn, &s.customer_email, s.customer_name.as_deref())?;
     let access_token = generate_secret();
     let mut ticket = Ticket {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         number: 0,
         subject: s.subject.clone(),
         status: Status::New.as_str().into(),
@@ -494,9 +495,8 @@ pub fn create_in_transaction(
         solved_at: None,
         closed_at: None,
     };
-    insert_ticket(conn, &mut ticket)?;
     let message = Message {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         ticket_id: ticket.id.clone(),
         author_kind: AuthorKind::Customer.as_str().into(),
         author_agent_id: None,
@@ -510,33 +510,28 @@ pub fn create_in_transaction(
         email_references: ctx.mail.and_then(|m| m.references.clone()),
         created_at: now,
     };
-    diesel::insert_into(messages::table)
-        .values(&message)
-        .execute(conn)?;
-    attachments::store(conn, &message.id, uploads, now)?;
+    let message_id = message.id.clone();
     let actor = ctx
         .caller
         .map_or_else(|| format!("customer:{}", customer.id), Principal::actor);
-    let created = events::event(
-        &ticket.id,
-        "created",
-        &actor,
-        json!({
-            "channel": ctx.channel,
-            "priority": s.priority,
-            "queue": queue.as_ref().map(|q| &q.slug),
-            "follow_up_of": ctx.follow_up_of,
-        }),
-        now,
-    );
-    let more = ctx
-        .more_events
-        .iter()
-        .map(|(kind, data)| events::event(&ticket.id, kind, &actor, data.clone(), now));
-    events::append_all(
+    let created = EventData::Created {
+        channel: ctx.channel,
+        priority: s.priority,
+        queue: queue.as_ref().map(queue_ref),
+        follow_up_of: ctx.follow_up_of.clone(),
+    };
+    change::open(
         conn,
-        &std::iter::once(created).chain(more).collect::<Vec<_>>(),
+        &mut ticket,
+        Change {
+            actor: &actor,
+            messages: vec![message],
+            events: std::iter::once(created)
+                .chain(ctx.more_events.iter().cloned())
+                .collect(),
+        },
     )?;
+    attachments::store(conn, &message_id, uploads)?;
     let view = TicketView::from_row((ticket, customer, queue, None))?;
     // The first answer is kept with the key, in the key's one INSERT, so a
     // replay can answer it as it was.
@@ -550,11 +545,11 @@ pub fn create_in_transaction(
                 created_at: now,
                 answer: Some(Value::Object(shown_to(ctx.caller, &view, s)?).to_string()),
             })
-            .execute(conn)?;
+            .execute(&mut **conn)?;
     }
     Ok(Created {
         ticket: view,
-        first_message_id: Some(message.id),
+        first_message_id: Some(message_id),
         access_token: Some(access_token),
         new_customer,
     })

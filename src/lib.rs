@@ -4,9 +4,11 @@
 //! services (`intake`, `tickets`, `directory`, `auth`, `attachments`) -> `db`
 //! -> `domain` (pure types).
 
+pub mod app;
 pub mod attachments;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

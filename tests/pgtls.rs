@@ -507,7 +507,7 @@ impl PrivatePostgres {
             .database("postgres")
             .url("127.0.0.1", "sslmode=require");
         diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut PgConnection::establish(&admin)?)
+            .execute(&mut relay::db::connection::establish_postgres(&admin)?)
             .map_err(|e| format!("{e}; server log: {}", self.log_text()))?;
         Ok(self.database(name))
     }

@@ -92,6 +92,17 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Opens one PostgreSQL connection. OpenSSL (libpq's TLS) is initialised
+/// first, without the exit handler it registers by default: that handler
+/// frees OpenSSL's global state while other threads may still be closing
+/// TLS connections (pool reapers, workers of a server being shut down), and
+/// a process that exits with connections open then aborts with a double
+/// free (seen at the end of the PostgreSQL test run).
+pub fn establish_postgres(url: &str) -> diesel::ConnectionResult<PgConnection> {
+    openssl_sys::init();
+    PgConnection::establish(url)
+}
+
 /// Opens connections for one database. Dispatches on the URL scheme so that a
 /// PostgreSQL failure reports libpq's own message (diesel's derived
 /// `establish` tries every backend and hides it).
@@ -107,7 +118,7 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.target.backend {
             Backend::Postgres => {
-                PgConnection::establish(&self.target.address).map(DbConnection::Postgresql)
+                establish_postgres(&self.target.address).map(DbConnection::Postgresql)
             }
             Backend::Sqlite => {
                 SqliteConnection::establish(&self.target.address).map(DbConnection::Sqlite)

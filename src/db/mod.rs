@@ -11,6 +11,8 @@ pub mod schema;
 
 pub use connection::{Backend, DbConnection, DbPool, PoolState};
 
+use crate::clock::Clock;
+
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -28,15 +30,135 @@ thread_local! {
 struct WriterHeld;
 
 impl WriterHeld {
-    fn enter() -> WriterHeld {
+    /// Waits for the write lock. A body that checked out a second connection
+    /// and opened a write transaction on it would wait for the lock its own
+    /// thread holds. Bodies receive the only connection they may write on (a
+    /// `WriteConn`, which `write_tx` does not take), so that is a bug in the
+    /// caller: it fails loudly instead of hanging.
+    fn enter() -> (std::sync::MutexGuard<'static, ()>, WriterHeld) {
+        assert!(
+            !WRITER_HELD.get(),
+            "write_tx inside write_tx: write on the WriteConn the outer transaction gave you"
+        );
+        let lock = SQLITE_WRITER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         WRITER_HELD.set(true);
-        WriterHeld
+        (lock, WriterHeld)
     }
 }
 
 impl Drop for WriterHeld {
     fn drop(&mut self) {
         WRITER_HELD.set(false);
+    }
+}
+
+/// The app's database: the pool, and the clock every change is timed by.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    clock: Clock,
+}
+
+impl Database {
+    pub fn new(pool: DbPool, clock: Clock) -> Database {
+        Database { pool, clock }
+    }
+
+    /// A pooled connection, for reads and for opening write transactions.
+    pub fn get(&self) -> Result<Conn, diesel::r2d2::PoolError> {
+        Ok(Conn {
+            pooled: self.pool.get()?,
+            clock: self.clock.clone(),
+        })
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+}
+
+/// A checked-out connection. It reads (it dereferences to the
+/// [`DbConnection`] that queries run on) and opens write transactions
+/// ([`write_tx`]); it cannot write by itself.
+pub struct Conn {
+    pooled: diesel::r2d2::PooledConnection<connection::Manager>,
+    clock: Clock,
+}
+
+impl Conn {
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, on the app's clock, as the database stores it.
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now_naive()
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.pooled
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.pooled
+    }
+}
+
+/// The connection inside a write transaction, the only one a body may write
+/// on: every function that writes takes one, and only [`write_tx`] and
+/// [`write_statement`] make them, so a write outside the writer queue does
+/// not compile. It carries the change's instant: everything one transaction
+/// writes (rows, events, ids) is timed alike.
+pub struct WriteConn<'a> {
+    conn: &'a mut DbConnection,
+    clock: &'a Clock,
+    now: chrono::NaiveDateTime,
+}
+
+impl WriteConn<'_> {
+    /// The instant of this change, taken when the transaction got the write
+    /// lock (so on SQLite, changes are timed in the order they commit).
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.now
+    }
+
+    pub fn clock(&self) -> &Clock {
+        self.clock
+    }
+
+    /// The connection to run statements on (what `*self` is), for code
+    /// that matches on the backend.
+    pub fn connection(&mut self) -> &mut DbConnection {
+        self.conn
+    }
+
+    /// A new row id that sorts by time (UUID v7 on the app's clock).
+    pub fn new_id(&self) -> String {
+        self.clock.new_id().to_string()
+    }
+}
+
+impl std::ops::Deref for WriteConn<'_> {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn<'_> {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        self.conn
     }
 }
 
@@ -51,91 +173,89 @@ impl Drop for WriterHeld {
 /// seconds (bench/email saw 1-2 s stalls from the once-a-minute token
 /// `last_used_at` update before it moved in).
 ///
-/// Called again inside `f` (a service that writes, used by a larger
-/// transaction such as the demo seed), it joins the outer transaction with a
-/// savepoint, so an error undoes only the inner part: what diesel does for
-/// nested transactions on PostgreSQL.
-pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+/// Transactions do not nest: the body gets a [`WriteConn`], which this does
+/// not take, and a service that writes takes a `WriteConn` and leaves the
+/// transaction to its caller.
+pub fn write_tx<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    F: FnOnce(&mut WriteConn<'_>) -> Result<T, E>,
     E: From<DieselError>,
 {
+    let clock = conn.clock.clone();
+    let conn: &mut DbConnection = &mut conn.pooled;
     match conn {
-        DbConnection::Sqlite(_) if WRITER_HELD.get() => {
-            // Bodies never check out a second connection, so this is the
-            // connection that already holds the write lock.
-            sqlite_block(
-                conn,
-                [
-                    "SAVEPOINT relay_nested",
-                    "RELEASE relay_nested",
-                    "ROLLBACK TO relay_nested; RELEASE relay_nested",
-                ],
-                f,
-            )
-        }
         DbConnection::Sqlite(_) => {
             // SQLite has one writer at a time. Writers of this process queue
             // here, woken the moment the lock is free, instead of in SQLite's
             // busy handler, which sleeps and polls (p99 230 ms under
             // bench/intake). Other processes on the same file still meet the
-            // busy timeout. Bodies never check out a second connection, so
-            // holding this while waiting for nothing else cannot deadlock.
-            let _writer = SQLITE_WRITER
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // busy timeout.
             let _held = WriterHeld::enter();
-            sqlite_block(conn, ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"], f)
+            sqlite_block(conn, |conn| {
+                f(&mut WriteConn {
+                    now: clock.now_naive(),
+                    conn,
+                    clock: &clock,
+                })
+            })
         }
-        DbConnection::Postgresql(_) => conn.transaction(f),
+        DbConnection::Postgresql(_) => conn.transaction(|conn| {
+            f(&mut WriteConn {
+                now: clock.now_naive(),
+                conn,
+                clock: &clock,
+            })
+        }),
     }
 }
 
 /// Runs one write statement: on SQLite in the writer queue of [`write_tx`],
 /// on PostgreSQL as it is (autocommit), sparing the BEGIN and COMMIT round
 /// trips that a lone statement does not need (the outbox marks one per mail).
-pub fn write_statement<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+pub fn write_statement<T, E, F>(conn: &mut Conn, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    F: FnOnce(&mut WriteConn<'_>) -> Result<T, E>,
     E: From<DieselError>,
 {
-    match conn {
-        DbConnection::Sqlite(_) => write_tx(conn, f),
-        DbConnection::Postgresql(_) => f(conn),
+    if matches!(*conn.pooled, DbConnection::Sqlite(_)) {
+        return write_tx(conn, f);
     }
+    let clock = conn.clock.clone();
+    f(&mut WriteConn {
+        now: clock.now_naive(),
+        conn: &mut conn.pooled,
+        clock: &clock,
+    })
 }
 
-/// Runs `f` between `begin` and `commit`, or `rollback` when it fails or
-/// panics. The statements are issued by hand because `f` needs the
+/// Runs `f` between `BEGIN IMMEDIATE` and `COMMIT`, or `ROLLBACK` when it
+/// fails or panics. The statements are issued by hand because `f` needs the
 /// multi-connection, not the inner SQLite connection that diesel's own
 /// transactions would lend it.
-fn sqlite_block<T, E, F>(
-    conn: &mut DbConnection,
-    [begin, commit, rollback]: [&str; 3],
-    f: F,
-) -> Result<T, E>
+fn sqlite_block<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<DieselError>,
 {
-    conn.batch_execute(begin)?;
+    const ROLLBACK: &str = "ROLLBACK";
+    conn.batch_execute("BEGIN IMMEDIATE")?;
     let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn))) {
         Ok(outcome) => outcome,
         Err(panic) => {
             // A pooled connection must not go back holding the write lock.
-            let _ = conn.batch_execute(rollback);
+            let _ = conn.batch_execute(ROLLBACK);
             std::panic::resume_unwind(panic)
         }
     };
     let outcome = outcome.and_then(|value| {
-        conn.batch_execute(commit)?;
+        conn.batch_execute("COMMIT")?;
         Ok(value)
     });
     if outcome.is_err() {
         // Nothing to do if this fails too: the connection drops the
         // transaction when it is closed, and the first error is the one
         // worth reporting.
-        let _ = conn.batch_execute(rollback);
+        let _ = conn.batch_execute(ROLLBACK);
     }
     outcome
 }
@@ -153,8 +273,8 @@ const FIRST_TICKET_NUMBER: i64 = 10001;
 /// of its status and version never interleaves with another writer (two
 /// replies arriving at once must both land). SQLite's write transaction
 /// already excludes every other writer.
-pub fn lock_ticket(conn: &mut DbConnection, ticket_id: &str) -> QueryResult<()> {
-    match conn {
+pub fn lock_ticket(conn: &mut WriteConn<'_>, ticket_id: &str) -> QueryResult<()> {
+    match conn.connection() {
         DbConnection::Postgresql(c) => schema::tickets::table
             .find(ticket_id)
             .select(schema::tickets::id)
@@ -168,11 +288,11 @@ pub fn lock_ticket(conn: &mut DbConnection, ticket_id: &str) -> QueryResult<()> 
 /// [`lock_ticket`] and the read that follows it in one statement, for
 /// callers that need only the ticket's own row.
 pub fn lock_and_load_ticket(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     ticket_id: &str,
 ) -> QueryResult<models::Ticket> {
     let query = schema::tickets::table.find(ticket_id);
-    match conn {
+    match conn.connection() {
         DbConnection::Postgresql(c) => query
             .select(models::Ticket::as_select())
             .for_update()
@@ -193,7 +313,7 @@ pub fn lock_and_load_ticket(
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         use diesel::RunQueryDsl as _;
-        match $conn {
+        match $crate::db::WriteConn::connection($conn) {
             $crate::db::DbConnection::Postgresql(c) => match &$rows[..] {
                 [row] => diesel::insert_into($table).values(row).execute(c),
                 rows => diesel::insert_into($table).values(rows).execute(c),
@@ -211,9 +331,9 @@ macro_rules! insert_rows {
 /// not serialise on it) read by the insert itself, one round trip; on
 /// SQLite, where writers are serialised anyway, the maximum plus one inside
 /// the write transaction is exact.
-pub fn insert_ticket(conn: &mut DbConnection, ticket: &mut models::Ticket) -> QueryResult<()> {
+pub fn insert_ticket(conn: &mut WriteConn<'_>, ticket: &mut models::Ticket) -> QueryResult<()> {
     use schema::tickets;
-    match conn {
+    match conn.connection() {
         DbConnection::Postgresql(c) => {
             ticket.number = diesel::insert_into(tickets::table)
                 .values((&*ticket, tickets::number.eq(nextval("ticket_number_seq"))))
@@ -235,7 +355,7 @@ pub fn insert_ticket(conn: &mut DbConnection, ticket: &mut models::Ticket) -> Qu
 
 /// Stores a blob unless one with the same content hash is already there.
 pub fn insert_blob_if_absent(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     blob: &models::NewBlob<'_>,
 ) -> QueryResult<()> {
     crate::insert_ignoring_conflicts!(conn, schema::blobs::table, blob).map(drop)
@@ -296,7 +416,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 macro_rules! insert_ignoring_conflicts {
     ($conn:expr, $table:expr, $values:expr) => {{
         use diesel::RunQueryDsl as _;
-        match $conn {
+        match $crate::db::WriteConn::connection($conn) {
             $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
                 .values($values)
                 .on_conflict_do_nothing()
@@ -311,10 +431,24 @@ macro_rules! insert_ignoring_conflicts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::sqlite::SqliteConnection;
 
-    fn sqlite() -> DbConnection {
-        DbConnection::Sqlite(SqliteConnection::establish(":memory:").expect("in-memory SQLite"))
+    /// A database of one file with its own pool (the pool is what
+    /// `write_tx` is opened from).
+    fn sqlite() -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = connection::connect(&connection::PoolOptions {
+            url: format!("sqlite://{}", dir.path().join("t.db").display()),
+            max_size: 2,
+            sqlite_synchronous: "NORMAL".into(),
+            connect_timeout: std::time::Duration::from_secs(5),
+        })
+        .unwrap();
+        let db = Database::new(pool, Clock::system());
+        db.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        (dir, db)
     }
 
     fn values(conn: &mut DbConnection) -> Vec<i32> {
@@ -331,42 +465,30 @@ mod tests {
             .collect()
     }
 
-    fn insert(conn: &mut DbConnection, x: i32) -> Result<(), DieselError> {
+    fn insert(conn: &mut WriteConn<'_>, x: i32) -> Result<(), DieselError> {
         conn.batch_execute(&format!("INSERT INTO t VALUES ({x})"))
     }
 
     #[test]
-    fn a_nested_write_tx_joins_the_outer_one_and_a_failure_undoes_only_its_part() {
-        let mut conn = sqlite();
-        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
-        let outer = write_tx(&mut conn, |conn| {
-            insert(conn, 1)?;
-            write_tx(conn, |conn| insert(conn, 2))?;
-            let inner = write_tx(conn, |conn| {
-                insert(conn, 3)?;
-                Err::<(), _>(DieselError::RollbackTransaction)
-            });
-            assert!(inner.is_err());
-            insert(conn, 4)
-        });
-        assert_eq!(outer, Ok(()));
-        assert_eq!(values(&mut conn), vec![1, 2, 4]);
-
-        let failed = write_tx(&mut conn, |conn| {
-            write_tx(conn, |conn| insert(conn, 5))?;
+    fn a_failed_body_writes_nothing_and_a_good_one_commits() {
+        let (_dir, db) = sqlite();
+        let mut conn = db.get().unwrap();
+        let failed = write_tx(&mut conn, |w| {
+            insert(w, 1)?;
             Err::<(), _>(DieselError::RollbackTransaction)
         });
         assert!(failed.is_err());
-        assert_eq!(values(&mut conn), vec![1, 2, 4]);
+        assert_eq!(write_tx(&mut conn, |w| insert(w, 2)), Ok(()));
+        assert_eq!(values(&mut conn), vec![2]);
     }
 
     #[test]
     fn a_panic_inside_write_tx_rolls_back_and_releases_the_lock() {
-        let mut conn = sqlite();
-        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+        let (_dir, db) = sqlite();
+        let mut conn = db.get().unwrap();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_tx(&mut conn, |conn| {
-                insert(conn, 1)?;
+            write_tx(&mut conn, |w| {
+                insert(w, 1)?;
                 panic!("a bug in a body");
                 #[allow(unreachable_code)]
                 Ok::<_, DieselError>(())
@@ -374,7 +496,45 @@ mod tests {
         }));
         assert!(panicked.is_err());
         // Rolled back, out of the transaction, and the next writer gets in.
-        assert_eq!(write_tx(&mut conn, |conn| insert(conn, 2)), Ok(()));
+        assert_eq!(write_tx(&mut conn, |w| insert(w, 2)), Ok(()));
         assert_eq!(values(&mut conn), vec![2]);
+    }
+
+    #[test]
+    fn a_write_on_a_second_connection_inside_a_body_fails_instead_of_hanging() {
+        let (_dir, db) = sqlite();
+        let mut first = db.get().unwrap();
+        let mut second = db.get().unwrap();
+        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_tx(&mut first, |w| {
+                insert(w, 1)?;
+                write_tx(&mut second, |w| insert(w, 2))
+            })
+        }));
+        let message = nested.expect_err("refused");
+        let message = message
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| message.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("");
+        assert!(message.contains("write_tx inside write_tx"), "{message}");
+        assert_eq!(values(&mut first), Vec::<i32>::new());
+        assert_eq!(write_tx(&mut second, |w| insert(w, 3)), Ok(()));
+    }
+
+    #[test]
+    fn a_transaction_is_timed_by_the_app_clock() {
+        let (_dir, db) = sqlite();
+        let settable = crate::clock::SettableClock::new();
+        let at = chrono::DateTime::parse_from_rfc3339("2031-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        settable.pin(at);
+        let db = Database::new(db.pool().clone(), settable.clock());
+        let mut conn = db.get().unwrap();
+        let (now, id) =
+            write_tx(&mut conn, |w| Ok::<_, DieselError>((w.now(), w.new_id()))).unwrap();
+        assert_eq!(now, at.naive_utc());
+        assert!(id >= crate::clock::first_id_at(at.naive_utc()), "{id}");
     }
 }

@@ -14,6 +14,7 @@
 use super::models::OutboxMessage;
 use super::schema::outbox;
 use super::{write_tx, DbConnection};
+use crate::db::Conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -40,13 +41,13 @@ macro_rules! due_ids {
 /// until `claim_until`, and returns them (with `claimed_until` set, which is
 /// what later updates use to check the claim is still theirs).
 pub fn claim_due(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     due_at: NaiveDateTime,
     claim_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<OutboxMessage>> {
     write_tx(conn, |conn| {
-        let ids: Vec<String> = match conn {
+        let ids: Vec<String> = match conn.connection() {
             DbConnection::Postgresql(c) => {
                 due_ids!(due_at, limit).for_update().skip_locked().load(c)?
             }
@@ -60,11 +61,11 @@ pub fn claim_due(
                 outbox::status.eq("sending"),
                 outbox::claimed_until.eq(claim_until),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         outbox::table
             .filter(outbox::id.eq_any(&ids))
             .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
             .select(OutboxMessage::as_select())
-            .load(conn)
+            .load(&mut **conn)
     })
 }

@@ -19,12 +19,13 @@ use crate::config::Settings;
 use crate::db::models::Customer;
 use crate::db::schema::{agents, customers, messages, queues, ticket_events, tickets, vendors};
 use crate::db::{insert_ticket, write_tx, DbConnection};
+use crate::db::{Conn, WriteConn};
 use crate::directory::{
     agents as agent_service, queues as queue_service, vendors as vendor_service,
 };
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
-use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Timelike};
 use content::Lang;
 use diesel::prelude::*;
 use org::{CustomerPool, Person, VENDORS};
@@ -54,11 +55,8 @@ struct CreatedVendor {
 }
 
 /// Seeds the database and returns a summary for the person who ran it.
-pub fn seed(conn: &mut DbConnection, settings: &Settings) -> AppResult<String> {
-    let now = Utc::now()
-        .naive_utc()
-        .with_nanosecond(0)
-        .expect("whole seconds");
+pub fn seed(conn: &mut Conn, settings: &Settings) -> AppResult<String> {
+    let now = conn.now().with_nanosecond(0).expect("whole seconds");
     let outcome = write_tx(conn, |conn| {
         refuse_unless_empty(conn)?;
         let vendors = create_organisation(conn, now)?;
@@ -89,7 +87,7 @@ fn refuse_unless_empty(conn: &mut DbConnection) -> AppResult<()> {
 }
 
 fn create_organisation(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     now: NaiveDateTime,
 ) -> AppResult<Vec<CreatedVendor>> {
     let admin = Principal {
@@ -144,6 +142,7 @@ fn create_organisation(
             )?;
             staff.push(Staff {
                 id: view.id,
+                vendor_id: vendor.id.clone(),
                 name: person.name.into(),
                 works: person.works,
                 lead: person.lead,
@@ -173,22 +172,22 @@ fn create_organisation(
             vendors::created_at.eq(founded),
             vendors::updated_at.eq(founded),
         ))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     diesel::update(queues::table)
         .set((
             queues::created_at.eq(founded),
             queues::updated_at.eq(founded),
         ))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     diesel::update(agents::table)
         .set((
             agents::created_at.eq(founded),
             agents::updated_at.eq(founded),
         ))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     diesel::update(agents::table.filter(agents::active.eq(false)))
         .set(agents::updated_at.eq(now - Duration::days(10)))
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     Ok(created)
 }
 
@@ -314,7 +313,7 @@ fn plan_tickets(
 /// Writes customers, tickets, messages and events; returns how many
 /// customers wrote in.
 fn insert_tickets(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     people: &[Person],
     plans: &mut [Plan],
 ) -> AppResult<usize> {
@@ -358,7 +357,7 @@ fn insert_tickets(
     Ok(rows.len())
 }
 
-fn issue_tokens(conn: &mut DbConnection) -> AppResult<Vec<Issued>> {
+fn issue_tokens(conn: &mut WriteConn<'_>) -> AppResult<Vec<Issued>> {
     let mut issued = Vec::new();
     let manager = auth::issue_token(
         conn,

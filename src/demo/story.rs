@@ -6,7 +6,8 @@
 use super::content::{phrases, Flow, Lang, Template};
 use super::org::{Person, QueueSpec, VendorSpec};
 use crate::db::models::{Message, Ticket, TicketEvent};
-use crate::domain::{Channel, Status};
+use crate::domain::event::{AgentRef, EventData, QueueRef, StatusReason};
+use crate::domain::{Channel, Priority, Status};
 use chrono::{Datelike, Duration, NaiveDateTime};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone)]
 pub struct Staff {
     pub id: String,
+    pub vendor_id: String,
     pub name: String,
     pub works: &'static [&'static str],
     pub lead: bool,
@@ -117,16 +119,10 @@ impl Story<'_> {
             })
     }
 
-    fn event(&mut self, at: NaiveDateTime, kind: &str, actor: &str, data: Value) {
+    fn event(&mut self, at: NaiveDateTime, actor: &str, event: EventData) {
         let id = self.new_id(at);
-        self.events.push(TicketEvent {
-            id,
-            ticket_id: self.ticket.id.clone(),
-            kind: kind.into(),
-            actor: actor.into(),
-            data: data.to_string(),
-            created_at: at,
-        });
+        let row = crate::tickets::events::row(id, &self.ticket.id, actor, &event, at);
+        self.events.push(row);
     }
 
     /// Every change makes a new version of the ticket (its ETag changes).
@@ -196,10 +192,20 @@ impl Story<'_> {
         let channel = self.reply_channel();
         let id = self.message(t, None, true, channel, body);
         let actor = self.customer_actor();
-        self.event(t, "customer_replied", &actor, json!({"message_id": id}));
+        self.event(
+            t,
+            &actor,
+            EventData::CustomerReplied {
+                message_id: id,
+                channel,
+                automatic: false,
+                threaded_by: None,
+                refused_attachments: Vec::new(),
+            },
+        );
         let status: Status = self.ticket.status.parse().unwrap_or(Status::Open);
         if status.reopens_on_customer_reply() {
-            self.status(t, Status::Open, &actor, Some("customer replied"));
+            self.status(t, Status::Open, &actor, Some(StatusReason::CustomerReplied));
         }
         self.bump(t);
         Some(())
@@ -216,9 +222,16 @@ impl Story<'_> {
         );
         let id = self.message(t, Some(&agent.id), true, Channel::Api, body);
         let actor = format!("agent:{}", agent.id);
-        self.event(t, "replied", &actor, json!({"message_id": id}));
+        self.event(
+            t,
+            &actor,
+            EventData::Replied {
+                message_id: id,
+                channel: Channel::Api,
+            },
+        );
         if self.ticket.status == "new" {
-            self.status(t, Status::Open, &actor, Some("first reply"));
+            self.status(t, Status::Open, &actor, Some(StatusReason::FirstReply));
         }
         self.bump(t);
         Some(())
@@ -233,28 +246,23 @@ impl Story<'_> {
         let id = self.message(t, Some(&agent.id), false, Channel::Api, body);
         self.event(
             t,
-            "note_added",
             &format!("agent:{}", agent.id),
-            json!({"message_id": id}),
+            EventData::NoteAdded { message_id: id },
         );
         self.bump(t);
         Some(())
     }
 
     /// Records a status change (as `tickets::update::set_status` does).
-    fn status(&mut self, t: NaiveDateTime, to: Status, actor: &str, reason: Option<&str>) {
-        let from = self.ticket.status.clone();
-        let mut data = json!({"from": from, "to": to});
-        if let Some(reason) = reason {
-            data["reason"] = json!(reason);
-        }
+    fn status(&mut self, t: NaiveDateTime, to: Status, actor: &str, reason: Option<StatusReason>) {
+        let from: Status = self.ticket.status.parse().unwrap_or(Status::New);
         self.ticket.status = to.as_str().into();
         match to {
             Status::Solved => self.ticket.solved_at = Some(t),
             Status::Closed => self.ticket.closed_at = Some(t),
             _ => self.ticket.solved_at = None,
         }
-        self.event(t, "status_changed", actor, data);
+        self.event(t, actor, EventData::StatusChanged { from, to, reason });
     }
 
     /// An agent changes the status on its own (a PATCH).
@@ -281,9 +289,14 @@ impl Story<'_> {
         self.ticket.assignee_id = Some(staff.id.clone());
         self.event(
             t,
-            "assigned",
             &format!("agent:{}", assigner.id),
-            json!({"from": null, "to": staff.id}),
+            EventData::Assigned {
+                from: None,
+                to: AgentRef {
+                    agent_id: staff.id.clone(),
+                    vendor_id: Some(staff.vendor_id.clone()),
+                },
+            },
         );
         self.bump(t);
         let assigned = t;
@@ -309,9 +322,11 @@ impl Story<'_> {
                 let from = std::mem::replace(&mut self.ticket.priority, "high".into());
                 self.event(
                     t,
-                    "priority_changed",
                     &format!("agent:{}", lead.id),
-                    json!({"from": from, "to": "high"}),
+                    EventData::PriorityChanged {
+                        from: from.parse().unwrap_or(Priority::Normal),
+                        to: Priority::High,
+                    },
                 );
                 self.bump(t);
             }
@@ -397,12 +412,7 @@ impl Story<'_> {
         // Solved tickets close by themselves after four quiet days.
         let solved = self.ticket.solved_at.unwrap_or(self.last);
         let t = self.at(solved + Duration::days(4))?;
-        self.status(
-            t,
-            Status::Closed,
-            "system",
-            Some("solved for 4 days without a reply"),
-        );
+        self.status(t, Status::Closed, "system", Some(StatusReason::AutoClosed));
         self.bump(t);
         Some(())
     }
@@ -581,17 +591,19 @@ pub fn plan_ticket(
     );
     let first = story.message(created, None, true, channel, body);
     let actor = story.customer_actor();
+    let _ = first;
     story.event(
         created,
-        "created",
         &actor,
-        json!({
-            "channel": channel,
-            "priority": template.priority,
-            "queue": set.queue.slug,
-            "follow_up_of": null,
-            "message_id": first,
-        }),
+        EventData::Created {
+            channel,
+            priority: template.priority.parse().unwrap_or(Priority::Normal),
+            queue: Some(QueueRef {
+                queue_id: set.queue_id.to_string(),
+                vendor_id: assignee.vendor_id.clone(),
+            }),
+            follow_up_of: None,
+        },
     );
     let _ = story.play(template, assignee, lead);
     Plan {
@@ -657,14 +669,17 @@ pub fn plan_unrouted(
             email_references: None,
             created_at: created,
         }],
-        events: vec![TicketEvent {
-            id: id_at(rng, created, 2),
-            ticket_id: id,
-            kind: "created".into(),
-            actor,
-            data: json!({"channel": "web", "priority": "normal", "queue": null, "follow_up_of": null, "message_id": message_id})
-                .to_string(),
-            created_at: created,
-        }],
+        events: vec![crate::tickets::events::row(
+            id_at(rng, created, 2),
+            &id,
+            &actor,
+            &EventData::Created {
+                channel: Channel::Web,
+                priority: Priority::Normal,
+                queue: None,
+                follow_up_of: None,
+            },
+            created,
+        )],
     }
 }

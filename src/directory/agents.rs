@@ -1,10 +1,11 @@
 //! Agents: the people who work tickets, and the client's own staff.
 
-use super::{check_vendor_visible, new_id, now, require_fields, vendor_known_to};
+use super::{check_vendor_visible, require_fields, vendor_known_to};
 use crate::auth::Principal;
 use crate::db::models::Agent;
 use crate::db::schema::{agents, api_tokens};
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::Conn;
+use crate::db::{is_unique_violation, write_tx, DbConnection, WriteConn};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -144,7 +145,7 @@ fn ensure_may_manage(caller: &Principal, agent: &Agent) -> AppResult<()> {
 }
 
 pub fn create(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     caller: &Principal,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
@@ -152,10 +153,10 @@ pub fn create(
         ("name", input.name.is_some()),
         ("email", input.email.is_some()),
     ])?;
-    write_tx(conn, |conn| {
-        let at = now();
+    {
+        let at = conn.now();
         let mut agent = Agent {
-            id: new_id(),
+            id: conn.new_id(),
             name: String::new(),
             email: String::new(),
             vendor_id: None,
@@ -170,10 +171,10 @@ pub fn create(
         ensure_may_manage(caller, &agent)?;
         diesel::insert_into(agents::table)
             .values(&agent)
-            .execute(conn)
+            .execute(&mut **conn)
             .map_err(duplicate_email)?;
         agent.try_into()
-    })
+    }
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> AppResult<Agent> {
@@ -213,7 +214,7 @@ pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<AgentV
 }
 
 pub fn update(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     id: &str,
     input: &AgentInput,
@@ -222,7 +223,7 @@ pub fn update(
 }
 
 fn update_in_transaction(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     caller: &Principal,
     id: &str,
     input: &AgentInput,
@@ -234,10 +235,10 @@ fn update_in_transaction(
     let mut agent = before.clone();
     apply(conn, caller, &mut agent, input)?;
     ensure_may_manage(caller, &agent)?;
-    agent.updated_at = now();
+    agent.updated_at = conn.now();
     diesel::update(agents::table.find(id))
         .set(&agent)
-        .execute(conn)
+        .execute(&mut **conn)
         .map_err(duplicate_email)?;
     if tokens_lapse(&before, &agent) {
         revoke_tokens(conn, id)?;
@@ -256,20 +257,20 @@ fn tokens_lapse(before: &Agent, after: &Agent) -> bool {
     !before.active || !after.active || before.vendor_id != after.vendor_id
 }
 
-fn revoke_tokens(conn: &mut DbConnection, agent_id: &str) -> AppResult<()> {
+fn revoke_tokens(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<()> {
     diesel::update(
         api_tokens::table
             .filter(api_tokens::agent_id.eq(agent_id))
             .filter(api_tokens::revoked_at.is_null()),
     )
-    .set(api_tokens::revoked_at.eq(now()))
-    .execute(conn)?;
+    .set(api_tokens::revoked_at.eq(conn.now()))
+    .execute(&mut **conn)?;
     Ok(())
 }
 
 /// Agents are referenced by tickets and the audit trail, so "deleting" one
 /// deactivates it, which revokes its tokens.
-pub fn deactivate(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<AgentView> {
+pub fn deactivate(conn: &mut Conn, caller: &Principal, id: &str) -> AppResult<AgentView> {
     update(
         conn,
         caller,

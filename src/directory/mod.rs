@@ -50,11 +50,3 @@ fn require_fields(fields: &[(&str, bool)]) -> AppResult<()> {
         Err(AppError::Validation(missing))
     }
 }
-
-fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
-
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}

@@ -1,10 +1,11 @@
 //! Queues: where tickets wait for a vendor's agents.
 
-use super::{check_vendor_visible, new_id, now, require_fields, vendor_known_to};
+use super::{check_vendor_visible, require_fields, vendor_known_to};
 use crate::auth::Principal;
 use crate::db::models::Queue;
 use crate::db::schema::{queues, tickets};
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::Conn;
+use crate::db::{is_unique_violation, write_tx, DbConnection, WriteConn};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -115,7 +116,7 @@ fn duplicate_slug(err: diesel::result::Error) -> AppError {
 }
 
 pub fn create(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     caller: &Principal,
     input: &QueueInput,
 ) -> AppResult<QueueView> {
@@ -125,10 +126,10 @@ pub fn create(
         ("name", input.name.is_some()),
         ("vendor_id", input.vendor_id.is_some()),
     ])?;
-    write_tx(conn, |conn| {
-        let at = now();
+    {
+        let at = conn.now();
         let mut queue = Queue {
-            id: new_id(),
+            id: conn.new_id(),
             slug: String::new(),
             name: String::new(),
             vendor_id: String::new(),
@@ -139,10 +140,10 @@ pub fn create(
         apply(conn, caller, &mut queue, input)?;
         diesel::insert_into(queues::table)
             .values(&queue)
-            .execute(conn)
+            .execute(&mut **conn)
             .map_err(duplicate_slug)?;
         Ok(queue.into())
-    })
+    }
 }
 
 /// By id or slug.
@@ -175,7 +176,7 @@ pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<QueueV
 }
 
 pub fn update(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     reference: &str,
     input: &QueueInput,
@@ -184,30 +185,30 @@ pub fn update(
     write_tx(conn, |conn| {
         let mut queue = load(conn, reference)?;
         apply(conn, caller, &mut queue, input)?;
-        queue.updated_at = now();
+        queue.updated_at = conn.now();
         diesel::update(queues::table.find(&queue.id))
             .set(&queue)
-            .execute(conn)
+            .execute(&mut **conn)
             .map_err(duplicate_slug)?;
         Ok(queue.into())
     })
 }
 
 /// Deletes an empty queue; one that still holds tickets is refused.
-pub fn delete(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<()> {
+pub fn delete(conn: &mut Conn, caller: &Principal, reference: &str) -> AppResult<()> {
     caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
         let queue = load(conn, reference)?;
         let held: i64 = tickets::table
             .filter(tickets::queue_id.eq(&queue.id))
             .count()
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         if held > 0 {
             return Err(AppError::Conflict(format!(
                 "the queue still holds {held} ticket(s); move them to another queue first"
             )));
         }
-        diesel::delete(queues::table.find(&queue.id)).execute(conn)?;
+        diesel::delete(queues::table.find(&queue.id)).execute(&mut **conn)?;
         Ok(())
     })
 }
@@ -218,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_slug_may_not_be_shaped_like_a_queue_id() {
-        let id = uuid::Uuid::now_v7();
+        let id = crate::clock::Clock::system().new_id();
         assert!(looks_like_an_id(&id.to_string()));
         assert!(looks_like_an_id(&id.simple().to_string()));
         assert!(!looks_like_an_id("billing-en"));

@@ -1,10 +1,11 @@
 //! Vendors: the outsourcing providers (or the in-house team).
 
-use super::{check_vendor_visible, new_id, now, require_fields};
+use super::{check_vendor_visible, require_fields};
 use crate::auth::Principal;
 use crate::db::models::Vendor;
 use crate::db::schema::{agents, queues, vendors};
-use crate::db::{is_unique_violation, write_statement, write_tx, DbConnection};
+use crate::db::Conn;
+use crate::db::{is_unique_violation, write_tx, DbConnection, WriteConn};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -111,7 +112,7 @@ fn duplicate_name(err: diesel::result::Error) -> AppError {
 }
 
 pub fn create(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     caller: &Principal,
     input: &VendorInput,
 ) -> AppResult<VendorView> {
@@ -120,9 +121,9 @@ pub fn create(
         ("name", input.name.is_some()),
         ("timezone", input.timezone.is_some()),
     ])?;
-    let at = now();
+    let at = conn.now();
     let mut vendor = Vendor {
-        id: new_id(),
+        id: conn.new_id(),
         name: String::new(),
         timezone: String::new(),
         contracted_attainment: None,
@@ -133,12 +134,10 @@ pub fn create(
         updated_at: at,
     };
     apply(&mut vendor, input)?;
-    write_statement(conn, |conn| {
-        diesel::insert_into(vendors::table)
-            .values(&vendor)
-            .execute(conn)
-            .map_err(duplicate_name)
-    })?;
+    diesel::insert_into(vendors::table)
+        .values(&vendor)
+        .execute(&mut **conn)
+        .map_err(duplicate_name)?;
     Ok(vendor.into())
 }
 
@@ -170,7 +169,7 @@ pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<Vendor
 }
 
 pub fn update(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     id: &str,
     input: &VendorInput,
@@ -179,34 +178,34 @@ pub fn update(
     write_tx(conn, |conn| {
         let mut vendor = load(conn, id)?;
         apply(&mut vendor, input)?;
-        vendor.updated_at = now();
+        vendor.updated_at = conn.now();
         diesel::update(vendors::table.find(id))
             .set(&vendor)
-            .execute(conn)
+            .execute(&mut **conn)
             .map_err(duplicate_name)?;
         Ok(vendor.into())
     })
 }
 
 /// Deletes a vendor that has no queues and no agents left.
-pub fn delete(conn: &mut DbConnection, caller: &Principal, id: &str) -> AppResult<()> {
+pub fn delete(conn: &mut Conn, caller: &Principal, id: &str) -> AppResult<()> {
     caller.require(Role::is_manager_or_above)?;
     write_tx(conn, |conn| {
         load(conn, id)?;
         let queue_count: i64 = queues::table
             .filter(queues::vendor_id.eq(id))
             .count()
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         let agent_count: i64 = agents::table
             .filter(agents::vendor_id.eq(id))
             .count()
-            .get_result(conn)?;
+            .get_result(&mut **conn)?;
         if queue_count + agent_count > 0 {
             return Err(AppError::Conflict(format!(
                 "the vendor still has {queue_count} queue(s) and {agent_count} agent(s); move or delete them first"
             )));
         }
-        diesel::delete(vendors::table.find(id)).execute(conn)?;
+        diesel::delete(vendors::table.find(id)).execute(&mut **conn)?;
         Ok(())
     })
 }

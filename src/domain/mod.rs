@@ -1,5 +1,6 @@
 //! Pure domain types: no framework, no I/O.
 
+pub mod event;
 pub mod role;
 pub mod ticket;
 pub mod validate;

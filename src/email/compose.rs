@@ -8,7 +8,7 @@ use super::reply_address::ReplyAddresses;
 use crate::config::Settings;
 use crate::db::models::{Customer, Ticket};
 use crate::db::schema::{messages, outbox as outbox_table, ticket_participants};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, WriteConn};
 use crate::domain::AuthorKind;
 use crate::error::{AppError, AppResult};
 use askama::Template;
@@ -22,12 +22,11 @@ const MAX_REFERENCES: usize = 20;
 /// will carry (stored on the agent's message, so a reply to it threads by
 /// In-Reply-To), or `None` when there is nobody to send it to.
 pub fn agent_reply(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     settings: &Settings,
     ticket: &Ticket,
     customer: &Customer,
     body: &str,
-    now: NaiveDateTime,
 ) -> AppResult<Option<String>> {
     let replies = reply_addresses(conn, settings)?;
     let limit = settings.email.max_participants;
@@ -53,7 +52,7 @@ pub fn agent_reply(
         thread: thread_of(conn, &ticket.id)?,
         automatic: false,
     };
-    outbox::enqueue(conn, settings, &replies, mail, now).map(Some)
+    outbox::enqueue(conn, settings, &replies, mail).map(|queued| Some(queued.message_id))
 }
 
 /// To the customer, Cc the ticket's first `max_participants` participants,

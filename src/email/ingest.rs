@@ -18,17 +18,18 @@ use crate::db::schema::outbox as outbox_table;
 use crate::db::schema::{
     customers, inbound_messages, messages, queues, ticket_participants, tickets,
 };
-use crate::db::{is_unique_violation, lock_and_load_ticket, write_tx, DbConnection};
+use crate::db::{
+    is_unique_violation, lock_and_load_ticket, write_tx, Conn, DbConnection, WriteConn,
+};
+use crate::domain::event::{EventData, StatusReason};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, MailDetails, Submission};
-use crate::tickets::events;
-use crate::tickets::update::{save_if_version, set_status};
+use crate::tickets::change::{self, set_status, Change, SYSTEM_ACTOR};
 use askama::Template;
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
@@ -100,7 +101,7 @@ pub fn dedupe_key(parsed: Option<&ParsedMail>, raw: &[u8]) -> String {
     }
 }
 
-pub fn reply_addresses(conn: &mut DbConnection, settings: &Settings) -> AppResult<ReplyAddresses> {
+pub fn reply_addresses(conn: &mut WriteConn<'_>, settings: &Settings) -> AppResult<ReplyAddresses> {
     let secret = super::secrets::cached(conn, &settings.database.url, "reply_address")?;
     Ok(ReplyAddresses::new(
         &settings.email.support_address,
@@ -109,7 +110,7 @@ pub fn reply_addresses(conn: &mut DbConnection, settings: &Settings) -> AppResul
 }
 
 pub fn ingest(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     settings: &Settings,
     delivery: &Delivery<'_>,
 ) -> AppResult<IngestResult> {
@@ -122,9 +123,9 @@ pub fn ingest(
     }
     let parsed = parse(delivery.raw);
     let key = dedupe_key(parsed.as_ref(), delivery.raw);
-    let replies = reply_addresses(conn, settings)?;
     let attempt = write_tx(conn, |conn| {
-        let now = Utc::now().naive_utc();
+        let now = conn.now();
+        let replies = reply_addresses(conn, settings)?;
         let result = match &parsed {
             Some(mail) => Pipeline {
                 conn,
@@ -140,7 +141,7 @@ pub fn ingest(
                 "the message could not be parsed; it is kept for inspection".to_string(),
             ),
         };
-        keep_raw(conn, delivery, &key, &result, now)?;
+        keep_raw(conn, delivery, &key, &result)?;
         Ok(result)
     });
     match attempt {
@@ -161,14 +162,13 @@ pub fn ingest(
 /// Writes the raw message with its outcome: the last statement of its
 /// transaction, whose unique key makes a second delivery fail.
 fn keep_raw(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     delivery: &Delivery<'_>,
     key: &str,
     result: &IngestResult,
-    now: NaiveDateTime,
 ) -> AppResult<()> {
     let inbound = InboundMessage {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         dedupe_key: key.to_string(),
         source: delivery.source.to_string(),
         raw: delivery.raw.to_vec(),
@@ -176,11 +176,11 @@ fn keep_raw(
         outcome: result.outcome.as_str().into(),
         reason: result.reason.clone(),
         ticket_id: result.ticket.as_ref().map(|t| t.id.clone()),
-        received_at: now,
+        received_at: conn.now(),
     };
     diesel::insert_into(inbound_messages::table)
         .values(&inbound)
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     Ok(())
 }
 
@@ -189,7 +189,7 @@ fn keep_raw(
 /// door that delivered it does not offer it again and again (mailgate
 /// would exit 75 forever, IMAP would stop the mailbox at it).
 fn set_aside(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     delivery: &Delivery<'_>,
     key: &str,
     err: &AppError,
@@ -203,9 +203,7 @@ fn set_aside(
             failure_reason(err)
         ),
     );
-    let kept = write_tx(conn, |conn| {
-        keep_raw(conn, delivery, key, &result, Utc::now().naive_utc())
-    });
+    let kept = write_tx(conn, |conn| keep_raw(conn, delivery, key, &result));
     match kept {
         Ok(()) => Ok(result),
         Err(AppError::Database(err)) if is_unique_violation(&err) => {
@@ -290,15 +288,15 @@ struct Found {
     customer: Customer,
 }
 
-struct Pipeline<'a, 'c> {
-    conn: &'c mut DbConnection,
+struct Pipeline<'a, 'c, 'w> {
+    conn: &'c mut WriteConn<'w>,
     settings: &'a Settings,
     replies: &'a ReplyAddresses,
     delivery: &'a Delivery<'a>,
     now: NaiveDateTime,
 }
 
-impl Pipeline<'_, '_> {
+impl Pipeline<'_, '_, '_> {
     fn process(&mut self, mail: &ParsedMail) -> AppResult<IngestResult> {
         let Some(sender) = mail
             .from_address
@@ -416,7 +414,7 @@ impl Pipeline<'_, '_> {
         let exists: i64 = queues::table
             .filter(queues::slug.eq(&wanted).or(queues::id.eq(&wanted)))
             .count()
-            .get_result(self.conn)?;
+            .get_result(&mut **self.conn)?;
         if exists == 0 {
             tracing::warn!(queue = %wanted, "mail was meant for a queue that does not exist; the ticket stays unrouted");
             return Ok(None);
@@ -469,7 +467,8 @@ impl Pipeline<'_, '_> {
             ),
             TicketKey::Number(number) => query.filter(tickets::number.eq(number)),
         };
-        let rows = query.load::<(String, i64, String, Customer, Option<String>)>(self.conn)?;
+        let rows =
+            query.load::<(String, i64, String, Customer, Option<String>)>(&mut **self.conn)?;
         let Some((ticket_id, number, status, customer, _)) = rows.first().cloned() else {
             return Ok(None);
         };
@@ -501,17 +500,19 @@ impl Pipeline<'_, '_> {
                 "a bounce for no message Relay sent".to_string(),
             ));
         };
-        events::append(
+        change::note(
             self.conn,
             &candidate.ticket_id,
-            "delivery_failed",
-            "system",
-            json!({
-                "failed_recipients": report.failed_recipients,
-                "original_message_id": report.original_message_id,
-                "diagnostic": report.diagnostic,
-            }),
-            self.now,
+            SYSTEM_ACTOR,
+            &[EventData::DeliveryFailed {
+                failed_recipients: report.failed_recipients.clone(),
+                outbox_id: None,
+                mail_kind: None,
+                attempts: None,
+                error: None,
+                original_message_id: report.original_message_id.clone(),
+                diagnostic: report.diagnostic.clone(),
+            }],
         )?;
         Ok(IngestResult::new(
             Outcome::Bounced,
@@ -614,16 +615,13 @@ impl Pipeline<'_, '_> {
                 idempotency: None,
                 follow_up_of,
                 mail: Some(&mail_details(mail)),
-                more_events: vec![(
-                    "email_received",
-                    json!({
-                        "source": self.delivery.source,
-                        "recipients": mail.unique_recipients(),
-                        "automatic": automatic,
-                        "refused_attachments": refused,
-                        "participants_not_added": not_added,
-                    }),
-                )],
+                more_events: vec![EventData::EmailReceived {
+                    source: self.delivery.source.to_string(),
+                    recipients: mail.unique_recipients().into_iter().cloned().collect(),
+                    automatic,
+                    refused_attachments: refused,
+                    participants_not_added: not_added,
+                }],
             },
         )?;
         let new_customer = created.new_customer;
@@ -655,13 +653,14 @@ impl Pipeline<'_, '_> {
             outbox::recent_acknowledgements(self.conn, to, self.now)?
         };
         if sent_recently >= limit {
-            events::append(
+            change::note(
                 self.conn,
                 &ticket.id,
-                "acknowledgement_suppressed",
-                "system",
-                json!({"to": to, "reason": "hourly limit reached"}),
-                self.now,
+                SYSTEM_ACTOR,
+                &[EventData::AcknowledgementSuppressed {
+                    to: to.clone(),
+                    reason: "hourly limit reached".into(),
+                }],
             )?;
             return Ok(());
         }
@@ -677,7 +676,7 @@ impl Pipeline<'_, '_> {
             from_name: &self.settings.email.from_name,
         };
         let html = AcknowledgementHtml { inner: &content };
-        outbox::enqueue(
+        let queued = outbox::enqueue(
             self.conn,
             self.settings,
             self.replies,
@@ -698,7 +697,15 @@ impl Pipeline<'_, '_> {
                 thread: mail.message_id.iter().cloned().collect(),
                 automatic: true,
             },
-            self.now,
+        )?;
+        change::note(
+            self.conn,
+            &ticket.id,
+            SYSTEM_ACTOR,
+            &[EventData::AcknowledgementSent {
+                outbox_id: queued.outbox_id,
+                to: to.clone(),
+            }],
         )?;
         Ok(())
     }
@@ -769,7 +776,7 @@ impl Pipeline<'_, '_> {
             .filter(outbox_table::ticket_id.eq(ticket_id))
             .filter(outbox_table::message_id.eq_any(&mail.referenced_ids))
             .count()
-            .get_result(self.conn)?;
+            .get_result(&mut **self.conn)?;
         Ok(sent > 0)
     }
 
@@ -788,15 +795,14 @@ impl Pipeline<'_, '_> {
         let author = if found.customer.email.eq_ignore_ascii_case(sender) && knows_name {
             found.customer.clone()
         } else {
-            intake::upsert_customer(self.conn, sender, mail.from_name.as_deref(), self.now)?
-                .customer
+            intake::upsert_customer(self.conn, sender, mail.from_name.as_deref())?.customer
         };
         let joining = self.joining(found, sender, mail, rule)?;
         self.add_participants(&ticket.id, &joining)?;
         let (uploads, refused) = self.accepted_attachments(mail);
         let details = mail_details(mail);
         let message = Message {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: self.conn.new_id(),
             ticket_id: ticket.id.clone(),
             author_kind: AuthorKind::Customer.as_str().into(),
             author_agent_id: None,
@@ -814,36 +820,36 @@ impl Pipeline<'_, '_> {
             email_references: details.references,
             created_at: self.now,
         };
-        diesel::insert_into(messages::table)
-            .values(&message)
-            .execute(self.conn)?;
-        attachments::store(self.conn, &message.id, &uploads, self.now)?;
-        let actor = format!("customer:{}", author.id);
-        events::append(
-            self.conn,
-            &ticket.id,
-            "customer_replied",
-            &actor,
-            json!({"message_id": message.id, "threaded_by": rule, "automatic": automatic, "refused_attachments": refused}),
-            self.now,
-        )?;
+        let message_id = message.id.clone();
+        let mut events = vec![EventData::CustomerReplied {
+            message_id: message_id.clone(),
+            channel: Channel::Email,
+            automatic,
+            threaded_by: Some(rule),
+            refused_attachments: refused,
+        }];
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
         // Automatic replies (out-of-office...) never re-open a ticket.
         if status.reopens_on_customer_reply() && !automatic {
             set_status(&mut ticket, Status::Open, self.now);
-            events::append(
-                self.conn,
-                &ticket.id,
-                "status_changed",
-                &actor,
-                json!({"from": status, "to": Status::Open, "reason": "customer replied"}),
-                self.now,
-            )?;
+            events.push(EventData::StatusChanged {
+                from: status,
+                to: Status::Open,
+                reason: Some(StatusReason::CustomerReplied),
+            });
         }
-        let expected = ticket.version;
-        ticket.version += 1;
-        ticket.updated_at = self.now;
-        save_if_version(self.conn, &ticket, expected)?;
+        let version = ticket.version;
+        change::record(
+            self.conn,
+            &mut ticket,
+            version,
+            Change {
+                actor: &format!("customer:{}", author.id),
+                messages: vec![message],
+                events,
+            },
+        )?;
+        attachments::store(self.conn, &message_id, &uploads)?;
         Ok(TicketLink {
             id: ticket.id,
             number: ticket.number,

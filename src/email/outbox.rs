@@ -6,8 +6,10 @@ use super::thread::outgoing_subject;
 use crate::config::Settings;
 use crate::db::models::{OutboxMessage, OutboxRecipient};
 use crate::db::schema::{outbox, outbox_recipients};
-use crate::db::{write_statement, write_tx, DbConnection};
+use crate::db::{write_statement, write_tx, Conn, DbConnection, WriteConn};
+use crate::domain::event::EventData;
 use crate::error::{AppError, AppResult};
+use crate::tickets::change::SYSTEM_ACTOR;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -49,28 +51,35 @@ pub struct OutgoingMail {
 }
 
 /// A fresh Message-ID under Relay's domain (without angle brackets).
-pub fn new_message_id(settings: &Settings) -> String {
+pub fn new_message_id(conn: &WriteConn<'_>, settings: &Settings) -> String {
     format!(
         "{}@{}",
-        uuid::Uuid::now_v7().simple(),
+        conn.clock().new_id().simple(),
         settings.email.message_id_domain
     )
 }
 
-/// Writes the message into the outbox; returns its Message-ID.
+/// A message written into the outbox.
+pub struct Enqueued {
+    pub outbox_id: String,
+    /// The Message-ID it will be sent with.
+    pub message_id: String,
+}
+
+/// Writes the message into the outbox.
 pub fn enqueue(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     settings: &Settings,
     replies: &ReplyAddresses,
     mail: OutgoingMail,
-    now: NaiveDateTime,
-) -> AppResult<String> {
-    let message_id = new_message_id(settings);
+) -> AppResult<Enqueued> {
+    let now = conn.now();
+    let message_id = new_message_id(conn, settings);
     // Lettre would write a non-ASCII Message-ID as an encoded word, which
     // no mail client matches: such an id is left out of the thread.
     let thread: Vec<&String> = mail.thread.iter().filter(|id| fits_a_header(id)).collect();
     let row = OutboxMessage {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         ticket_id: Some(mail.ticket_id.clone()),
         kind: mail.kind.as_str().into(),
         subject: outgoing_subject(mail.ticket_number, &mail.subject),
@@ -103,7 +112,7 @@ pub fn enqueue(
     }
     diesel::insert_into(outbox::table)
         .values(&row)
-        .execute(conn)?;
+        .execute(&mut **conn)?;
     // Recipients differing only in case are one mailbox (and one key).
     let mut emails: Vec<String> = std::iter::once(&mail.to)
         .chain(&mail.cc)
@@ -123,7 +132,10 @@ pub fn enqueue(
         })
         .collect();
     crate::insert_rows!(conn, outbox_recipients::table, &recipients)?;
-    Ok(message_id)
+    Ok(Enqueued {
+        outbox_id: row.id,
+        message_id,
+    })
 }
 
 /// Whether a Message-ID can stand in In-Reply-To/References as it is:
@@ -335,11 +347,10 @@ pub enum AttemptOutcome {
 /// `sent` once nobody is left to try, `pending` again after the backoff, or
 /// `failed` when nobody got it for good or after `outbox.max_attempts`.
 pub fn record_attempt(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     settings: &Settings,
     row: &OutboxMessage,
     attempt: &Attempt,
-    now: NaiveDateTime,
 ) -> AppResult<AttemptOutcome> {
     let still_ours = outbox::id
         .eq(row.id.clone())
@@ -350,10 +361,10 @@ pub fn record_attempt(
             diesel::update(outbox::table.filter(still_ours))
                 .set((
                     outbox::status.eq(OutboxStatus::Sent.as_str()),
-                    outbox::sent_at.eq(Some(now)),
+                    outbox::sent_at.eq(Some(conn.now())),
                     outbox::claimed_until.eq(None::<NaiveDateTime>),
                 ))
-                .execute(conn)
+                .execute(&mut **conn)
         })?;
         return Ok(if updated == 1 {
             AttemptOutcome::Sent
@@ -364,6 +375,7 @@ pub fn record_attempt(
     let attempts = row.attempts.saturating_add(1);
     let error = attempt.summary();
     write_tx(conn, |conn| {
+        let now = conn.now();
         let before = recipients_of(conn, std::slice::from_ref(&row.id))?
             .remove(&row.id)
             .unwrap_or_default();
@@ -396,7 +408,7 @@ pub fn record_attempt(
                 outbox::claimed_until.eq(None::<NaiveDateTime>),
                 outbox::sent_at.eq(sent_at),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         if updated == 0 {
             return Ok(AttemptOutcome::ClaimLost);
         }
@@ -416,13 +428,13 @@ pub fn record_attempt(
                     outbox_recipients::outcome.eq(settled_as.as_str()),
                     outbox_recipients::error.eq(why),
                 ))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
         }
         let newly_failed = !attempt.refused.is_empty() || outcome == AttemptOutcome::Failed;
         if let (Some(ticket_id), true) = (&row.ticket_id, newly_failed) {
             // Everyone who will never get it: refused now or before and,
             // when giving up, everyone still waiting.
-            let failed_recipients: Vec<&str> = before
+            let failed_recipients: Vec<String> = before
                 .iter()
                 .filter(|r| {
                     let refused = r.outcome == Some(RecipientOutcome::Refused)
@@ -430,21 +442,21 @@ pub fn record_attempt(
                     let waiting = r.outcome.is_none() && !attempt.delivered.contains(&r.email);
                     refused || (outcome == AttemptOutcome::Failed && waiting)
                 })
-                .map(|r| r.email.as_str())
+                .map(|r| r.email.clone())
                 .collect();
-            crate::tickets::events::append(
+            crate::tickets::change::note(
                 conn,
                 ticket_id,
-                "delivery_failed",
-                "system",
-                serde_json::json!({
-                    "outbox_id": row.id,
-                    "kind": row.kind,
-                    "failed_recipients": failed_recipients,
-                    "attempts": attempts,
-                    "error": error,
-                }),
-                now,
+                SYSTEM_ACTOR,
+                &[EventData::DeliveryFailed {
+                    failed_recipients,
+                    outbox_id: Some(row.id.clone()),
+                    mail_kind: Some(row.kind.clone()),
+                    attempts: Some(attempts),
+                    error: Some(error.clone()),
+                    original_message_id: None,
+                    diagnostic: None,
+                }],
             )?;
         }
         Ok(outcome)
@@ -520,8 +532,9 @@ pub fn list(
 /// 404 for an unknown id, 409 unless it is `failed`.
 /// Recipients refused before are tried again too (their mailbox may have
 /// been fixed); those already served are not.
-pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult<OutboxView> {
+pub fn retry(conn: &mut Conn, id: &str) -> AppResult<OutboxView> {
     let updated = write_tx(conn, |conn| {
+        let now = conn.now();
         let updated = diesel::update(outbox::table)
             .filter(outbox::id.eq(id))
             .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
@@ -531,7 +544,7 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult
                 outbox::next_attempt_at.eq(now),
                 outbox::claimed_until.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         if updated == 1 {
             diesel::update(
                 outbox_recipients::table
@@ -542,14 +555,14 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> AppResult
                 outbox_recipients::outcome.eq(None::<String>),
                 outbox_recipients::error.eq(None::<String>),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         }
         Ok::<_, AppError>(updated)
     })?;
     let row: OutboxMessage = outbox::table
         .find(id)
         .select(OutboxMessage::as_select())
-        .first(conn)
+        .first(&mut **conn)
         .optional()?
         .ok_or_else(|| AppError::not_found("outbox message"))?;
     if updated == 0 {

@@ -290,10 +290,9 @@ fn tls_parameters(smtp: &SmtpSettings) -> Result<TlsParameters, SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
 
     fn row(automatic: bool, html: Option<&str>) -> OutboxMessage {
-        let now = Utc::now().naive_utc();
+        let now = crate::clock::Clock::system().now_naive();
         OutboxMessage {
             id: "1".into(),
             ticket_id: Some("t".into()),

@@ -5,8 +5,6 @@
 //! (3) a `[#number]` subject token, only from that ticket's customer or a
 //!     participant (so customer B cannot write into customer A's ticket).
 
-use serde::Serialize;
-
 /// A ticket the message might belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -36,13 +34,7 @@ pub struct Evidence<'a> {
     pub by_subject_token: Option<&'a Candidate>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    MessageId,
-    ReplyAddress,
-    SubjectToken,
-}
+pub use crate::domain::event::ThreadRule as Rule;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

@@ -3,7 +3,7 @@
 use super::problem::ApiError;
 use super::state::{run_db, AppState};
 use crate::auth::{authenticate, Principal};
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -106,7 +106,7 @@ impl Attempt {
         Ok(Attempt { state, ip })
     }
 
-    fn authenticate(&self, conn: &mut DbConnection, token: &str) -> AppResult<Principal> {
+    fn authenticate(&self, conn: &mut Conn, token: &str) -> AppResult<Principal> {
         let outcome = authenticate(conn, token);
         if matches!(outcome, Err(AppError::Unauthorized(_))) {
             self.state.failed_tokens.record_failure(self.ip);
@@ -132,7 +132,7 @@ pub struct BearerToken(pub Option<String>, Option<Attempt>);
 
 impl BearerToken {
     /// Resolves the token on `conn`; `None` when none was sent.
-    pub fn authenticate(&self, conn: &mut DbConnection) -> Result<Option<Principal>, AppError> {
+    pub fn authenticate(&self, conn: &mut Conn) -> Result<Option<Principal>, AppError> {
         match (&self.0, &self.1) {
             (Some(token), Some(attempt)) => attempt.authenticate(conn, token).map(Some),
             _ => Ok(None),

@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::parse_json;
 use super::problem::{ApiError, Problem};
-use super::state::{run_db, AppState};
+use super::state::{run_db, run_write, AppState};
 use crate::auth::{self, IssuedToken, TokenView};
 use crate::directory::agents::{self, AgentInput, AgentView};
 use crate::directory::queues::{self, QueueInput, QueueView};
@@ -46,7 +46,7 @@ macro_rules! crud_handlers {
         #[post($path)]
         async fn $create(state: web::Data<AppState>, caller: Caller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
             let input: $input = parse_json(&body)?;
-            let view = run_db(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
+            let view = run_write(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
             Ok(HttpResponse::Created().json(view))
         }
 
@@ -169,7 +169,7 @@ async fn create_token(
         .role
         .parse()
         .map_err(|m: String| AppError::invalid("role", m))?;
-    let issued = run_db(&state, move |conn| {
+    let issued = run_write(&state, move |conn| {
         auth::issue_token(conn, role, &request.name, request.agent.as_deref())
     })
     .await?;
@@ -181,7 +181,7 @@ async fn create_token(
 #[get("/api/v1/tokens")]
 async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.0.require(|r| r == Role::Admin)?;
-    let tokens = run_db(&state, auth::list_tokens).await?;
+    let tokens = run_db(&state, |conn| auth::list_tokens(conn)).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
 

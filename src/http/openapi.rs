@@ -33,6 +33,9 @@ impl Modify for BearerAuth {
         intake_settings::get_public_fields, intake_settings::put_public_fields,
         outbox::list_outbox, outbox::retry_outbox,
         ops::healthz, ops::readyz, ops::metrics,
-    )
+    ),
+    // Every event kind with its payload (what `GET /tickets/{id}/events`
+    // shows in `kind` and `data`).
+    components(schemas(crate::domain::event::EventData))
 )]
 pub struct ApiDoc;

@@ -56,7 +56,7 @@ async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     check_metrics_token(&req, &state.settings.metrics)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::metrics::render(&state.pool)))
+        .body(crate::metrics::render(state.db.pool())))
 }
 
 fn check_metrics_token(req: &HttpRequest, settings: &MetricsSettings) -> Result<(), AppError> {

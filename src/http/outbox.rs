@@ -8,7 +8,6 @@ use crate::domain::Role;
 use crate::email::outbox::{self, OutboxStatus, OutboxView};
 use crate::error::AppError;
 use actix_web::{get, post, web, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -71,9 +70,6 @@ async fn retry_outbox(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.0.require(|r| r == Role::Admin)?;
-    let view = run_db(&state, move |conn| {
-        outbox::retry(conn, &id, Utc::now().naive_utc())
-    })
-    .await?;
+    let view = run_db(&state, move |conn| outbox::retry(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

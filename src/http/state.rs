@@ -2,7 +2,7 @@
 
 use super::problem::ApiError;
 use crate::config::Settings;
-use crate::db::{Backend, DbConnection, DbPool};
+use crate::db::{write_tx, Conn, Database, WriteConn};
 use crate::error::{AppError, AppResult};
 use actix_web::web;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -11,8 +11,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 pub struct AppState {
-    pub pool: DbPool,
-    pub backend: Backend,
+    /// The pool and the app's clock.
+    pub db: Database,
     pub settings: Settings,
     /// Per-client-IP budget for the token-less channels. Kept per process: a
     /// coarse guard against bots, not an exact quota.
@@ -22,7 +22,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, backend: Backend, settings: Settings) -> Self {
+    pub fn new(db: Database, settings: Settings) -> Self {
         let per_minute =
             NonZeroU32::new(settings.intake.public_requests_per_minute).expect("validated");
         let burst = NonZeroU32::new(settings.intake.public_burst).expect("validated");
@@ -32,8 +32,7 @@ impl AppState {
                 .allow_burst(settings.server.failed_token_burst),
         );
         AppState {
-            pool,
-            backend,
+            db,
             settings,
             public_limiter: Arc::new(limiter),
             failed_tokens,
@@ -57,14 +56,24 @@ impl AppState {
 pub async fn run_db<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> AppResult<T> + Send + 'static,
+    F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
 {
-    let pool = state.pool.clone();
+    let db = state.db.clone();
     web::block(move || {
-        let mut conn = pool.get()?;
+        let mut conn = db.get()?;
         work(&mut conn)
     })
     .await
     .map_err(|e| ApiError(AppError::Internal(format!("blocking task failed: {e}"))))?
     .map_err(ApiError)
+}
+
+/// Runs a write on the blocking pool in one write transaction: what the
+/// body writes commits together, or nothing does.
+pub async fn run_write<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut WriteConn<'_>) -> AppResult<T> + Send + 'static,
+{
+    run_db(state, move |conn| write_tx(conn, work)).await
 }

@@ -7,11 +7,11 @@
 use crate::auth::Principal;
 use crate::db::models::AppSetting;
 use crate::db::schema::app_settings;
+use crate::db::Conn;
 use crate::db::{write_tx, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
-use chrono::Utc;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -123,17 +123,13 @@ pub fn get(conn: &mut DbConnection, caller: &Principal) -> AppResult<PublicField
 }
 
 /// Replaces the setting (managers and admins); answers what is now stored.
-pub fn put(
-    conn: &mut DbConnection,
-    caller: &Principal,
-    input: PublicFields,
-) -> AppResult<PublicFields> {
+pub fn put(conn: &mut Conn, caller: &Principal, input: PublicFields) -> AppResult<PublicFields> {
     caller.require(Role::is_manager_or_above)?;
     let setting = input.normalised()?;
     let row = AppSetting {
         name: SETTING_NAME.into(),
         value: serde_json::to_string(&setting).expect("the setting serialises"),
-        updated_at: Utc::now().naive_utc(),
+        updated_at: conn.now(),
     };
     // Insert-or-ignore, then update: race-free on both backends without
     // an upsert clause (the multi-connection cannot express one).
@@ -144,7 +140,7 @@ pub fn put(
                 app_settings::value.eq(&row.value),
                 app_settings::updated_at.eq(row.updated_at),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         Ok::<_, AppError>(())
     })?;
     Ok(setting)

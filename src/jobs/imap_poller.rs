@@ -21,11 +21,10 @@
 use crate::config::{ImapAfter, ImapMailbox, Settings};
 use crate::db::models::ImapPosition;
 use crate::db::schema::imap_positions;
-use crate::db::{write_statement, write_tx, DbConnection, DbPool};
+use crate::db::{write_statement, write_tx, Conn, Database};
 use crate::email::imap::{ImapClient, ImapError};
 use crate::email::ingest::{ingest, is_transient, Delivery, Outcome};
 use crate::error::{AppError, AppResult};
-use chrono::Utc;
 use diesel::prelude::*;
 use std::time::Duration;
 
@@ -121,14 +120,14 @@ impl ImapPoller {
 
     /// Polls every configured mailbox once, keeping the leases it took.
     /// A mailbox that fails is reported and does not stop the others.
-    pub fn poll(&self, pool: &DbPool, settings: &Settings) -> AppResult<PollReport> {
+    pub fn poll(&self, db: &Database, settings: &Settings) -> AppResult<PollReport> {
         let mut report = PollReport::default();
         for mailbox in &settings.imap.mailboxes {
             let mut entry = MailboxReport {
                 name: mailbox.name.clone(),
                 ..MailboxReport::default()
             };
-            if let Err(err) = self.poll_mailbox(pool, settings, mailbox, &mut entry) {
+            if let Err(err) = self.poll_mailbox(db, settings, mailbox, &mut entry) {
                 tracing::warn!(mailbox = %mailbox.name, error = %err, "IMAP poll failed; will retry");
                 entry.error = Some(err.to_string());
             } else if entry.fetched > 0 || entry.rejected > 0 {
@@ -148,8 +147,8 @@ impl ImapPoller {
     }
 
     /// Gives up every lease this poller holds, so another can start at once.
-    pub fn release(&self, pool: &DbPool) -> AppResult<()> {
-        write_statement(&mut *pool.get()?, |conn| {
+    pub fn release(&self, db: &Database) -> AppResult<()> {
+        write_statement(&mut db.get()?, |conn| {
             diesel::update(
                 imap_positions::table.filter(imap_positions::lease_owner.eq(&self.owner)),
             )
@@ -157,33 +156,32 @@ impl ImapPoller {
                 imap_positions::lease_owner.eq(None::<String>),
                 imap_positions::lease_until.eq(None::<chrono::NaiveDateTime>),
             ))
-            .execute(conn)
+            .execute(&mut **conn)
         })?;
         Ok(())
     }
 
     fn poll_mailbox(
         &self,
-        pool: &DbPool,
+        db: &Database,
         settings: &Settings,
         mailbox: &ImapMailbox,
         report: &mut MailboxReport,
     ) -> Result<(), PollError> {
         let lease = lease_length(settings);
-        let Some(position) = take_lease(&mut *pool.get()?, &mailbox.name, &self.owner, lease)?
-        else {
+        let Some(position) = take_lease(&mut db.get()?, &mailbox.name, &self.owner, lease)? else {
             report.leased_elsewhere = true;
             return Ok(());
         };
         let mut client = ImapClient::connect(mailbox)?;
-        let result = self.deliver_new(pool, settings, mailbox, position, &mut client, report);
+        let result = self.deliver_new(db, settings, mailbox, position, &mut client, report);
         client.logout();
         result
     }
 
     fn deliver_new(
         &self,
-        pool: &DbPool,
+        db: &Database,
         settings: &Settings,
         mailbox: &ImapMailbox,
         position: ImapPosition,
@@ -211,7 +209,7 @@ impl ImapPoller {
         }
         // Also renews the lease after the (possibly slow) login.
         save_position(
-            &mut *pool.get()?,
+            &mut db.get()?,
             &mailbox.name,
             &self.owner,
             uid_validity,
@@ -240,7 +238,7 @@ impl ImapPoller {
                 Some(raw) => {
                     report.fetched += 1;
                     let delivered = ingest(
-                        &mut *pool.get()?,
+                        &mut db.get()?,
                         settings,
                         &Delivery {
                             raw: &raw,
@@ -260,7 +258,7 @@ impl ImapPoller {
             };
             // Ingest has committed: the message is safe in Relay.
             save_position(
-                &mut *pool.get()?,
+                &mut db.get()?,
                 &mailbox.name,
                 &self.owner,
                 uid_validity,
@@ -322,37 +320,37 @@ impl From<diesel::r2d2::PoolError> for PollError {
     }
 }
 
-fn lease_until(lease: Duration) -> chrono::NaiveDateTime {
-    Utc::now().naive_utc() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+fn lease_until(now: chrono::NaiveDateTime, lease: Duration) -> chrono::NaiveDateTime {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Takes (or renews) the lease on a mailbox's position, creating the row on
 /// first use. `None` when another poller holds a lease that has not run out.
 pub fn take_lease(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     mailbox: &str,
     owner: &str,
     lease: Duration,
 ) -> QueryResult<Option<ImapPosition>> {
-    let now = Utc::now().naive_utc();
-    let until = lease_until(lease);
-    let free = imap_positions::lease_owner
-        .is_null()
-        .or(imap_positions::lease_until.is_null())
-        .or(imap_positions::lease_until.lt(now))
-        .or(imap_positions::lease_owner.eq(owner));
     write_tx(conn, |conn| {
+        let now = conn.now();
+        let until = lease_until(now, lease);
+        let free = imap_positions::lease_owner
+            .is_null()
+            .or(imap_positions::lease_until.is_null())
+            .or(imap_positions::lease_until.lt(now))
+            .or(imap_positions::lease_owner.eq(owner));
         let taken = diesel::update(imap_positions::table.find(mailbox).filter(free))
             .set((
                 imap_positions::lease_owner.eq(owner),
                 imap_positions::lease_until.eq(until),
                 imap_positions::updated_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(&mut **conn)?;
         if taken == 1 {
             return imap_positions::table
                 .find(mailbox)
-                .first::<ImapPosition>(conn)
+                .first::<ImapPosition>(&mut **conn)
                 .map(Some);
         }
         let row = ImapPosition {
@@ -373,7 +371,7 @@ pub fn take_lease(
 /// Records how far the mailbox is done and renews the lease, only while the
 /// lease is still this poller's.
 fn save_position(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     mailbox: &str,
     owner: &str,
     uid_validity: i64,
@@ -389,10 +387,10 @@ fn save_position(
         .set((
             imap_positions::uid_validity.eq(uid_validity),
             imap_positions::last_uid.eq(i64::from(last_uid)),
-            imap_positions::lease_until.eq(lease_until(lease)),
-            imap_positions::updated_at.eq(Utc::now().naive_utc()),
+            imap_positions::lease_until.eq(lease_until(conn.now(), lease)),
+            imap_positions::updated_at.eq(conn.now()),
         ))
-        .execute(conn)
+        .execute(&mut **conn)
     })?;
     if saved == 1 {
         Ok(())
@@ -403,10 +401,10 @@ fn save_position(
 
 /// Polls once with a poller of its own and lets its leases go afterwards
 /// (tests, and a one-off run).
-pub fn poll_once(pool: &DbPool, settings: &Settings) -> AppResult<PollReport> {
+pub fn poll_once(db: &Database, settings: &Settings) -> AppResult<PollReport> {
     let poller = ImapPoller::new();
-    let report = poller.poll(pool, settings);
-    let released = poller.release(pool);
+    let report = poller.poll(db, settings);
+    let released = poller.release(db);
     let report = report?;
     released?;
     Ok(report)
@@ -415,7 +413,7 @@ pub fn poll_once(pool: &DbPool, settings: &Settings) -> AppResult<PollReport> {
 /// Starts the polling thread when mailboxes are configured. It keeps its
 /// leases between polls; if the process dies they run out after
 /// `lease_length` and another process takes over.
-pub fn start(pool: DbPool, settings: Settings) {
+pub fn start(db: Database, settings: Settings) {
     if settings.imap.mailboxes.is_empty() {
         return;
     }
@@ -433,7 +431,7 @@ pub fn start(pool: DbPool, settings: Settings) {
             loop {
                 // A bug in one poll must not end polling for good.
                 let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    poller.poll(&pool, &settings)
+                    poller.poll(&db, &settings)
                 }));
                 match polled {
                     Ok(Ok(_)) => {}

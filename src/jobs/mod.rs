@@ -5,10 +5,10 @@ pub mod imap_poller;
 pub mod outbox_sender;
 
 use crate::config::Settings;
-use crate::db::DbPool;
+use crate::db::Database;
 
 /// Starts every background worker; they run until the process exits.
-pub fn start(pool: &DbPool, settings: &Settings) {
-    outbox_sender::start(pool.clone(), settings.clone());
-    imap_poller::start(pool.clone(), settings.clone());
+pub fn start(db: &Database, settings: &Settings) {
+    outbox_sender::start(db.clone(), settings.clone());
+    imap_poller::start(db.clone(), settings.clone());
 }

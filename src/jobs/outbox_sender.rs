@@ -13,11 +13,10 @@
 use crate::config::Settings;
 use crate::db::models::OutboxMessage;
 use crate::db::outbox_claim::claim_due;
-use crate::db::DbPool;
+use crate::db::Database;
 use crate::email::outbox::{self, Attempt, AttemptOutcome, Recipient};
 use crate::email::send::{build_message, Mailer};
 use crate::error::{AppError, AppResult};
-use chrono::{NaiveDateTime, SubsecRound, Utc};
 use std::time::Duration;
 
 /// How long a claimed message is reserved for its sender.
@@ -43,7 +42,7 @@ impl SendReport {
 }
 
 /// Starts the sender thread; it runs until the process exits.
-pub fn start(pool: DbPool, settings: Settings) {
+pub fn start(db: Database, settings: Settings) {
     let spawned = std::thread::Builder::new()
         .name("outbox-sender".into())
         .spawn(move || {
@@ -61,7 +60,7 @@ pub fn start(pool: DbPool, settings: Settings) {
                     }
                 }
                 if let Some(m) = &mailer {
-                    match run_with(&pool, &settings, m) {
+                    match run_with(&db, &settings, m) {
                         Ok(report) if !report.is_empty() => tracing::info!(
                             sent = report.sent,
                             retried = report.retried,
@@ -81,21 +80,22 @@ pub fn start(pool: DbPool, settings: Settings) {
 }
 
 /// Sends every message due now, once, with a transport built from `settings`.
-pub fn run_once(pool: &DbPool, settings: &Settings) -> AppResult<SendReport> {
+pub fn run_once(db: &Database, settings: &Settings) -> AppResult<SendReport> {
     let mailer = Mailer::from_settings(settings).map_err(|e| AppError::Internal(e.to_string()))?;
-    run_with(pool, settings, &mailer)
+    run_with(db, settings, &mailer)
 }
 
 /// Claims and sends batches until nothing is due. Only messages due when the
 /// run started are taken, so a message that fails now is not tried again in
 /// the same run however short its backoff.
-pub fn run_with(pool: &DbPool, settings: &Settings, mailer: &Mailer) -> AppResult<SendReport> {
-    let started = Utc::now().naive_utc();
+pub fn run_with(db: &Database, settings: &Settings, mailer: &Mailer) -> AppResult<SendReport> {
+    let started = db.clock().now_naive();
     let mut report = SendReport::default();
     loop {
-        let claim_until = now() + chrono::Duration::from_std(CLAIM).expect("a short duration");
+        let claim_until =
+            db.clock().now_naive() + chrono::Duration::from_std(CLAIM).expect("a short duration");
         let (batch, mut recipients) = {
-            let mut conn = pool.get()?;
+            let mut conn = db.get()?;
             let batch = claim_due(&mut conn, started, claim_until, BATCH)?;
             let ids: Vec<String> = batch.iter().map(|row| row.id.clone()).collect();
             let recipients = outbox::recipients_of(&mut conn, &ids)?;
@@ -104,7 +104,7 @@ pub fn run_with(pool: &DbPool, settings: &Settings, mailer: &Mailer) -> AppResul
         let full = batch.len() as i64 == BATCH;
         for row in batch {
             let to = recipients.remove(&row.id).unwrap_or_default();
-            deliver(pool, settings, mailer, &row, &to, &mut report)?;
+            deliver(db, settings, mailer, &row, &to, &mut report)?;
         }
         if !full {
             return Ok(report);
@@ -112,14 +112,8 @@ pub fn run_with(pool: &DbPool, settings: &Settings, mailer: &Mailer) -> AppResul
     }
 }
 
-/// Whole microseconds: what both databases store, so the claim time read
-/// back compares equal to the one written.
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
-
 fn deliver(
-    pool: &DbPool,
+    db: &Database,
     settings: &Settings,
     mailer: &Mailer,
     row: &OutboxMessage,
@@ -138,7 +132,7 @@ fn deliver(
         Ok(message) => mailer.attempt(&message, &waiting),
         Err(err) => Attempt::for_all(&waiting, Err(err)),
     };
-    let outcome = outbox::record_attempt(&mut *pool.get()?, settings, row, &attempt, now())?;
+    let outcome = outbox::record_attempt(&mut db.get()?, settings, row, &attempt)?;
     log_attempt(row, &attempt, outcome);
     match outcome {
         AttemptOutcome::Sent => report.sent += 1,

@@ -1,25 +1,24 @@
 //! A ticket's conversation: agent replies and notes, customer replies, and
 //! reading messages and events.
 
+use super::change::{self, set_status, Change};
 use super::events;
 use super::query::{find_row, TicketRef, Visibility};
-use super::update::{save_if_version, set_status};
 use super::view::{Disclosure, EventView, MessageView, TicketRow, TicketView};
 use crate::attachments::{self, Upload};
 use crate::auth::{hash_secret, Principal};
 use crate::config::Settings;
 use crate::db::models::{Customer, Message, Ticket};
 use crate::db::schema::{messages, tickets};
-use crate::db::{lock_ticket, write_tx, DbConnection};
+use crate::db::{lock_ticket, write_tx, Conn, DbConnection, WriteConn};
+use crate::domain::event::{EventData, StatusReason};
 use crate::domain::validate::Errors;
 use crate::domain::{AuthorKind, Channel, Status};
 use crate::email::compose;
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, Submission, MAX_BODY};
-use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 /// `POST /api/v1/tickets/{id}/messages` body.
@@ -37,15 +36,15 @@ fn default_public() -> bool {
 }
 
 fn new_message(
+    conn: &WriteConn<'_>,
     ticket_id: &str,
     author: AuthorKind,
     public: bool,
     channel: Channel,
     body: &str,
-    now: NaiveDateTime,
 ) -> Message {
     Message {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: conn.new_id(),
         ticket_id: ticket_id.to_string(),
         author_kind: author.as_str().into(),
         author_agent_id: None,
@@ -57,7 +56,7 @@ fn new_message(
         email_message_id: None,
         email_in_reply_to: None,
         email_references: None,
-        created_at: now,
+        created_at: conn.now(),
     }
 }
 
@@ -65,7 +64,7 @@ fn new_message(
 /// new ticket to `open`, and every public reply is emailed to the customer
 /// and the ticket's participants (queued in the same transaction).
 pub fn add_agent_message(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     settings: &Settings,
     caller: &Principal,
     reference: &TicketRef,
@@ -86,48 +85,49 @@ pub fn add_agent_message(
                 "the ticket is closed; a customer reply starts a follow-up ticket".into(),
             ));
         }
-        let now = Utc::now().naive_utc();
         let mut message = new_message(
+            conn,
             &ticket.id,
             AuthorKind::Agent,
             request.public,
             Channel::Api,
             &body,
-            now,
         );
         message.author_agent_id = caller.agent_id.clone();
         if request.public {
             message.email_message_id =
-                compose::agent_reply(conn, settings, &ticket, &customer, &body, now)?;
+                compose::agent_reply(conn, settings, &ticket, &customer, &body)?;
         }
-        diesel::insert_into(messages::table)
-            .values(&message)
-            .execute(conn)?;
-        let kind = if request.public {
-            "replied"
+        let written = if request.public {
+            EventData::Replied {
+                message_id: message.id.clone(),
+                channel: Channel::Api,
+            }
         } else {
-            "note_added"
+            EventData::NoteAdded {
+                message_id: message.id.clone(),
+            }
         };
-        events::append(
-            conn,
-            &ticket.id,
-            kind,
-            &caller.actor(),
-            json!({"message_id": message.id}),
-            now,
-        )?;
+        let mut events = vec![written];
         if request.public && status == Status::New {
-            set_status(&mut ticket, Status::Open, now);
-            events::append(
-                conn,
-                &ticket.id,
-                "status_changed",
-                &caller.actor(),
-                json!({"from": status, "to": Status::Open, "reason": "first reply"}),
-                now,
-            )?;
+            set_status(&mut ticket, Status::Open, conn.now());
+            events.push(EventData::StatusChanged {
+                from: status,
+                to: Status::Open,
+                reason: Some(StatusReason::FirstReply),
+            });
         }
-        bump(conn, &mut ticket, now)?;
+        let version = ticket.version;
+        change::record(
+            conn,
+            &mut ticket,
+            version,
+            Change {
+                actor: &caller.actor(),
+                messages: vec![message.clone()],
+                events,
+            },
+        )?;
         Ok((
             MessageView::from_row(message, Vec::new())?,
             TicketView::from_row((ticket, customer, queue, assignee))?,
@@ -137,19 +137,11 @@ pub fn add_agent_message(
     Ok((shown.own_message(message), shown.ticket(ticket)))
 }
 
-/// Records that the ticket changed (any new message changes its ETag).
-fn bump(conn: &mut DbConnection, ticket: &mut Ticket, now: NaiveDateTime) -> AppResult<()> {
-    let expected = ticket.version;
-    ticket.version += 1;
-    ticket.updated_at = now;
-    save_if_version(conn, ticket, expected)
-}
-
 /// Messages of a ticket the caller may see, oldest first, as it is shown
 /// them (internal notes included, even a previous vendor's). A vendor
 /// agent's read is recorded.
 pub fn list_messages(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     reference: &TicketRef,
 ) -> AppResult<Vec<MessageView>> {
@@ -187,7 +179,7 @@ fn load_messages(
 /// The audit trail as the caller is shown it. Events name recipients and
 /// senders, so a vendor agent's read is recorded like a read of messages.
 pub fn list_events(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     reference: &TicketRef,
 ) -> AppResult<Vec<EventView>> {
@@ -232,8 +224,12 @@ pub enum CustomerReply {
     FollowUp { number: i64, access_token: String },
 }
 
+/// A customer's reply on their private page. It re-opens a pending or
+/// solved ticket; on a closed one (decided in the transaction, so a ticket
+/// being closed at this moment is either replied to or followed up, never
+/// neither) it opens a follow-up ticket.
 pub fn add_customer_reply(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     access_token: &str,
     body: &str,
     uploads: &[Upload],
@@ -242,50 +238,55 @@ pub fn add_customer_reply(
     let mut errors = Errors::default();
     let body = errors.required_text("body", body, MAX_BODY);
     errors.finish()?;
-    let (ticket, customer, ..) = find_by_access_token(conn, access_token)?;
-    let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
-    if status.is_final() {
-        return open_follow_up(conn, &ticket, &customer, &body, uploads, channel);
-    }
-    write_tx(conn, |conn| {
+    let (found, ..) = find_by_access_token(conn, access_token)?;
+    let reply = write_tx(conn, |conn| {
         // Lock, then re-read: the status may have moved on.
-        lock_ticket(conn, &ticket.id)?;
-        let (mut ticket, ..) = find_row(conn, &Visibility::All, &TicketRef::Id(ticket.id.clone()))?;
+        lock_ticket(conn, &found.id)?;
+        let (mut ticket, customer, ..) =
+            find_row(conn, &Visibility::All, &TicketRef::Id(found.id.clone()))?;
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
-        let now = Utc::now().naive_utc();
-        let actor = format!("customer:{}", customer.id);
-        let mut message = new_message(&ticket.id, AuthorKind::Customer, true, channel, &body, now);
-        message.author_customer_id = Some(customer.id.clone());
-        diesel::insert_into(messages::table)
-            .values(&message)
-            .execute(conn)?;
-        attachments::store(conn, &message.id, uploads, now)?;
-        events::append(
-            conn,
-            &ticket.id,
-            "customer_replied",
-            &actor,
-            json!({"message_id": message.id}),
-            now,
-        )?;
-        if status.reopens_on_customer_reply() {
-            set_status(&mut ticket, Status::Open, now);
-            events::append(
-                conn,
-                &ticket.id,
-                "status_changed",
-                &actor,
-                json!({"from": status, "to": Status::Open, "reason": "customer replied"}),
-                now,
-            )?;
+        if status.is_final() {
+            return open_follow_up(conn, &ticket, &customer, &body, uploads, channel);
         }
-        bump(conn, &mut ticket, now)?;
+        let mut message = new_message(conn, &ticket.id, AuthorKind::Customer, true, channel, &body);
+        message.author_customer_id = Some(customer.id.clone());
+        let mut events = vec![EventData::CustomerReplied {
+            message_id: message.id.clone(),
+            channel,
+            automatic: false,
+            threaded_by: None,
+            refused_attachments: Vec::new(),
+        }];
+        if status.reopens_on_customer_reply() {
+            set_status(&mut ticket, Status::Open, conn.now());
+            events.push(EventData::StatusChanged {
+                from: status,
+                to: Status::Open,
+                reason: Some(StatusReason::CustomerReplied),
+            });
+        }
+        let (message_id, version) = (message.id.clone(), ticket.version);
+        change::record(
+            conn,
+            &mut ticket,
+            version,
+            Change {
+                actor: &format!("customer:{}", customer.id),
+                messages: vec![message],
+                events,
+            },
+        )?;
+        attachments::store(conn, &message_id, uploads)?;
         Ok(CustomerReply::Appended)
-    })
+    })?;
+    if matches!(reply, CustomerReply::FollowUp { .. }) {
+        crate::metrics::ticket_created(channel);
+    }
+    Ok(reply)
 }
 
 fn open_follow_up(
-    conn: &mut DbConnection,
+    conn: &mut WriteConn<'_>,
     closed: &Ticket,
     customer: &Customer,
     body: &str,
@@ -311,7 +312,7 @@ fn open_follow_up(
         queue: closed.queue_id.clone(),
         language: closed.language.clone(),
     };
-    let created = intake::create_ticket(
+    let created = intake::create_in_transaction(
         conn,
         &submission,
         uploads,

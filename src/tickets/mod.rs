@@ -1,5 +1,6 @@
 //! Working tickets: reading, changing, conversations and the audit trail.
 
+pub mod change;
 pub mod conversation;
 pub mod events;
 pub mod query;

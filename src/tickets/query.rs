@@ -6,6 +6,7 @@ use super::view::{Disclosure, TicketPage, TicketRow, TicketView};
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
+use crate::db::Conn;
 use crate::db::{like_pattern, lower, DbConnection};
 use crate::domain::{Priority, Status};
 use crate::error::{AppError, AppResult};
@@ -97,11 +98,7 @@ pub fn find(
 }
 
 /// A ticket as `caller` is shown it. A vendor agent's read is recorded.
-pub fn read(
-    conn: &mut DbConnection,
-    caller: &Principal,
-    reference: &TicketRef,
-) -> AppResult<TicketView> {
+pub fn read(conn: &mut Conn, caller: &Principal, reference: &TicketRef) -> AppResult<TicketView> {
     let ticket = find(conn, &Visibility::of(caller), reference)?;
     events::record_view(conn, caller, &ticket.id)?;
     ticket.as_seen_by(conn, caller)
@@ -262,7 +259,7 @@ mod tests {
             TicketRef::parse("10042").unwrap(),
             TicketRef::Number(10042)
         ));
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = crate::clock::Clock::system().new_id().to_string();
         assert!(matches!(TicketRef::parse(&id).unwrap(), TicketRef::Id(x) if x == id));
         assert!(TicketRef::parse("nope").is_err());
         assert!(TicketRef::parse("-3").is_err());

@@ -1,19 +1,20 @@
 //! Changing a ticket's fields (`PATCH`), with optimistic concurrency.
 
-use super::events;
+use super::change::{self, set_status, Change};
 use super::query::{find_row, TicketRef, Visibility};
 use super::view::TicketView;
 use crate::auth::Principal;
 use crate::db::models::{Agent, Queue, Ticket};
-use crate::db::schema::{agents, queues, tickets};
-use crate::db::{write_tx, DbConnection};
+use crate::db::schema::{agents, queues};
+use crate::db::{write_tx, Conn, DbConnection};
+use crate::domain::event::{AgentRef, EventData, QueueRef, ReleaseReason};
 use crate::domain::validate::{normalize_tags, Errors};
 use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 /// Distinguishes an absent field (leave as is) from `null` (clear it).
@@ -80,16 +81,10 @@ impl PatchAnswer {
     }
 }
 
-/// One field that changed, for the event log.
-struct Change {
-    kind: &'static str,
-    data: Value,
-}
-
 /// Applies `patch` if the ticket is still at `expected_version`, and answers
 /// what the caller may see of the result.
 pub fn patch_ticket(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     reference: &TicketRef,
     expected_version: i32,
@@ -100,9 +95,9 @@ pub fn patch_ticket(
         let visibility = Visibility::of(caller);
         let (ticket, customer, queue, assignee) = find_row(conn, &visibility, reference)?;
         if ticket.version != expected_version {
-            return Err(stale(ticket.version));
+            return Err(change::stale(ticket.version));
         }
-        let now = Utc::now().naive_utc();
+        let now = conn.now();
         let planned = plan(
             conn,
             caller,
@@ -120,19 +115,16 @@ pub fn patch_ticket(
             ));
         }
         let mut updated = planned.ticket;
-        updated.version = ticket.version + 1;
-        updated.updated_at = now;
-        save_if_version(conn, &updated, ticket.version)?;
-        for change in planned.changes {
-            events::append(
-                conn,
-                &ticket.id,
-                change.kind,
-                &caller.actor(),
-                change.data,
-                now,
-            )?;
-        }
+        change::record(
+            conn,
+            &mut updated,
+            ticket.version,
+            Change {
+                actor: &caller.actor(),
+                messages: Vec::new(),
+                events: planned.changes,
+            },
+        )?;
         let holder = planned.queue.as_ref().map(|q| q.vendor_id.clone());
         Ok((
             TicketView::from_row((updated, customer, planned.queue, planned.assignee))?,
@@ -157,46 +149,11 @@ pub fn patch_ticket(
     )))
 }
 
-fn stale(current: i32) -> AppError {
-    AppError::PreconditionFailed(format!(
-        "the ticket changed since you read it (it is now at version {current}); fetch it again and reapply your change"
-    ))
-}
-
-/// Writes the ticket back only if nobody changed it in between.
-pub fn save_if_version(
-    conn: &mut DbConnection,
-    ticket: &Ticket,
-    expected_version: i32,
-) -> AppResult<()> {
-    let written = diesel::update(
-        tickets::table
-            .filter(tickets::id.eq(&ticket.id))
-            .filter(tickets::version.eq(expected_version)),
-    )
-    .set(ticket.changes())
-    .execute(conn)?;
-    if written == 0 {
-        return Err(stale(expected_version + 1));
-    }
-    Ok(())
-}
-
-/// Moves a ticket to `to`, keeping the solved/closed timestamps in step.
-pub fn set_status(ticket: &mut Ticket, to: Status, now: NaiveDateTime) {
-    ticket.status = to.as_str().into();
-    match to {
-        Status::Solved => ticket.solved_at = Some(now),
-        Status::Closed => ticket.closed_at = Some(now),
-        _ => ticket.solved_at = None,
-    }
-}
-
 struct Planned {
     ticket: Ticket,
     queue: Option<Queue>,
     assignee: Option<Agent>,
-    changes: Vec<Change>,
+    changes: Vec<EventData>,
 }
 
 fn plan(
@@ -223,9 +180,9 @@ fn plan(
     if let Some(subject) = &patch.subject {
         let subject = errors.required_text("subject", subject, crate::intake::MAX_SUBJECT);
         if subject != t.subject {
-            changes.push(Change {
-                kind: "subject_changed",
-                data: json!({"from": t.subject, "to": subject}),
+            changes.push(EventData::SubjectChanged {
+                from: t.subject.clone(),
+                to: subject.clone(),
             });
             t.subject = subject;
         }
@@ -242,9 +199,10 @@ fn plan(
             );
         } else if to != from_status {
             set_status(&mut t, to, now);
-            changes.push(Change {
-                kind: "status_changed",
-                data: json!({"from": from_status, "to": to}),
+            changes.push(EventData::StatusChanged {
+                from: from_status,
+                to,
+                reason: None,
             });
         }
     }
@@ -254,9 +212,9 @@ fn plan(
         .and_then(|s| errors.parse::<Priority>("priority", s))
     {
         if to.as_str() != t.priority {
-            changes.push(Change {
-                kind: "priority_changed",
-                data: json!({"from": t.priority, "to": to}),
+            changes.push(EventData::PriorityChanged {
+                from: t.priority.parse().map_err(AppError::Internal)?,
+                to,
             });
             t.priority = to.as_str().into();
         }
@@ -285,12 +243,15 @@ fn plan(
         };
         if let Some(new_queue) = resolved {
             if new_queue.as_ref().map(|q| &q.id) != queue.as_ref().map(|q| &q.id) {
-                changes.push(Change {
-                    kind: "queue_changed",
-                    data: json!({
-                        "from": queue.as_ref().map(|q| &q.slug),
-                        "to": new_queue.as_ref().map(|q| &q.slug),
-                    }),
+                let (from, to) = (
+                    queue.as_ref().map(queue_ref),
+                    new_queue.as_ref().map(queue_ref),
+                );
+                changes.push(EventData::QueueChanged {
+                    handed_off: from.as_ref().map(|q| &q.vendor_id)
+                        != to.as_ref().map(|q| &q.vendor_id),
+                    from,
+                    to,
                 });
                 t.queue_id = new_queue.as_ref().map(|q| q.id.clone());
                 queue = new_queue;
@@ -302,9 +263,9 @@ fn plan(
             Some(agent_id) => match find_assignable(conn, caller, agent_id)? {
                 Some(agent) => {
                     if t.assignee_id.as_deref() != Some(agent.id.as_str()) {
-                        changes.push(Change {
-                            kind: "assigned",
-                            data: json!({"from": t.assignee_id, "to": agent.id}),
+                        changes.push(EventData::Assigned {
+                            from: assignee.as_ref().map(agent_ref),
+                            to: agent_ref(&agent),
                         });
                         t.assignee_id = Some(agent.id.clone());
                         assignee = Some(agent);
@@ -313,10 +274,10 @@ fn plan(
                 None => errors.add("assignee", format!("no active agent '{agent_id}'")),
             },
             None => {
-                if t.assignee_id.is_some() {
-                    changes.push(Change {
-                        kind: "unassigned",
-                        data: json!({"from": t.assignee_id}),
+                if let Some(holder) = &assignee {
+                    changes.push(EventData::Unassigned {
+                        from: agent_ref(holder),
+                        reason: ReleaseReason::Unassigned,
                     });
                     t.assignee_id = None;
                     assignee = None;
@@ -335,9 +296,9 @@ fn plan(
                     "the agent works for another vendor than the one owning the ticket's queue",
                 );
             } else {
-                changes.push(Change {
-                    kind: "unassigned",
-                    data: json!({"from": t.assignee_id, "reason": "queue moved to another vendor"}),
+                changes.push(EventData::Unassigned {
+                    from: agent_ref(a),
+                    reason: ReleaseReason::HandedOff,
                 });
                 t.assignee_id = None;
                 assignee = None;
@@ -348,9 +309,9 @@ fn plan(
         let tags = normalize_tags(&mut errors, "tags", tags);
         let encoded = serde_json::to_string(&tags).expect("tags serialise");
         if encoded != t.tags {
-            changes.push(Change {
-                kind: "tags_changed",
-                data: json!({"from": serde_json::from_str::<Value>(&t.tags).unwrap_or(Value::Null), "to": tags}),
+            changes.push(EventData::TagsChanged {
+                from: serde_json::from_str(&t.tags).unwrap_or_default(),
+                to: tags,
             });
             t.tags = encoded;
         }
@@ -369,9 +330,8 @@ fn plan(
         // not add up to what one create may not send.
         let encoded = errors.custom_fields("custom_fields", &merged);
         if encoded != t.custom_fields {
-            changes.push(Change {
-                kind: "custom_fields_changed",
-                data: json!({"changed": fields}),
+            changes.push(EventData::CustomFieldsChanged {
+                changed: fields.clone(),
             });
             t.custom_fields = encoded;
         }
@@ -379,9 +339,9 @@ fn plan(
     if let Some(language) = &patch.language {
         let language = errors.language("language", language.as_deref());
         if language != t.language {
-            changes.push(Change {
-                kind: "language_changed",
-                data: json!({"from": t.language, "to": language}),
+            changes.push(EventData::LanguageChanged {
+                from: t.language.clone(),
+                to: language.clone(),
             });
             t.language = language;
         }
@@ -393,6 +353,22 @@ fn plan(
         assignee,
         changes,
     })
+}
+
+/// A queue as an event names it.
+pub fn queue_ref(queue: &Queue) -> QueueRef {
+    QueueRef {
+        queue_id: queue.id.clone(),
+        vendor_id: queue.vendor_id.clone(),
+    }
+}
+
+/// An agent as an event names them.
+pub fn agent_ref(agent: &Agent) -> AgentRef {
+    AgentRef {
+        agent_id: agent.id.clone(),
+        vendor_id: agent.vendor_id.clone(),
+    }
 }
 
 /// The queue `reference` (an id or a slug) names for this caller. Managers

@@ -5,8 +5,9 @@ use super::redact::{
 };
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Message, Queue, Ticket, TicketEvent};
-use crate::db::schema::{agents, queues, vendors};
+use crate::db::schema::{agents, vendors};
 use crate::db::DbConnection;
+use crate::domain::event::EventData;
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
@@ -168,10 +169,14 @@ impl MessageView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
     pub id: String,
+    /// A stable kind name: the `kind` tag of one `EventData` variant, whose
+    /// `data` this event's `data` is (events written by an older version
+    /// may carry an older payload).
     pub kind: String,
     /// `agent:{id}`, `token:{id}`, `customer:{id}` or `system`; vendor
     /// readers see another vendor's agents as `agent:other-vendor`.
     pub actor: String,
+    /// The payload of `kind`, as `EventData` describes it.
     #[schema(value_type = Object)]
     pub data: Value,
     pub created_at: DateTime<Utc>,
@@ -194,22 +199,6 @@ pub struct TicketPage {
     pub items: Vec<TicketView>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// The fields of an event's data that name a queue (by slug).
-fn queue_fields(event: &mut EventView) -> impl Iterator<Item = &mut Value> {
-    let keys: &[&str] = match event.kind.as_str() {
-        "created" => &["queue"],
-        "queue_changed" => &["from", "to"],
-        _ => &[],
-    };
-    event
-        .data
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|fields| fields.iter_mut())
-        .filter(move |(key, _)| keys.contains(&key.as_str()))
-        .map(|(_, value)| value)
 }
 
 /// How an agent of another vendor appears to a vendor's people: in event
@@ -334,7 +323,7 @@ impl Disclosure {
             return Ok(events);
         }
         self.hide_foreign_agents(conn, &mut events)?;
-        self.hide_foreign_queues(conn, &mut events)?;
+        self.hide_foreign_queues(&mut events);
         if self.masks_customers() {
             for event in &mut events {
                 mask_addresses_in_json(&mut event.data);
@@ -378,35 +367,32 @@ impl Disclosure {
         Ok(())
     }
 
-    fn hide_foreign_queues(
-        &self,
-        conn: &mut DbConnection,
-        events: &mut [EventView],
-    ) -> AppResult<()> {
+    /// Queues and agents of another vendor named in events show as
+    /// `other-vendor`: events carry the vendor each belonged to at the time,
+    /// so this needs no look-up. (An event this version cannot read is
+    /// left to [`Self::hide_foreign_agents`]' walk over its strings.)
+    fn hide_foreign_queues(&self, events: &mut [EventView]) {
         let Disclosure::Vendor { vendor_id, .. } = self else {
-            return Ok(());
+            return;
         };
-        let named: BTreeSet<String> = events
-            .iter_mut()
-            .flat_map(queue_fields)
-            .filter_map(|field| field.as_str().map(str::to_string))
-            .collect();
-        if named.is_empty() {
-            return Ok(());
-        }
-        let foreign: HashSet<String> = queues::table
-            .filter(queues::slug.eq_any(&named))
-            .filter(queues::vendor_id.ne(vendor_id))
-            .select(queues::slug)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect();
-        for field in events.iter_mut().flat_map(queue_fields) {
-            if field.as_str().is_some_and(|slug| foreign.contains(slug)) {
-                *field = Value::from(OTHER_VENDOR);
+        for event in events.iter_mut() {
+            let Some(mut typed) = EventData::parse(&event.kind, &event.data) else {
+                continue;
+            };
+            for queue in typed.queues_mut() {
+                if queue.vendor_id != *vendor_id {
+                    queue.queue_id = OTHER_VENDOR.into();
+                    queue.vendor_id = OTHER_VENDOR.into();
+                }
             }
+            for agent in typed.agents_mut() {
+                if agent.vendor_id.as_ref().is_some_and(|v| v != vendor_id) {
+                    agent.agent_id = OTHER_VENDOR.into();
+                    agent.vendor_id = Some(OTHER_VENDOR.into());
+                }
+            }
+            event.data = typed.payload();
         }
-        Ok(())
     }
 
     /// Which of `candidates` are agents of a vendor other than the viewer's,

@@ -5,17 +5,14 @@
 #![allow(dead_code)]
 
 use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
-use diesel::Connection;
+use relay::app::{Application, Build};
+use relay::clock::SettableClock;
 use relay::config::Settings;
-use relay::db::connection::{self, PoolOptions};
-use relay::db::DbPool;
+use relay::db::{write_tx, Database, WriteConn};
 use relay::domain::Role;
-use relay::http::state::AppState;
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::net::TcpListener;
-use std::time::Duration;
 
 enum TestDb {
     Sqlite(tempfile::TempDir),
@@ -25,7 +22,7 @@ enum TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = self {
-            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+            if let Ok(mut conn) = relay::db::connection::establish_postgres(admin_url) {
                 let _ =
                     conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
@@ -37,7 +34,10 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub base: String,
     pub client: Client,
-    pub pool: DbPool,
+    /// The app's database (its pool and clock).
+    pub db: Database,
+    /// The app's clock: tests move it forward to see what happens later.
+    pub clock: SettableClock,
     pub admin: String,
     pub settings: Settings,
     server: actix_web::dev::ServerHandle,
@@ -49,7 +49,7 @@ fn fresh_database() -> (String, TestDb) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if admin_url.starts_with("postgres") => {
             let name = format!("relay_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = PgConnection::establish(&admin_url)
+            let mut conn = relay::db::connection::establish_postgres(&admin_url)
                 .expect("TEST_DATABASE_URL must reach PostgreSQL");
             conn.batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .expect("create test database");
@@ -72,7 +72,7 @@ impl TestApp {
 
     /// Starts with settings adjusted by `tweak` (limits, rates...).
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-        let (url, db) = fresh_database();
+        let (url, database) = fresh_database();
         let files = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::defaults();
         settings.database.url = url;
@@ -84,31 +84,30 @@ impl TestApp {
         settings.bootstrap.admin_token_file = files.path().join("admin-token");
         settings.outbox.directory = files.path().join("outbox");
         tweak(&mut settings);
-        settings.validate().expect("test settings are valid");
-
-        let (pool, backend) = connection::connect(&PoolOptions {
-            url: settings.database.url.clone(),
-            max_size: settings.database.pool_size,
-            sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
-            connect_timeout: Duration::from_secs(10),
-        })
-        .expect("connect test database");
-        connection::migrate(&pool).expect("migrate test database");
-        let admin = {
-            let mut conn = pool.get().unwrap();
-            relay::auth::issue_token(&mut conn, Role::Admin, "test admin", None)
-                .unwrap()
-                .secret
-        };
-
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         settings.server.public_base_url = format!("http://127.0.0.1:{port}");
-        let server = relay::http::start(
-            AppState::new(pool.clone(), backend, settings.clone()),
-            listener,
+        settings.validate().expect("test settings are valid");
+
+        // The app as `relay serve` builds it, on a clock the test can move
+        // and with the background workers off (tests run them on demand).
+        let clock = SettableClock::new();
+        let app = Application::build(
+            settings.clone(),
+            Build {
+                clock: clock.clock(),
+                listener: Some(listener),
+                background_workers: false,
+            },
         )
-        .unwrap();
+        .expect("build the app");
+        let db = app.db().clone();
+        // The first start wrote the operator's admin token to its file.
+        let admin = std::fs::read_to_string(&settings.bootstrap.admin_token_file)
+            .expect("the bootstrap admin token")
+            .trim()
+            .to_string();
+        let server = app.start().unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);
         TestApp {
@@ -117,11 +116,12 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            pool,
+            db,
+            clock,
             admin,
             settings,
             server: handle,
-            _db: db,
+            _db: database,
             _files: files,
         }
     }
@@ -148,10 +148,12 @@ impl TestApp {
 
     /// Issues a token directly through the service (as `relay admin create-token` does).
     pub fn token(&self, role: Role, agent_email: Option<&str>) -> String {
-        let mut conn = self.pool.get().unwrap();
-        relay::auth::issue_token(&mut conn, role, "test", agent_email)
-            .unwrap()
-            .secret
+        let mut conn = self.db.get().unwrap();
+        write_tx(&mut conn, |w| {
+            relay::auth::issue_token(w, role, "test", agent_email)
+        })
+        .unwrap()
+        .secret
     }
 
     /// Delivers a raw message to `/api/v1/inbound/email` as admin: the
@@ -183,10 +185,18 @@ impl TestApp {
         expect_json(resp, 201).await
     }
 
+    /// Runs `work` in one write transaction on the app's database.
+    pub fn write<T>(
+        &self,
+        work: impl FnOnce(&mut WriteConn<'_>) -> relay::error::AppResult<T>,
+    ) -> T {
+        write_tx(&mut self.db.get().unwrap(), work).expect("the write commits")
+    }
+
     /// How many tickets the database holds, whoever may see them.
     pub fn ticket_count(&self) -> i64 {
         use diesel::{QueryDsl, RunQueryDsl};
-        let mut conn = self.pool.get().unwrap();
+        let mut conn = self.db.get().unwrap();
         relay::db::schema::tickets::table
             .count()
             .get_result(&mut *conn)
@@ -196,13 +206,13 @@ impl TestApp {
     /// Polls the configured IMAP mailboxes once, as the background worker
     /// does (blocking; the HTTP server keeps running on its own threads).
     pub fn poll_imap(&self) -> relay::jobs::imap_poller::PollReport {
-        relay::jobs::imap_poller::poll_once(&self.pool, &self.settings).expect("IMAP poll")
+        relay::jobs::imap_poller::poll_once(&self.db, &self.settings).expect("IMAP poll")
     }
 
     /// Delivers the due outbox once, as the background sender does
     /// (blocking; the HTTP server keeps running on its own threads).
     pub fn run_outbox(&self) -> relay::jobs::outbox_sender::SendReport {
-        relay::jobs::outbox_sender::run_once(&self.pool, &self.settings).expect("outbox run")
+        relay::jobs::outbox_sender::run_once(&self.db, &self.settings).expect("outbox run")
     }
 
     pub async fn create_vendor(&self, name: &str, timezone: &str) -> Value {

@@ -35,7 +35,7 @@ async fn list_all(app: &TestApp, token: &str) -> Vec<Value> {
 }
 
 fn seed(app: &TestApp) -> Result<String, relay::error::AppError> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     relay::demo::seed(&mut conn, &app.settings)
 }
 
@@ -126,7 +126,7 @@ async fn demo_seeds_vendors_tickets_and_conversations_each_vendor_sees_only_its_
         .min()
         .unwrap();
     let oldest = chrono::DateTime::parse_from_rfc3339(oldest).unwrap();
-    assert!(chrono::Utc::now() - oldest.to_utc() > chrono::Duration::days(14));
+    assert!(app.clock.clock().now() - oldest.to_utc() > chrono::Duration::days(14));
     let customers: HashSet<&str> = all
         .iter()
         .map(|t| t["customer"]["email"].as_str().unwrap())
@@ -280,12 +280,12 @@ async fn demo_seeds_vendors_tickets_and_conversations_each_vendor_sees_only_its_
         .filter_map(|w| w.strip_prefix(&format!("{base}/t/")))
         .collect();
     assert!(links.len() >= 2, "{summary}");
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     for link in links {
         let found: i64 = tickets::table
             .filter(tickets::access_token_hash.eq(relay::auth::hash_secret(link)))
             .count()
-            .get_result(&mut conn)
+            .get_result(&mut *conn)
             .unwrap();
         assert_eq!(found, 1, "link {link} opens a ticket");
     }

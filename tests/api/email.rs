@@ -44,30 +44,28 @@ async fn messages(app: &TestApp, number: &Value) -> Vec<Value> {
 
 /// The Message-IDs of acknowledgements queued for a ticket.
 fn acknowledgements(app: &TestApp, ticket_id: &str) -> Vec<String> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     outbox::table
         .filter(outbox::ticket_id.eq(ticket_id))
         .filter(outbox::kind.eq("acknowledgement"))
         .select(outbox::message_id)
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap()
 }
 
 fn acknowledgements_to(app: &TestApp, email: &str) -> i64 {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     outbox_recipients::table
         .inner_join(outbox::table)
         .filter(outbox_recipients::email.eq(email))
         .filter(outbox::kind.eq("acknowledgement"))
         .count()
-        .get_result(&mut conn)
+        .get_result(&mut *conn)
         .unwrap()
 }
 
 fn reply_address(app: &TestApp, number: i64) -> String {
-    let mut conn = app.pool.get().unwrap();
-    relay::email::ingest::reply_addresses(&mut conn, &app.settings)
-        .unwrap()
+    app.write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
         .for_ticket(number)
 }
 
@@ -115,11 +113,11 @@ async fn an_outlook_message_opens_a_ticket_with_clean_html_and_participants() {
         !html.contains("script") && !html.contains("onclick"),
         "HTML is sanitised: {html}"
     );
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     let participants: Vec<String> = ticket_participants::table
         .filter(ticket_participants::ticket_id.eq(&id))
         .select(ticket_participants::email)
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap();
     assert_eq!(
         participants,
@@ -128,7 +126,7 @@ async fn an_outlook_message_opens_a_ticket_with_clean_html_and_participants() {
     );
     let source: String = inbound_messages::table
         .select(inbound_messages::source)
-        .first(&mut conn)
+        .first(&mut *conn)
         .unwrap();
     assert_eq!(source, "http");
 }
@@ -449,8 +447,8 @@ async fn attachments_are_stored_and_oversized_ones_refused_clearly() {
         refused.contains("factura.pdf") && refused.contains("limit"),
         "{refused}"
     );
-    let mut conn = app.pool.get().unwrap();
-    let stored: i64 = attachments::table.count().get_result(&mut conn).unwrap();
+    let mut conn = app.db.get().unwrap();
+    let stored: i64 = attachments::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(stored, 1);
 
     // A whole message over the limit is refused before anything is stored.

@@ -354,7 +354,7 @@ fn mail(tag: &str, n: usize) -> Vec<u8> {
 
 /// (source, ticket id) of every stored inbound message.
 fn inbound(app: &TestApp) -> Vec<(String, Option<String>)> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     inbound_messages::table
         .select((inbound_messages::source, inbound_messages::ticket_id))
         .load(&mut *conn)
@@ -362,7 +362,7 @@ fn inbound(app: &TestApp) -> Vec<(String, Option<String>)> {
 }
 
 fn position(app: &TestApp, mailbox: &str) -> ImapPosition {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     imap_positions::table
         .find(mailbox)
         .first(&mut *conn)
@@ -446,7 +446,7 @@ async fn imap_messages_can_be_moved_to_a_folder_and_routed_to_a_queue() {
     assert_eq!(report.created(), 2, "{report:?}");
     assert!(dovecot.messages("INBOX").is_empty(), "moved out of INBOX");
     assert_eq!(dovecot.messages("Processed").len(), 2, "into Processed");
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     let queues: Vec<Option<String>> = tickets::table
         .select(tickets::queue_id)
         .load(&mut *conn)
@@ -486,7 +486,7 @@ async fn an_imap_restart_never_doubles_a_ticket() {
     // flags were never set. A fresh poller (a restarted process) fetches
     // them all again; ingest recognises every one.
     {
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         diesel::update(imap_positions::table.find("support"))
             .set(imap_positions::last_uid.eq(0i64))
             .execute(&mut *conn)
@@ -570,7 +570,7 @@ async fn two_pollers_at_once_take_each_message_once() {
                 .map(|_| {
                     scope.spawn(|| {
                         start.wait();
-                        poll_once(&app.pool, &app.settings).unwrap()
+                        poll_once(&app.db, &app.settings).unwrap()
                     })
                 })
                 .collect();
@@ -596,9 +596,9 @@ async fn a_lease_held_by_another_process_is_respected() {
     let mailbox = dovecot.mailbox("support");
     let app = TestApp::spawn_with(|s| s.imap.mailboxes = vec![mailbox]).await;
     dovecot.append("INBOX", &mail("lease", 0));
-    let now = chrono::Utc::now().naive_utc();
+    let now = app.clock.clock().now_naive();
     {
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         diesel::insert_into(imap_positions::table)
             .values(&ImapPosition {
                 mailbox: "support".into(),
@@ -625,7 +625,7 @@ async fn a_lease_held_by_another_process_is_respected() {
 
     // The other process died: its lease runs out and this one takes over.
     {
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         diesel::update(imap_positions::table.find("support"))
             .set(imap_positions::lease_until.eq(Some(now - chrono::Duration::seconds(1))))
             .execute(&mut *conn)
@@ -638,7 +638,7 @@ async fn a_lease_held_by_another_process_is_respected() {
     // A long-running poller keeps its lease between polls; others keep out
     // until it lets go.
     let worker = ImapPoller::new();
-    assert_clean(&worker.poll(&app.pool, &app.settings).unwrap());
+    assert_clean(&worker.poll(&app.db, &app.settings).unwrap());
     assert_eq!(
         position(&app, "support").lease_owner.as_deref(),
         Some(worker.owner())
@@ -647,10 +647,10 @@ async fn a_lease_held_by_another_process_is_respected() {
     let blocked = app.poll_imap();
     assert!(blocked.mailbox("support").unwrap().leased_elsewhere);
     assert_eq!(blocked.fetched(), 0);
-    let own = worker.poll(&app.pool, &app.settings).unwrap();
+    let own = worker.poll(&app.db, &app.settings).unwrap();
     assert_clean(&own);
     assert_eq!(own.created(), 1, "the holder renews and carries on");
-    worker.release(&app.pool).unwrap();
+    worker.release(&app.db).unwrap();
     dovecot.append("INBOX", &mail("lease", 2));
     let free = app.poll_imap();
     assert_clean(&free);

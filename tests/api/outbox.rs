@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use crate::smtp::{SinkOptions, SmtpSink};
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use relay::config::{SmtpSettings, SmtpTls};
 use relay::db::models::OutboxMessage;
@@ -63,11 +63,11 @@ async fn agent_message(app: &TestApp, ticket_id: &str, body: &str, public: bool)
 }
 
 fn rows(app: &TestApp) -> Vec<OutboxMessage> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     outbox::table
         .order((outbox::created_at.asc(), outbox::id.asc()))
         .select(OutboxMessage::as_select())
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap()
 }
 
@@ -78,11 +78,11 @@ fn rows_of_kind(app: &TestApp, kind: &str) -> Vec<OutboxMessage> {
 /// Makes every pending message due now, whatever its backoff said (the
 /// tests do not wait for the clock).
 fn make_due(app: &TestApp) {
-    let mut conn = app.pool.get().unwrap();
-    let past = Utc::now().naive_utc() - chrono::Duration::seconds(1);
+    let mut conn = app.db.get().unwrap();
+    let past = app.clock.clock().now_naive() - chrono::Duration::seconds(1);
     diesel::update(outbox::table.filter(outbox::status.eq("pending")))
         .set(outbox::next_attempt_at.eq(past))
-        .execute(&mut conn)
+        .execute(&mut *conn)
         .unwrap();
 }
 
@@ -95,15 +95,13 @@ async fn retry(app: &TestApp, id: &str) -> reqwest::Response {
 }
 
 fn reply_address(app: &TestApp, number: i64) -> String {
-    let mut conn = app.pool.get().unwrap();
-    relay::email::ingest::reply_addresses(&mut conn, &app.settings)
-        .unwrap()
+    app.write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
         .for_ticket(number)
 }
 
 /// Seconds from now until `at` (negative when past).
 fn seconds_until(at: NaiveDateTime) -> i64 {
-    (at - Utc::now().naive_utc()).num_seconds()
+    (at - relay::clock::Clock::system().now_naive()).num_seconds()
 }
 
 fn report(sent: usize, retried: usize, failed: usize) -> SendReport {
@@ -216,11 +214,11 @@ async fn an_agent_reply_mails_customer_and_participants_and_their_answer_threads
     assert_eq!(replies.len(), 1);
     assert!(!replies[0].automatic);
     let stored: Option<String> = {
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         messages::table
             .find(reply["id"].as_str().unwrap())
             .select(messages::email_message_id)
-            .first(&mut conn)
+            .first(&mut *conn)
             .unwrap()
     };
     assert_eq!(
@@ -688,30 +686,29 @@ async fn after_max_attempts_a_message_fails_and_an_admin_can_retry_it() {
 
 /// Queues `count` notifications about `ticket`, each to its own reader.
 fn enqueue_notifications(app: &TestApp, ticket: &Value, count: usize) {
-    let mut conn = app.pool.get().unwrap();
-    let replies = relay::email::ingest::reply_addresses(&mut conn, &app.settings).unwrap();
-    let now = Utc::now().naive_utc();
-    for i in 0..count {
-        relay::email::outbox::enqueue(
-            &mut conn,
-            &app.settings,
-            &replies,
-            relay::email::outbox::OutgoingMail {
-                ticket_id: ticket["id"].as_str().unwrap().to_string(),
-                ticket_number: ticket["number"].as_i64().unwrap(),
-                kind: relay::email::outbox::MailKind::Notification,
-                to: format!("reader{i}@example.com"),
-                cc: Vec::new(),
-                subject: format!("Update {i}"),
-                body_text: format!("Update number {i}."),
-                body_html: None,
-                thread: Vec::new(),
-                automatic: false,
-            },
-            now,
-        )
-        .unwrap();
-    }
+    app.write(|w| {
+        let replies = relay::email::ingest::reply_addresses(w, &app.settings)?;
+        for i in 0..count {
+            relay::email::outbox::enqueue(
+                w,
+                &app.settings,
+                &replies,
+                relay::email::outbox::OutgoingMail {
+                    ticket_id: ticket["id"].as_str().unwrap().to_string(),
+                    ticket_number: ticket["number"].as_i64().unwrap(),
+                    kind: relay::email::outbox::MailKind::Notification,
+                    to: format!("reader{i}@example.com"),
+                    cc: Vec::new(),
+                    subject: format!("Update {i}"),
+                    body_text: format!("Update number {i}."),
+                    body_html: None,
+                    thread: Vec::new(),
+                    automatic: false,
+                },
+            )?;
+        }
+        Ok(())
+    })
 }
 
 #[actix_web::test]
@@ -734,7 +731,7 @@ async fn two_senders_at_once_send_each_message_once() {
     let (a, b) = std::thread::scope(|s| {
         let sender = || {
             start.wait();
-            run_once(&app.pool, &app.settings).unwrap()
+            run_once(&app.db, &app.settings).unwrap()
         };
         let a = s.spawn(sender);
         let b = s.spawn(sender);
@@ -768,11 +765,11 @@ async fn concurrent_claims_never_hand_out_a_message_twice() {
         let handles: Vec<_> = (0..CLAIMERS)
             .map(|_| {
                 s.spawn(|| {
-                    let mut conn = app.pool.get().unwrap();
+                    let mut conn = app.db.get().unwrap();
                     start.wait();
                     let mut mine = Vec::new();
                     loop {
-                        let now = Utc::now().naive_utc();
+                        let now = relay::clock::Clock::system().now_naive();
                         let until = now + chrono::Duration::minutes(5);
                         let batch = claim_due(&mut conn, now, until, 3).unwrap();
                         if batch.is_empty() {

@@ -239,8 +239,8 @@ async fn multipart_submission_stores_attachments_once_per_content() {
         assert_eq!(f["size"], content.len());
         assert_eq!(f["sha256"], sha256.as_str());
     }
-    let mut conn = app.pool.get().unwrap();
-    let stored_blobs: i64 = blobs::table.count().get_result(&mut conn).unwrap();
+    let mut conn = app.db.get().unwrap();
+    let stored_blobs: i64 = blobs::table.count().get_result(&mut *conn).unwrap();
     assert_eq!(stored_blobs, 1, "the same content is stored once");
 
     // The customer sees the files by name and size.

@@ -52,7 +52,7 @@ async fn answer_about(resp: Response, reference: &str) -> (u16, String) {
 }
 
 fn unknown_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+    uuid::Uuid::new_v4().to_string()
 }
 
 #[actix_web::test]
@@ -107,13 +107,13 @@ async fn a_manager_moved_into_a_vendor_as_an_agent_sees_only_that_vendors_ticket
     // Changed behind the API's back (SQL, a restore): the token still acts
     // only as what the person is now, for the vendor they work for now.
     {
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         diesel::update(agents::table.find(boss_id))
             .set((
                 agents::role.eq("agent"),
                 agents::vendor_id.eq(Some(a.vendor_id.clone())),
             ))
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .unwrap();
     }
     assert_eq!(

@@ -58,14 +58,14 @@ fn mail_with_nul(from: &str, message_id: &str) -> Vec<u8> {
 }
 
 fn is_postgres(app: &TestApp) -> bool {
-    matches!(&*app.pool.get().unwrap(), DbConnection::Postgresql(_))
+    matches!(&*app.db.get().unwrap(), DbConnection::Postgresql(_))
 }
 
 /// Makes the database refuse, for good, inserts into `table` of rows that
 /// match a condition (SQLite and PostgreSQL spelling): a stand-in for any
 /// permanent failure the pipeline may meet.
 fn refuse_inserts(app: &TestApp, table: &str, sqlite_when: &str, postgres_when: &str) {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     let statements = if is_postgres(app) {
         vec![
             format!(
@@ -85,7 +85,7 @@ fn refuse_inserts(app: &TestApp, table: &str, sqlite_when: &str, postgres_when: 
         )]
     };
     for statement in statements {
-        diesel::sql_query(statement).execute(&mut conn).unwrap();
+        diesel::sql_query(statement).execute(&mut *conn).unwrap();
     }
 }
 
@@ -100,7 +100,7 @@ fn refuse_poisoned_tickets(app: &TestApp) {
 }
 
 fn inbound_rows(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     inbound_messages::table
         .order(inbound_messages::received_at.asc())
         .select((
@@ -108,16 +108,16 @@ fn inbound_rows(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> 
             inbound_messages::reason,
             inbound_messages::ticket_id,
         ))
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap()
 }
 
 fn participants(app: &TestApp, ticket_id: &str) -> Vec<String> {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     let mut list: Vec<String> = ticket_participants::table
         .filter(ticket_participants::ticket_id.eq(ticket_id))
         .select(ticket_participants::email)
-        .load(&mut conn)
+        .load(&mut *conn)
         .unwrap();
     list.sort();
     list
@@ -135,13 +135,13 @@ async fn agent_reply(app: &TestApp, ticket_id: &str, body: &str) {
 
 /// The Message-ID of the newest mail Relay queued for a ticket, of a kind.
 fn latest_outgoing(app: &TestApp, ticket_id: &str, kind: &str) -> String {
-    let mut conn = app.pool.get().unwrap();
+    let mut conn = app.db.get().unwrap();
     outbox::table
         .filter(outbox::ticket_id.eq(ticket_id))
         .filter(outbox::kind.eq(kind))
         .order(outbox::created_at.desc())
         .select(outbox::message_id)
-        .first(&mut conn)
+        .first(&mut *conn)
         .unwrap()
 }
 
@@ -480,8 +480,8 @@ async fn a_mail_with_two_thousand_attachments_stores_at_most_max_attachments() {
     let created = deliver_expecting(&app, raw.into_bytes(), "created").await;
     let id = created["ticket"]["id"].as_str().unwrap();
     let stored: i64 = {
-        let mut conn = app.pool.get().unwrap();
-        attachments::table.count().get_result(&mut conn).unwrap()
+        let mut conn = app.db.get().unwrap();
+        attachments::table.count().get_result(&mut *conn).unwrap()
     };
     assert_eq!(stored, max as i64);
     let events = app.events(id).await;

@@ -140,10 +140,10 @@ async fn a_key_stored_before_answers_were_kept_replays_only_id_and_number() {
     let first = expect_json(create_as(&app, &intake, "old-1", &body).await, 201).await;
     {
         // As the row was written before the migration that keeps answers.
-        let mut conn = app.pool.get().unwrap();
+        let mut conn = app.db.get().unwrap();
         diesel::update(idempotency_keys::table)
             .set(idempotency_keys::answer.eq(None::<String>))
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .unwrap();
     }
     let replay = create_as(&app, &intake, "old-1", &body).await;

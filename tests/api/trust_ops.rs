@@ -213,7 +213,7 @@ async fn readiness_never_shows_the_database_error() {
     settings.database.url = format!("sqlite://{}", dir.path().join("relay.db").display());
     settings.bootstrap.admin_token_file = dir.path().join("admin-token");
     settings.server.workers = 1;
-    let (pool, backend) = connection::connect(&PoolOptions {
+    let (pool, _) = connection::connect(&PoolOptions {
         url: settings.database.url.clone(),
         max_size: 1,
         sqlite_synchronous: "NORMAL".into(),
@@ -223,8 +223,8 @@ async fn readiness_never_shows_the_database_error() {
     let _held = pool.get().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let server =
-        relay::http::start(AppState::new(pool.clone(), backend, settings), listener).unwrap();
+    let db = relay::db::Database::new(pool.clone(), relay::clock::Clock::system());
+    let server = relay::http::start(AppState::new(db, settings), listener).unwrap();
     let handle = server.handle();
     actix_web::rt::spawn(server);
 
@@ -292,8 +292,11 @@ fn the_sqlite_database_is_private_to_relay() {
     })
     .unwrap();
     connection::migrate(&pool).unwrap();
-    let mut conn = pool.get().unwrap();
-    relay::auth::issue_token(&mut conn, Role::Admin, "mode check", None).unwrap();
+    let db = relay::db::Database::new(pool, relay::clock::Clock::system());
+    relay::db::write_tx(&mut db.get().unwrap(), |w| {
+        relay::auth::issue_token(w, Role::Admin, "mode check", None)
+    })
+    .unwrap();
     assert_eq!(mode(&data), 0o700, "the directory Relay made");
     for name in ["relay.db", "relay.db-wal", "relay.db-shm"] {
         assert_eq!(mode(&data.join(name)), 0o600, "{name}");
@@ -406,18 +409,17 @@ async fn ticket_with_files(app: &TestApp, queue_id: &str) -> Files {
     route_to(app, &ticket, queue_id).await;
     customer_file(app, &token, "page.html", "text/html", HTML).await;
     let note = staff_message(app, &ticket, "Looks like a courier fault.", false).await;
-    let mut conn = app.pool.get().unwrap();
-    relay::attachments::store(
-        &mut conn,
-        note["id"].as_str().unwrap(),
-        &[Upload {
-            filename: "couriernotes.png".into(),
-            content_type: "image/png".into(),
-            bytes: b"\x89PNG internal".to_vec(),
-        }],
-        chrono::Utc::now().naive_utc(),
-    )
-    .unwrap();
+    app.write(|w| {
+        relay::attachments::store(
+            w,
+            note["id"].as_str().unwrap(),
+            &[Upload {
+                filename: "couriernotes.png".into(),
+                content_type: "image/png".into(),
+                bytes: b"\x89PNG internal".to_vec(),
+            }],
+        )
+    });
     Files {
         page_file: attachment_id(app, &ticket, "page.html").await,
         note_file: attachment_id(app, &ticket, "couriernotes.png").await,
@@ -493,7 +495,7 @@ async fn staff_download_the_files_of_tickets_they_may_read() {
         let resp = app.get(&path(id), &b.token).send().await.unwrap();
         expect_problem(resp, 404).await;
     }
-    for id in ["not-an-id", "%00", &uuid::Uuid::now_v7().to_string()] {
+    for id in ["not-an-id", "%00", &uuid::Uuid::new_v4().to_string()] {
         expect_problem(app.get(&path(id), &a.token).send().await.unwrap(), 404).await;
     }
     let anonymous = app.client.get(app.url(&path(&files.page_file)));

@@ -1,0 +1,104 @@
+//! The one seam through which a ticket changes.
+//!
+//! Every path that opens or changes a ticket (the API, the web pages, the
+//! email pipeline, the outbox, the demo) writes the ticket row, its new
+//! messages and its typed events through here, inside the caller's write
+//! transaction, so the history can never miss a change. Routing and SLA
+//! recomputation hook in here and nowhere else.
+
+use super::events;
+use crate::db::models::{Message, Ticket};
+use crate::db::schema::{messages, tickets};
+use crate::db::{insert_ticket, WriteConn};
+use crate::domain::event::EventData;
+use crate::domain::Status;
+use crate::error::{AppError, AppResult};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// The actor of what Relay does by itself (mail delivery, acknowledgements).
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// What one change adds besides the ticket's new fields.
+pub struct Change<'a> {
+    /// Who made it: `agent:{id}`, `token:{id}`, `customer:{id}` or `system`.
+    pub actor: &'a str,
+    /// New messages, in order.
+    pub messages: Vec<Message>,
+    pub events: Vec<EventData>,
+}
+
+/// Writes a new ticket with its first message and events.
+pub fn open(conn: &mut WriteConn<'_>, ticket: &mut Ticket, change: Change<'_>) -> AppResult<()> {
+    insert_ticket(conn, ticket)?;
+    write_messages_and_events(conn, &ticket.id, change)
+}
+
+/// Writes `ticket` as changed (read at `expected_version`; its version moves
+/// on by one and it is stamped with the change's instant), with the change's
+/// messages and events. Fails as stale, changing nothing, if someone else
+/// changed the ticket in between. A change with nothing in it writes nothing.
+pub fn record(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    expected_version: i32,
+    change: Change<'_>,
+) -> AppResult<()> {
+    if change.messages.is_empty() && change.events.is_empty() {
+        return Ok(());
+    }
+    ticket.version = expected_version + 1;
+    ticket.updated_at = conn.now();
+    let written = diesel::update(
+        tickets::table
+            .filter(tickets::id.eq(&ticket.id))
+            .filter(tickets::version.eq(expected_version)),
+    )
+    .set(ticket.changes())
+    .execute(&mut **conn)?;
+    if written == 0 {
+        return Err(stale(expected_version + 1));
+    }
+    write_messages_and_events(conn, &ticket.id.clone(), change)
+}
+
+/// Records events that change none of the ticket's fields (a delivery that
+/// failed, an acknowledgement sent): its version stays, so a client's
+/// `If-Match` still holds.
+pub fn note(
+    conn: &mut WriteConn<'_>,
+    ticket_id: &str,
+    actor: &str,
+    events: &[EventData],
+) -> AppResult<()> {
+    events::append_all(conn, ticket_id, actor, events)?;
+    Ok(())
+}
+
+fn write_messages_and_events(
+    conn: &mut WriteConn<'_>,
+    ticket_id: &str,
+    change: Change<'_>,
+) -> AppResult<()> {
+    if !change.messages.is_empty() {
+        crate::insert_rows!(conn, messages::table, change.messages)?;
+    }
+    events::append_all(conn, ticket_id, change.actor, &change.events)?;
+    Ok(())
+}
+
+pub fn stale(current: i32) -> AppError {
+    AppError::PreconditionFailed(format!(
+        "the ticket changed since you read it (it is now at version {current}); fetch it again and reapply your change"
+    ))
+}
+
+/// Moves a ticket to `to`, keeping the solved/closed timestamps in step.
+pub fn set_status(ticket: &mut Ticket, to: Status, now: NaiveDateTime) {
+    ticket.status = to.as_str().into();
+    match to {
+        Status::Solved => ticket.solved_at = Some(now),
+        Status::Closed => ticket.closed_at = Some(now),
+        _ => ticket.solved_at = None,
+    }
+}
