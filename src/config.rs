@@ -388,7 +388,23 @@ impl Settings {
         if let Ok(format) = std::env::var("RELAY_LOG_FORMAT") {
             figment = figment.merge(("server.log_format", format));
         }
-        Self::from_figment(figment)
+        let settings = Self::from_figment(figment)?;
+        settings.check_environment(std::env::var("RELAY_ENV").ok().as_deref())?;
+        Ok(settings)
+    }
+
+    /// What a named environment demands beyond valid settings: in
+    /// production, mail must reach customers. Without `[smtp]` the outbox
+    /// writes mail to files (right on a laptop), which no customer reads.
+    pub fn check_environment(&self, env: Option<&str>) -> Result<(), ConfigError> {
+        if env == Some("production") && self.smtp.is_none() {
+            return Err(ConfigError(
+                "RELAY_ENV=production needs an [smtp] section (at least smtp.host): without it \
+                 mail to customers would only be written to files under outbox.directory"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The built-in defaults alone (tests start from these).
@@ -714,6 +730,23 @@ mod tests {
         Settings::from_figment(
             Figment::from(Toml::string(BUILT_IN_DEFAULTS)).merge(Toml::string(toml)),
         )
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_smtp() {
+        let bare = Settings::defaults();
+        let err = bare.check_environment(Some("production")).unwrap_err().0;
+        assert!(
+            err.contains("RELAY_ENV=production") && err.contains("[smtp]"),
+            "{err}"
+        );
+        assert!(
+            bare.check_environment(None).is_ok(),
+            "a laptop keeps the file outbox"
+        );
+        assert!(bare.check_environment(Some("staging")).is_ok());
+        let with_smtp = with_toml("[smtp]\nhost = \"smtp.example.com\"").unwrap();
+        assert!(with_smtp.check_environment(Some("production")).is_ok());
     }
 
     const MAILBOX: &str = r#"

@@ -198,6 +198,8 @@ pub struct MailDetails {
     pub in_reply_to: Option<String>,
     /// Space-separated Message-IDs, oldest first.
     pub references: Option<String>,
+    /// Written by a machine (out-of-office, `Auto-Submitted`, a bounce).
+    pub automatic: bool,
 }
 
 pub struct Created {
@@ -509,6 +511,7 @@ pub fn create_in_transaction(
         email_in_reply_to: ctx.mail.and_then(|m| m.in_reply_to.clone()),
         email_references: ctx.mail.and_then(|m| m.references.clone()),
         created_at: now,
+        automatic: ctx.mail.is_some_and(|m| m.automatic),
     };
     let message_id = message.id.clone();
     let actor = ctx

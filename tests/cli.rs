@@ -82,6 +82,42 @@ fn an_invalid_setting_stops_start_up_and_is_named() {
 }
 
 #[test]
+fn production_without_smtp_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+        config.join("default.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("production.toml"),
+        "[server]\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["serve"],
+        &[
+            ("RELAY_ENV", "production"),
+            ("RELAY_CONFIG_DIR", config.to_str().unwrap()),
+            ("RELAY__SERVER__BIND", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!out.status.success(), "it must not start");
+    let err = stderr(&out);
+    assert!(
+        err.contains("RELAY_ENV=production") && err.contains("[smtp]"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "stopped before opening the database"
+    );
+}
+
+#[test]
 fn migrate_creates_the_sqlite_database_and_tokens_print_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["migrate"], &[]);

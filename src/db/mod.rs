@@ -120,6 +120,31 @@ impl std::ops::DerefMut for Conn {
 /// [`write_statement`] make them, so a write outside the writer queue does
 /// not compile. It carries the change's instant: everything one transaction
 /// writes (rows, events, ids) is timed alike.
+///
+/// Writing in a transaction:
+/// ```no_run
+/// # fn example(conn: &mut relay::db::Conn) -> relay::error::AppResult<()> {
+/// relay::db::write_tx(conn, |w| {
+///     relay::auth::issue_token(w, relay::domain::Role::Admin, "ops", None).map(drop)
+/// })
+/// # }
+/// ```
+/// A write outside the queue does not compile:
+/// ```compile_fail
+/// # fn example(conn: &mut relay::db::Conn) -> relay::error::AppResult<()> {
+/// relay::auth::issue_token(conn, relay::domain::Role::Admin, "ops", None).map(drop)
+/// # }
+/// ```
+/// Nor does a transaction opened inside another:
+/// ```compile_fail
+/// # fn example(conn: &mut relay::db::Conn) -> relay::error::AppResult<()> {
+/// relay::db::write_tx(conn, |w| {
+///     relay::db::write_tx(w, |inner| {
+///         relay::auth::issue_token(inner, relay::domain::Role::Admin, "ops", None).map(drop)
+///     })
+/// })
+/// # }
+/// ```
 pub struct WriteConn<'a> {
     conn: &'a mut DbConnection,
     clock: &'a Clock,

@@ -166,6 +166,8 @@ pub struct Message {
     pub email_in_reply_to: Option<String>,
     pub email_references: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Written by a machine (out-of-office, `Auto-Submitted`, a bounce).
+    pub automatic: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -112,6 +112,7 @@ diesel::table! {
         email_in_reply_to -> Nullable<Text>,
         email_references -> Nullable<Text>,
         created_at -> Timestamp,
+        automatic -> Bool,
     }
 }
 

@@ -164,6 +164,7 @@ impl Story<'_> {
             email_in_reply_to: None,
             email_references: None,
             created_at: at,
+            automatic: false,
         });
         id
     }
@@ -668,6 +669,7 @@ pub fn plan_unrouted(
             email_in_reply_to: None,
             email_references: None,
             created_at: created,
+            automatic: false,
         }],
         events: vec![crate::tickets::events::row(
             id_at(rng, created, 2),

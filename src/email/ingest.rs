@@ -7,16 +7,17 @@
 //! did (rare, so cheaper than writing the row first and updating it after).
 
 use super::classify::{classify, MailKind};
+use super::compose;
 use super::outbox::{self, OutgoingMail};
 use super::parse::{parse, ParsedMail};
 use super::reply_address::ReplyAddresses;
 use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, Rule};
 use crate::attachments::{self, Upload};
 use crate::config::Settings;
-use crate::db::models::{Customer, InboundMessage, Message, TicketParticipant};
+use crate::db::models::{Agent, Customer, InboundMessage, Message, Ticket, TicketParticipant};
 use crate::db::schema::outbox as outbox_table;
 use crate::db::schema::{
-    customers, inbound_messages, messages, queues, ticket_participants, tickets,
+    agents, customers, inbound_messages, messages, queues, ticket_participants, tickets,
 };
 use crate::db::{
     is_unique_violation, lock_and_load_ticket, write_tx, Conn, DbConnection, WriteConn,
@@ -614,7 +615,10 @@ impl Pipeline<'_, '_, '_> {
                 caller: None,
                 idempotency: None,
                 follow_up_of,
-                mail: Some(&mail_details(mail)),
+                mail: Some(&MailDetails {
+                    automatic,
+                    ..mail_details(mail)
+                }),
                 more_events: vec![EventData::EmailReceived {
                     source: self.delivery.source.to_string(),
                     recipients: mail.unique_recipients().into_iter().cloned().collect(),
@@ -767,6 +771,94 @@ impl Pipeline<'_, '_, '_> {
         Ok(joining)
     }
 
+    /// The active agent writing from `sender`, if they work for the vendor
+    /// whose queue holds the ticket (a ticket in no queue has no such agent).
+    fn holding_agent(&mut self, ticket: &Ticket, sender: &str) -> AppResult<Option<Agent>> {
+        let Some(queue_id) = &ticket.queue_id else {
+            return Ok(None);
+        };
+        let holder: String = queues::table
+            .find(queue_id)
+            .select(queues::vendor_id)
+            .first(&mut **self.conn)?;
+        Ok(agents::table
+            .filter(agents::email.eq(sender.to_lowercase()))
+            .filter(agents::active.eq(true))
+            .filter(agents::vendor_id.eq(holder))
+            .select(Agent::as_select())
+            .first(&mut **self.conn)
+            .optional()?)
+    }
+
+    /// An agent's emailed answer: their public reply, sent on to the
+    /// customer and participants through the outbox like an API reply. It
+    /// takes a new ticket to `open` and never re-opens one.
+    fn append_agent_reply(
+        &mut self,
+        mut ticket: Ticket,
+        customer: &Customer,
+        agent: &Agent,
+        mail: &ParsedMail,
+    ) -> AppResult<TicketLink> {
+        let (uploads, refused) = self.accepted_attachments(mail);
+        if !refused.is_empty() {
+            tracing::warn!(ticket = %ticket.id, ?refused, "attachments of an agent's emailed reply were refused");
+        }
+        let body = if mail.text.is_empty() {
+            "(empty message)".to_string()
+        } else {
+            mail.text.clone()
+        };
+        let details = mail_details(mail);
+        let message = Message {
+            id: self.conn.new_id(),
+            ticket_id: ticket.id.clone(),
+            author_kind: AuthorKind::Agent.as_str().into(),
+            author_agent_id: Some(agent.id.clone()),
+            author_customer_id: None,
+            public: true,
+            channel: Channel::Email.as_str().into(),
+            body_text: body.clone(),
+            body_html: details.body_html,
+            email_message_id: details.message_id,
+            email_in_reply_to: details.in_reply_to,
+            email_references: details.references,
+            created_at: self.now,
+            automatic: false,
+        };
+        let message_id = message.id.clone();
+        compose::agent_reply(self.conn, self.settings, &ticket, customer, &body)?;
+        let mut events = vec![EventData::Replied {
+            message_id: message_id.clone(),
+            channel: Channel::Email,
+        }];
+        let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
+        if status == Status::New {
+            set_status(&mut ticket, Status::Open, self.now);
+            events.push(EventData::StatusChanged {
+                from: status,
+                to: Status::Open,
+                reason: Some(StatusReason::FirstReply),
+            });
+        }
+        let version = ticket.version;
+        change::record(
+            self.conn,
+            &mut ticket,
+            version,
+            Change {
+                actor: &format!("agent:{}", agent.id),
+                messages: vec![message],
+                events,
+            },
+        )?;
+        attachments::store(self.conn, &message_id, &uploads)?;
+        Ok(TicketLink {
+            id: ticket.id,
+            number: ticket.number,
+        })
+    }
+
     /// Whether the mail references a message Relay sent about this ticket.
     fn answers_relay_mail(&mut self, ticket_id: &str, mail: &ParsedMail) -> AppResult<bool> {
         if mail.referenced_ids.is_empty() {
@@ -791,6 +883,15 @@ impl Pipeline<'_, '_, '_> {
         let candidate = &found.candidate;
         // Locked so a concurrent reply or agent change cannot interleave.
         let mut ticket = lock_and_load_ticket(self.conn, &candidate.ticket_id)?;
+        // An agent answering the ticket's mail from their own mailbox. A
+        // From address is easy to forge, so only mail that threads by
+        // evidence Relay handed out (its Message-IDs, the signed reply
+        // address) counts, never a subject token alone.
+        if !automatic && rule != Rule::SubjectToken {
+            if let Some(agent) = self.holding_agent(&ticket, sender)? {
+                return self.append_agent_reply(ticket, &found.customer, &agent, mail);
+            }
+        }
         let knows_name = found.customer.name.is_some() || mail.from_name.is_none();
         let author = if found.customer.email.eq_ignore_ascii_case(sender) && knows_name {
             found.customer.clone()
@@ -819,6 +920,7 @@ impl Pipeline<'_, '_, '_> {
             email_in_reply_to: details.in_reply_to,
             email_references: details.references,
             created_at: self.now,
+            automatic,
         };
         let message_id = message.id.clone();
         let mut events = vec![EventData::CustomerReplied {
@@ -863,6 +965,7 @@ fn mail_details(mail: &ParsedMail) -> MailDetails {
         message_id: mail.message_id.clone(),
         in_reply_to: mail.referenced_ids.first().cloned(),
         references: (!mail.referenced_ids.is_empty()).then(|| mail.referenced_ids.join(" ")),
+        automatic: false,
     }
 }
 

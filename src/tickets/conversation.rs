@@ -57,6 +57,7 @@ fn new_message(
         email_in_reply_to: None,
         email_references: None,
         created_at: conn.now(),
+        automatic: false,
     }
 }
 

@@ -142,6 +142,8 @@ pub struct MessageView {
     pub body: String,
     pub body_html: Option<String>,
     pub attachments: Vec<AttachmentView>,
+    /// Written by a machine: an out-of-office, an `Auto-Submitted` mail.
+    pub automatic: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -161,6 +163,7 @@ impl MessageView {
             body: m.body_text,
             body_html: m.body_html,
             attachments,
+            automatic: m.automatic,
             created_at: m.created_at.and_utc(),
         })
     }

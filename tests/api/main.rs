@@ -7,6 +7,7 @@ mod common;
 mod demo;
 mod directory;
 mod email;
+mod history;
 mod imap;
 mod isolation;
 mod ops;
