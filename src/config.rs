@@ -96,6 +96,8 @@ pub struct IntakeSettings {
     pub max_attachment_bytes: usize,
     pub max_attachments: usize,
     pub max_upload_bytes: usize,
+    /// Channels whose new tickets get the acknowledgement mail.
+    pub acknowledge_channels: Vec<crate::domain::Channel>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -399,7 +401,7 @@ impl Settings {
     pub fn check_environment(&self, env: Option<&str>) -> Result<(), ConfigError> {
         if env == Some("production") && self.smtp.is_none() {
             return Err(ConfigError(
-                "RELAY_ENV=production needs an [smtp] section (at least smtp.host): without it \
+                "RELAY_ENV=production needs an [smtp] section: without it \
                  mail to customers would only be written to files under outbox.directory"
                     .into(),
             ));
@@ -745,7 +747,7 @@ mod tests {
             "a laptop keeps the file outbox"
         );
         assert!(bare.check_environment(Some("staging")).is_ok());
-        let with_smtp = with_toml("[smtp]\nhost = \"smtp.example.com\"").unwrap();
+        let with_smtp = with_toml(SMTP).unwrap();
         assert!(with_smtp.check_environment(Some("production")).is_ok());
     }
 

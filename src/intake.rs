@@ -188,7 +188,13 @@ pub struct IntakeContext<'a> {
     /// Events the channel records after the `created` one, by the same
     /// actor and in the same statement.
     pub more_events: Vec<EventData>,
+    /// What the channel does once the ticket exists, in its transaction
+    /// (the acknowledgement mail). The channel decides: intake sends no mail.
+    pub after_create: Option<&'a AfterCreate<'a>>,
 }
+
+/// A step run in a new ticket's transaction, after it is written.
+pub type AfterCreate<'a> = dyn Fn(&mut WriteConn<'_>, &Created) -> AppResult<()> + Send + Sync + 'a;
 
 /// The HTML and threading headers of a message that came in by email.
 #[derive(Debug, Clone, Default)]
@@ -242,6 +248,7 @@ pub fn receive(
     request: CreateTicketRequest,
     caller: Option<&Principal>,
     idempotency: Option<Idempotency>,
+    after_create: Option<&AfterCreate<'_>>,
 ) -> AppResult<Receipt> {
     let public = match caller {
         None if request.sets_restricted_fields() => public_fields::load(conn)?,
@@ -255,6 +262,7 @@ pub fn receive(
         follow_up_of: None,
         mail: None,
         more_events: Vec::new(),
+        after_create,
     };
     let attempt = write_tx(conn, |conn| {
         if let Some(replayed) = replay(conn, &ctx)? {
@@ -550,10 +558,14 @@ pub fn create_in_transaction(
             })
             .execute(&mut **conn)?;
     }
-    Ok(Created {
+    let created = Created {
         ticket: view,
         first_message_id: Some(message_id),
         access_token: Some(access_token),
         new_customer,
-    })
+    };
+    if let Some(after_create) = ctx.after_create {
+        after_create(conn, &created)?;
+    }
+    Ok(created)
 }

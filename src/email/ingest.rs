@@ -6,9 +6,9 @@
 //! outcome: a second delivery fails on the key and rolls back everything it
 //! did (rare, so cheaper than writing the row first and updating it after).
 
+use super::acknowledgement::{self, New};
 use super::classify::{classify, MailKind};
 use super::compose;
-use super::outbox::{self, OutgoingMail};
 use super::parse::{parse, ParsedMail};
 use super::reply_address::ReplyAddresses;
 use super::thread::{self, subject_ticket_number, Candidate, Decision, Evidence, Rule};
@@ -27,7 +27,6 @@ use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, MailDetails, Submission};
 use crate::tickets::change::{self, set_status, Change, SYSTEM_ACTOR};
-use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -626,92 +625,34 @@ impl Pipeline<'_, '_, '_> {
                     refused_attachments: refused,
                     participants_not_added: not_added,
                 }],
+                after_create: None,
             },
         )?;
         let new_customer = created.new_customer;
         let ticket = created.ticket;
         self.add_participants(&ticket.id, &participants)?;
-        if !automatic {
-            self.acknowledge(&ticket, new_customer, created.access_token.as_deref(), mail)?;
+        if !automatic
+            && self
+                .settings
+                .intake
+                .acknowledge_channels
+                .contains(&Channel::Email)
+        {
+            acknowledgement::send(
+                self.conn,
+                self.settings,
+                &New {
+                    ticket: &ticket,
+                    new_customer,
+                    access_token: created.access_token.as_deref(),
+                    thread: mail.message_id.iter().cloned().collect(),
+                },
+            )?;
         }
         Ok(TicketLink {
             id: ticket.id,
             number: ticket.number,
         })
-    }
-
-    fn acknowledge(
-        &mut self,
-        ticket: &crate::tickets::view::TicketView,
-        new_customer: bool,
-        access_token: Option<&str>,
-        mail: &ParsedMail,
-    ) -> AppResult<()> {
-        let to = &ticket.customer.email;
-        let limit = i64::from(self.settings.email.acknowledgements_per_hour);
-        // Acknowledgements only ever go to a ticket's customer, so an address
-        // that just became a customer has had none: no need to count.
-        let sent_recently = if new_customer {
-            0
-        } else {
-            outbox::recent_acknowledgements(self.conn, to, self.now)?
-        };
-        if sent_recently >= limit {
-            change::note(
-                self.conn,
-                &ticket.id,
-                SYSTEM_ACTOR,
-                &[EventData::AcknowledgementSuppressed {
-                    to: to.clone(),
-                    reason: "hourly limit reached".into(),
-                }],
-            )?;
-            return Ok(());
-        }
-        let base = self.settings.server.public_base_url.trim_end_matches('/');
-        let link = access_token
-            .map(|t| format!("{base}/t/{t}"))
-            .unwrap_or_default();
-        let content = Acknowledgement {
-            customer_name: ticket.customer.name.as_deref(),
-            number: ticket.number,
-            subject: &ticket.subject,
-            link: &link,
-            from_name: &self.settings.email.from_name,
-        };
-        let html = AcknowledgementHtml { inner: &content };
-        let queued = outbox::enqueue(
-            self.conn,
-            self.settings,
-            self.replies,
-            OutgoingMail {
-                ticket_id: ticket.id.clone(),
-                ticket_number: ticket.number,
-                kind: outbox::MailKind::Acknowledgement,
-                to: to.clone(),
-                cc: Vec::new(),
-                subject: ticket.subject.clone(),
-                body_text: content
-                    .render()
-                    .map_err(|e| AppError::Internal(e.to_string()))?,
-                body_html: Some(
-                    html.render()
-                        .map_err(|e| AppError::Internal(e.to_string()))?,
-                ),
-                thread: mail.message_id.iter().cloned().collect(),
-                automatic: true,
-            },
-        )?;
-        change::note(
-            self.conn,
-            &ticket.id,
-            SYSTEM_ACTOR,
-            &[EventData::AcknowledgementSent {
-                outbox_id: queued.outbox_id,
-                to: to.clone(),
-            }],
-        )?;
-        Ok(())
     }
 
     /// Adds new participants (none of them one already) in one statement.
@@ -971,22 +912,6 @@ fn mail_details(mail: &ParsedMail) -> MailDetails {
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
-}
-
-#[derive(Template)]
-#[template(path = "email/acknowledgement.txt")]
-struct Acknowledgement<'a> {
-    customer_name: Option<&'a str>,
-    number: i64,
-    subject: &'a str,
-    link: &'a str,
-    from_name: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "email/acknowledgement.html")]
-struct AcknowledgementHtml<'a> {
-    inner: &'a Acknowledgement<'a>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The email channel: mail in (one ingest pipeline behind three doors),
 //! threading, loop and bounce handling, and mail out through the outbox.
 
+pub mod acknowledgement;
 pub mod classify;
 pub mod compose;
 pub mod imap;

@@ -3,7 +3,9 @@
 use super::problem::ApiError;
 use crate::config::Settings;
 use crate::db::{write_tx, Conn, Database, WriteConn};
+use crate::domain::Channel;
 use crate::error::{AppError, AppResult};
+use crate::intake::AfterCreate;
 use actix_web::web;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;
@@ -50,6 +52,35 @@ impl AppState {
             )
         })
     }
+}
+
+/// The acknowledgement mail for tickets opened on `channel`, as a step of
+/// their transaction, when `intake.acknowledge_channels` names it.
+pub fn acknowledgement(
+    state: &web::Data<AppState>,
+    channel: Channel,
+) -> Option<Box<AfterCreate<'static>>> {
+    if !state
+        .settings
+        .intake
+        .acknowledge_channels
+        .contains(&channel)
+    {
+        return None;
+    }
+    let state = state.clone();
+    Some(Box::new(move |conn, created| {
+        crate::email::acknowledgement::send(
+            conn,
+            &state.settings,
+            &crate::email::acknowledgement::New {
+                ticket: &created.ticket,
+                new_customer: created.new_customer,
+                access_token: created.access_token.as_deref(),
+                thread: Vec::new(),
+            },
+        )
+    }))
 }
 
 /// Runs diesel work on the blocking pool with a pooled connection.

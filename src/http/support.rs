@@ -6,7 +6,7 @@
 use super::client_key;
 use super::form_body::FormBody;
 use super::problem::ApiError;
-use super::state::{run_db, AppState};
+use super::state::{acknowledgement, run_db, AppState};
 use crate::attachments::{check_limits, human_size, Upload, UploadLimits};
 use crate::config::Settings;
 use crate::domain::validate::FieldError;
@@ -65,6 +65,7 @@ async fn submit_support(
         Ok(submission) => submission,
         Err(failure) => return support_failure(settings, &input, had_files, failure),
     };
+    let acknowledge = acknowledgement(&state, Channel::Web);
     let created = run_db(&state, move |conn| {
         intake::create_ticket(
             conn,
@@ -77,6 +78,7 @@ async fn submit_support(
                 follow_up_of: None,
                 mail: None,
                 more_events: Vec::new(),
+                after_create: acknowledge.as_deref(),
             },
         )
     })

@@ -3,9 +3,9 @@
 use super::auth::{BearerToken, Worker};
 use super::client_key;
 use super::problem::{ApiError, Problem};
-use super::state::{run_db, AppState};
+use super::state::{acknowledgement, run_db, AppState};
 use crate::domain::validate::Errors;
-use crate::domain::{Priority, Status};
+use crate::domain::{Channel, Priority, Status};
 use crate::error::AppError;
 use crate::intake::{self, CreateTicketRequest, Idempotency};
 use crate::tickets::conversation::{self, NewMessageRequest};
@@ -90,12 +90,19 @@ async fn create_ticket(
         .unwrap_or_default();
     // Intake is the hottest path: the token is checked on the connection
     // that then creates the ticket.
+    let acknowledge = acknowledgement(&state, Channel::Api);
     let receipt = run_db(&state, move |conn| {
         let caller = token.authenticate(conn)?;
         let idempotency = idempotency_key
             .map(|key| Idempotency::new(caller.as_ref(), &client, &key, &body))
             .transpose()?;
-        intake::receive(conn, request, caller.as_ref(), idempotency)
+        intake::receive(
+            conn,
+            request,
+            caller.as_ref(),
+            idempotency,
+            acknowledge.as_deref(),
+        )
     })
     .await?;
     let mut response = HttpResponse::Created();

@@ -324,6 +324,7 @@ fn open_follow_up(
             follow_up_of: Some(closed.id.clone()),
             mail: None,
             more_events: Vec::new(),
+            after_create: None,
         },
     )?;
     Ok(CustomerReply::FollowUp {

@@ -89,6 +89,7 @@ async fn every_api_change_records_its_typed_event() {
         kinds(&events),
         [
             "created",
+            "acknowledgement_sent",
             "assigned",
             "subject_changed",
             "priority_changed",
@@ -178,6 +179,7 @@ async fn the_web_form_and_the_customer_page_record_their_events() {
         kinds(&events),
         [
             "created",
+            "acknowledgement_sent",
             "status_changed",
             "customer_replied",
             "status_changed"
@@ -315,7 +317,15 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
     assert_eq!(answered["outcome"], "appended", "{answered}");
 
     let events = app.events(id).await;
-    assert_eq!(kinds(&events), ["created", "replied", "status_changed"]);
+    assert_eq!(
+        kinds(&events),
+        [
+            "created",
+            "acknowledgement_sent",
+            "replied",
+            "status_changed"
+        ]
+    );
     let replied = &of_kind(&events, "replied")[0];
     assert_eq!(replied["actor"], format!("agent:{}", alpha.agent_id));
     assert_eq!(replied["data"]["channel"], "email");
@@ -351,7 +361,10 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
     )
     .await;
     let events = app.events(theirs["id"].as_str().unwrap()).await;
-    assert_eq!(kinds(&events), ["created", "customer_replied"]);
+    assert_eq!(
+        kinds(&events),
+        ["created", "acknowledgement_sent", "customer_replied"]
+    );
     assert_every_event_is_typed(&app);
 }
 
@@ -383,4 +396,40 @@ async fn the_demo_writes_a_typed_history() {
     let app = TestApp::spawn().await;
     relay::demo::seed(&mut app.db.get().unwrap(), &app.settings).unwrap();
     assert!(assert_every_event_is_typed(&app) > 100);
+}
+
+#[actix_web::test]
+async fn api_and_web_customers_get_the_acknowledgement_unless_their_channel_is_off() {
+    let app = TestApp::spawn().await;
+    let ticket = app
+        .create_ticket(ticket_body("Via API", "api@example.com"))
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    assert_eq!(outbox_to(&app, id, "acknowledgement"), ["api@example.com"]);
+    // The same mail as email customers get: number, private link, Reply-To.
+    let mut conn = app.db.get().unwrap();
+    let (subject, body, reply_to): (String, String, Option<String>) = outbox::table
+        .filter(outbox::ticket_id.eq(id))
+        .select((outbox::subject, outbox::body_text, outbox::reply_to))
+        .first(&mut *conn)
+        .unwrap();
+    drop(conn);
+    let number = ticket["number"].as_i64().unwrap();
+    assert!(subject.contains(&format!("[#{number}]")), "{subject}");
+    assert!(body.contains(&format!("{}/t/rly_", app.base)), "{body}");
+    let expected_reply_to = app
+        .write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
+        .for_ticket(number);
+    assert_eq!(reply_to.as_deref(), Some(expected_reply_to.as_str()));
+
+    let quiet = TestApp::spawn_with(|s| {
+        s.intake.acknowledge_channels = vec![relay::domain::Channel::Email];
+    })
+    .await;
+    let ticket = quiet
+        .create_ticket(ticket_body("Via API", "api@example.com"))
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    assert!(outbox_to(&quiet, id, "acknowledgement").is_empty());
+    assert_eq!(kinds(&quiet.events(id).await), ["created"]);
 }

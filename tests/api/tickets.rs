@@ -431,7 +431,13 @@ async fn patch_needs_the_current_etag() {
         .collect();
     assert_eq!(
         kinds,
-        ["created", "priority_changed", "replied", "status_changed"]
+        [
+            "created",
+            "acknowledgement_sent",
+            "priority_changed",
+            "replied",
+            "status_changed"
+        ]
     );
 }
 
