@@ -7,8 +7,8 @@
 -- each written once with its final values: the raw message (~3 KB bytea,
 -- unique dedupe key), customer insert-or-ignore and read back, nextval, the
 -- ticket, its first message (with the email threading columns), the
--- "created" and "email_received" events, the acknowledgement in the outbox
--- and its recipient row, one COMMIT. Customers come from a pool of 2,000
+-- "created" and "email_received" events, the acknowledgement in the outbox,
+-- its recipient row and its "acknowledgement_sent" event, one COMMIT. Customers come from a pool of 2,000
 -- like bench/mailgen.rs. Ids, Message-IDs and the access-token hash derive
 -- from the sequence number, so they are unique in any protocol mode. (pgbench
 -- reads `:name` even inside quotes: literals put a space or a quote after ':'.)
@@ -73,6 +73,10 @@ VALUES ('pgb-o-' || :num::text, 'pgb-t-' || :num::text, 'acknowledgement',
 INSERT INTO outbox_recipients (outbox_id, email, kind, created_at)
 VALUES ('pgb-o-' || :num::text, 'pgb-' || :c::text || '@customers.example.com',
         'acknowledgement', now() AT TIME ZONE 'utc');
+INSERT INTO ticket_events (id, ticket_id, kind, actor, data, created_at)
+VALUES ('pgb-e3-' || :num::text, 'pgb-t-' || :num::text, 'acknowledgement_sent', 'system',
+        '{"outbox_id": "pgb-o-' || :num::text || '", "to": "pgb-' || :c::text || '@customers.example.com"}',
+        now() AT TIME ZONE 'utc');
 -- The raw message: ~3 KB that compresses about as badly as real mail does.
 INSERT INTO inbound_messages (id, dedupe_key, source, raw, size, outcome, reason,
                               ticket_id, received_at)

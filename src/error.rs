@@ -33,6 +33,13 @@ pub enum AppError {
     Database(#[from] diesel::result::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An internal failure with the error that caused it, kept for the log.
+    #[error("internal error: {context}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {
@@ -54,6 +61,49 @@ impl AppError {
 
     pub fn not_found(what: &str) -> Self {
         AppError::NotFound(format!("{what} not found"))
+    }
+
+    /// An internal failure caused by `source`, described by `context`.
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Failed {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// An error and every cause under it, outermost first, for the log: what a
+/// client never sees and an operator needs.
+pub fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut chain = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        chain.push_str(": ");
+        chain.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_every_cause() {
+        let io = std::io::Error::other("disk full");
+        let outer = AppError::failed("cannot write the outbox file", io);
+        assert_eq!(
+            cause_chain(&outer),
+            "internal error: cannot write the outbox file: disk full"
+        );
+        assert_eq!(
+            outer.to_string(),
+            "internal error: cannot write the outbox file"
+        );
     }
 }
 

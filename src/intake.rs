@@ -317,7 +317,7 @@ fn shown_to(
     sent: &Submission,
 ) -> AppResult<Map<String, Value>> {
     let Value::Object(mut shown) = serde_json::to_value(ticket)
-        .map_err(|e| AppError::Internal(format!("a ticket view did not serialise: {e}")))?
+        .map_err(|e| AppError::failed("a ticket view did not serialise", e))?
     else {
         return Err(AppError::Internal(
             "a ticket view is not a JSON object".into(),
@@ -354,9 +354,8 @@ fn replay(conn: &mut DbConnection, ctx: &IntakeContext<'_>) -> AppResult<Option<
         query::find_row(conn, &visibility, &TicketRef::Id(found.ticket_id.clone()))?;
     }
     let shown = match &found.answer {
-        Some(answer) => serde_json::from_str(answer).map_err(|e| {
-            AppError::Internal(format!("a stored idempotent answer is unreadable: {e}"))
-        })?,
+        Some(answer) => serde_json::from_str(answer)
+            .map_err(|e| AppError::failed("a stored idempotent answer is unreadable", e))?,
         None => identity_only(conn, &found.ticket_id)?,
     };
     Ok(Some(Receipt {

@@ -4,7 +4,7 @@
 //! through the outbox, in the ticket's own transaction.
 
 use super::ingest::reply_addresses;
-use super::outbox::{self, MailKind, OutgoingMail};
+use super::outbox::{self, OutgoingKind, OutgoingMail};
 use crate::config::Settings;
 use crate::db::WriteConn;
 use crate::domain::event::EventData;
@@ -63,7 +63,7 @@ pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> App
         from_name: &settings.email.from_name,
     };
     let html = AcknowledgementHtml { inner: &content };
-    let render = |e: askama::Error| AppError::Internal(format!("acknowledgement template: {e}"));
+    let render = |e: askama::Error| AppError::failed("the acknowledgement template", e);
     let replies = reply_addresses(conn, settings)?;
     let queued = outbox::enqueue(
         conn,
@@ -72,7 +72,7 @@ pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> App
         OutgoingMail {
             ticket_id: ticket.id.clone(),
             ticket_number: ticket.number,
-            kind: MailKind::Acknowledgement,
+            kind: OutgoingKind::Acknowledgement,
             to: to.clone(),
             cc: Vec::new(),
             subject: ticket.subject.clone(),

@@ -21,7 +21,7 @@ pub struct MailFacts {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
-pub enum MailKind {
+pub enum InboundKind {
     Regular,
     /// Stored on the ticket, never acknowledged, never re-opens.
     Automatic {
@@ -33,7 +33,7 @@ pub enum MailKind {
     OwnMail,
 }
 
-pub fn classify(facts: &MailFacts, own_domain: &str) -> MailKind {
+pub fn classify(facts: &MailFacts, own_domain: &str) -> InboundKind {
     let own_id = facts
         .message_id
         .as_deref()
@@ -44,7 +44,7 @@ pub fn classify(facts: &MailFacts, own_domain: &str) -> MailKind {
                 .eq_ignore_ascii_case(own_domain)
         });
     if facts.relay_loop.is_some() || own_id {
-        return MailKind::OwnMail;
+        return InboundKind::OwnMail;
     }
     let local_part = facts
         .from
@@ -60,9 +60,9 @@ pub fn classify(facts: &MailFacts, own_domain: &str) -> MailKind {
         || local_part == "mailer-daemon"
         || (null_return_path && local_part == "postmaster")
     {
-        return MailKind::Bounce;
+        return InboundKind::Bounce;
     }
-    let automatic = |reason: String| MailKind::Automatic { reason };
+    let automatic = |reason: String| InboundKind::Automatic { reason };
     if let Some(value) = facts.auto_submitted.as_deref() {
         let value = value.trim().to_ascii_lowercase();
         if !value.is_empty() && !value.starts_with("no") {
@@ -84,7 +84,7 @@ pub fn classify(facts: &MailFacts, own_domain: &str) -> MailKind {
     if null_return_path {
         return automatic("null return path".into());
     }
-    MailKind::Regular
+    InboundKind::Regular
 }
 
 #[cfg(test)]
@@ -102,7 +102,7 @@ mod tests {
     fn people_are_regular() {
         let mut f = from("ana@example.com");
         f.auto_submitted = Some("no".into());
-        assert_eq!(classify(&f, "relay.example"), MailKind::Regular);
+        assert_eq!(classify(&f, "relay.example"), InboundKind::Regular);
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
             let mut f = from("ana@example.com");
             set(&mut f);
             assert!(
-                matches!(classify(&f, "relay.example"), MailKind::Automatic { .. }),
+                matches!(classify(&f, "relay.example"), InboundKind::Automatic { .. }),
                 "{f:?}"
             );
         }
@@ -131,14 +131,14 @@ mod tests {
     fn bounces_are_recognised() {
         let mut report = from("postmaster@example.com");
         report.is_delivery_report = true;
-        assert_eq!(classify(&report, "relay.example"), MailKind::Bounce);
+        assert_eq!(classify(&report, "relay.example"), InboundKind::Bounce);
         assert_eq!(
             classify(&from("MAILER-DAEMON@mx.example.com"), "relay.example"),
-            MailKind::Bounce
+            InboundKind::Bounce
         );
         let mut postmaster = from("postmaster@example.com");
         postmaster.return_path = Some("<>".into());
-        assert_eq!(classify(&postmaster, "relay.example"), MailKind::Bounce);
+        assert_eq!(classify(&postmaster, "relay.example"), InboundKind::Bounce);
     }
 
     #[test]
@@ -146,9 +146,9 @@ mod tests {
         let mut own = from("support@relay.example");
         own.message_id = Some("<abc@Relay.Example>".into());
         own.auto_submitted = Some("auto-replied".into());
-        assert_eq!(classify(&own, "relay.example"), MailKind::OwnMail);
+        assert_eq!(classify(&own, "relay.example"), InboundKind::OwnMail);
         let mut looped = from("x@elsewhere.example");
         looped.relay_loop = Some("relay.example".into());
-        assert_eq!(classify(&looped, "relay.example"), MailKind::OwnMail);
+        assert_eq!(classify(&looped, "relay.example"), InboundKind::OwnMail);
     }
 }

@@ -3,7 +3,7 @@
 //! the outbox (so it commits with the reply itself).
 
 use super::ingest::reply_addresses;
-use super::outbox::{self, MailKind, OutgoingMail};
+use super::outbox::{self, OutgoingKind, OutgoingMail};
 use super::reply_address::ReplyAddresses;
 use crate::config::Settings;
 use crate::db::models::{Customer, Ticket};
@@ -39,11 +39,11 @@ pub fn agent_reply(
         from_name: &settings.email.from_name,
     };
     let html = ReplyHtml { inner: &text };
-    let render = |e: askama::Error| AppError::Internal(format!("reply template: {e}"));
+    let render = |e: askama::Error| AppError::failed("the reply template", e);
     let mail = OutgoingMail {
         ticket_id: ticket.id.clone(),
         ticket_number: ticket.number,
-        kind: MailKind::Reply,
+        kind: OutgoingKind::Reply,
         to,
         cc,
         subject: ticket.subject.clone(),

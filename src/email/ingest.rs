@@ -7,7 +7,7 @@
 //! did (rare, so cheaper than writing the row first and updating it after).
 
 use super::acknowledgement::{self, New};
-use super::classify::{classify, MailKind};
+use super::classify::{classify, InboundKind};
 use super::compose;
 use super::parse::{parse, ParsedMail};
 use super::reply_address::ReplyAddresses;
@@ -194,7 +194,7 @@ fn set_aside(
     key: &str,
     err: &AppError,
 ) -> AppResult<IngestResult> {
-    tracing::error!(source = delivery.source, error = %err, "an inbound message cannot be stored; it is kept raw and ignored");
+    tracing::error!(source = delivery.source, error = %crate::error::cause_chain(&err), "an inbound message cannot be stored; it is kept raw and ignored");
     let result = IngestResult::new(
         Outcome::Ignored,
         None,
@@ -311,16 +311,16 @@ impl Pipeline<'_, '_, '_> {
         };
         let kind = classify(&mail.facts, &self.settings.email.message_id_domain);
         let automatic = match &kind {
-            MailKind::OwnMail => {
+            InboundKind::OwnMail => {
                 return Ok(IngestResult::new(
                     Outcome::Ignored,
                     None,
                     "mail Relay sent itself".to_string(),
                 ))
             }
-            MailKind::Bounce => return self.record_bounce(mail),
-            MailKind::Automatic { .. } => true,
-            MailKind::Regular => false,
+            InboundKind::Bounce => return self.record_bounce(mail),
+            InboundKind::Automatic { .. } => true,
+            InboundKind::Regular => false,
         };
         if self.is_ours(&sender) {
             return Ok(IngestResult::new(
@@ -330,7 +330,7 @@ impl Pipeline<'_, '_, '_> {
             ));
         }
         let reason = match &kind {
-            MailKind::Automatic { reason } => {
+            InboundKind::Automatic { reason } => {
                 Some(format!("automatic mail ({reason}): not acknowledged"))
             }
             _ => None,

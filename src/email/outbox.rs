@@ -15,18 +15,18 @@ use diesel::prelude::*;
 
 /// What a message is for; acknowledgements are rate-limited per recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailKind {
+pub enum OutgoingKind {
     Acknowledgement,
     Reply,
     Notification,
 }
 
-impl MailKind {
+impl OutgoingKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            MailKind::Acknowledgement => "acknowledgement",
-            MailKind::Reply => "reply",
-            MailKind::Notification => "notification",
+            OutgoingKind::Acknowledgement => "acknowledgement",
+            OutgoingKind::Reply => "reply",
+            OutgoingKind::Notification => "notification",
         }
     }
 }
@@ -36,7 +36,7 @@ impl MailKind {
 pub struct OutgoingMail {
     pub ticket_id: String,
     pub ticket_number: i64,
-    pub kind: MailKind,
+    pub kind: OutgoingKind,
     /// The one address in To: the ticket's customer.
     pub to: String,
     /// Everyone else it goes to, named in Cc.
@@ -156,7 +156,7 @@ pub fn recent_acknowledgements(
 ) -> AppResult<i64> {
     Ok(outbox_recipients::table
         .filter(outbox_recipients::email.eq(email.to_lowercase()))
-        .filter(outbox_recipients::kind.eq(MailKind::Acknowledgement.as_str()))
+        .filter(outbox_recipients::kind.eq(OutgoingKind::Acknowledgement.as_str()))
         .filter(outbox_recipients::created_at.gt(now - Duration::hours(1)))
         .count()
         .get_result(conn)?)

@@ -56,7 +56,9 @@ fn classify(err: &AppError) -> (StatusCode, &'static str) {
             diesel::result::DatabaseErrorKind::SerializationFailure,
             _,
         )) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        Database(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Database(_) | Internal(_) | Failed { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
     }
 }
 
@@ -96,7 +98,7 @@ impl ResponseError for ApiError {
         let (status, kind) = classify(&self.0);
         let detail = if status.is_server_error() {
             // The cause goes to the log, not to the client.
-            tracing::error!(error = %self.0, "request failed");
+            tracing::error!(error = %crate::error::cause_chain(&self.0), "request failed");
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 "the service is temporarily unavailable; retry shortly".to_string()
             } else {

@@ -95,7 +95,7 @@ where
         work(&mut conn)
     })
     .await
-    .map_err(|e| ApiError(AppError::Internal(format!("blocking task failed: {e}"))))?
+    .map_err(|e| ApiError(AppError::failed("a blocking task failed", e)))?
     .map_err(ApiError)
 }
 

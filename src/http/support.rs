@@ -335,7 +335,7 @@ fn error_page(err: &AppError) -> HttpResponse {
                 .join(" "),
         ),
         Unavailable(_) => {
-            tracing::error!(error = %err, "customer page failed");
+            tracing::error!(error = %crate::error::cause_chain(&err), "customer page failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
@@ -343,7 +343,7 @@ fn error_page(err: &AppError) -> HttpResponse {
             )
         }
         _ => {
-            tracing::error!(error = %err, "customer page failed");
+            tracing::error!(error = %crate::error::cause_chain(&err), "customer page failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",

@@ -111,7 +111,7 @@ pub fn load(conn: &mut DbConnection) -> AppResult<PublicFields> {
     match stored {
         None => Ok(PublicFields::default()),
         Some(json) => serde_json::from_str(&json).map_err(|e| {
-            AppError::Internal(format!("stored setting {SETTING_NAME} is unreadable: {e}"))
+            AppError::failed(format!("stored setting {SETTING_NAME} is unreadable"), e)
         }),
     }
 }

@@ -128,7 +128,7 @@ impl ImapPoller {
                 ..MailboxReport::default()
             };
             if let Err(err) = self.poll_mailbox(db, settings, mailbox, &mut entry) {
-                tracing::warn!(mailbox = %mailbox.name, error = %err, "IMAP poll failed; will retry");
+                tracing::warn!(mailbox = %mailbox.name, error = %crate::error::cause_chain(&err), "IMAP poll failed; will retry");
                 entry.error = Some(err.to_string());
             } else if entry.fetched > 0 || entry.rejected > 0 {
                 tracing::info!(
@@ -435,13 +435,13 @@ pub fn start(db: Database, settings: Settings) {
                 }));
                 match polled {
                     Ok(Ok(_)) => {}
-                    Ok(Err(err)) => tracing::warn!(error = %err, "IMAP poll failed; will retry"),
+                    Ok(Err(err)) => tracing::warn!(error = %crate::error::cause_chain(&err), "IMAP poll failed; will retry"),
                     Err(_) => tracing::error!("IMAP poll panicked; will retry"),
                 }
                 std::thread::sleep(pause);
             }
         });
     if let Err(err) = spawned {
-        tracing::error!(error = %err, "cannot start the IMAP poller thread");
+        tracing::error!(error = %crate::error::cause_chain(&err), "cannot start the IMAP poller thread");
     }
 }

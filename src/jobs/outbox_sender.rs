@@ -55,7 +55,7 @@ pub fn start(db: Database, settings: Settings) {
                     match Mailer::from_settings(&settings) {
                         Ok(m) => mailer = Some(m),
                         Err(err) => {
-                            tracing::error!(error = %err, "outbox: cannot set up mail delivery")
+                            tracing::error!(error = %crate::error::cause_chain(&err), "outbox: cannot set up mail delivery")
                         }
                     }
                 }
@@ -68,20 +68,21 @@ pub fn start(db: Database, settings: Settings) {
                             "outbox delivered"
                         ),
                         Ok(_) => {}
-                        Err(err) => tracing::warn!(error = %err, "outbox run failed; will retry"),
+                        Err(err) => tracing::warn!(error = %crate::error::cause_chain(&err), "outbox run failed; will retry"),
                     }
                 }
                 std::thread::sleep(pause);
             }
         });
     if let Err(err) = spawned {
-        tracing::error!(error = %err, "cannot start the outbox sender");
+        tracing::error!(error = %crate::error::cause_chain(&err), "cannot start the outbox sender");
     }
 }
 
 /// Sends every message due now, once, with a transport built from `settings`.
 pub fn run_once(db: &Database, settings: &Settings) -> AppResult<SendReport> {
-    let mailer = Mailer::from_settings(settings).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mailer = Mailer::from_settings(settings)
+        .map_err(|e| AppError::failed("cannot set up mail delivery", e))?;
     run_with(db, settings, &mailer)
 }
 

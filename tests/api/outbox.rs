@@ -696,7 +696,7 @@ fn enqueue_notifications(app: &TestApp, ticket: &Value, count: usize) {
                 relay::email::outbox::OutgoingMail {
                     ticket_id: ticket["id"].as_str().unwrap().to_string(),
                     ticket_number: ticket["number"].as_i64().unwrap(),
-                    kind: relay::email::outbox::MailKind::Notification,
+                    kind: relay::email::outbox::OutgoingKind::Notification,
                     to: format!("reader{i}@example.com"),
                     cc: Vec::new(),
                     subject: format!("Update {i}"),
