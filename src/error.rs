@@ -88,6 +88,8 @@ pub fn cause_chain(err: &dyn std::error::Error) -> String {
     chain
 }
 
+pub type AppResult<T> = Result<T, AppError>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +108,3 @@ mod tests {
         );
     }
 }
-
-pub type AppResult<T> = Result<T, AppError>;
