@@ -169,15 +169,21 @@ pub fn issue_token(
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::invalid("name", "must be 1 to 200 characters"));
     }
+    // Like every reference to an agent: its id, or (as before ids were
+    // accepted everywhere) its email.
     let agent = match agent_email {
         Some(email) => Some(
             agents::table
-                .filter(agents::email.eq(email.trim().to_lowercase()))
+                .filter(
+                    agents::id
+                        .eq(email.trim())
+                        .or(agents::email.eq(email.trim().to_lowercase())),
+                )
                 .select(Agent::as_select())
                 .first(&mut **conn)
                 .optional()?
                 .ok_or_else(|| {
-                    AppError::invalid("agent", format!("no agent with email '{email}'"))
+                    AppError::invalid("agent", format!("no agent with id or email '{email}'"))
                 })?,
         ),
         None => None,

@@ -15,6 +15,7 @@ use super::models::OutboxMessage;
 use super::schema::outbox;
 use super::{write_tx, DbConnection};
 use crate::db::Conn;
+use crate::domain::outbox::OutboxStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -25,10 +26,10 @@ macro_rules! due_ids {
         outbox::table
             .filter(
                 outbox::status
-                    .eq("pending")
+                    .eq(OutboxStatus::Pending.as_str())
                     .and(outbox::next_attempt_at.le($due_at))
                     .or(outbox::status
-                        .eq("sending")
+                        .eq(OutboxStatus::Sending.as_str())
                         .and(outbox::claimed_until.lt($due_at))),
             )
             .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
@@ -58,7 +59,7 @@ pub fn claim_due(
         }
         diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
             .set((
-                outbox::status.eq("sending"),
+                outbox::status.eq(OutboxStatus::Sending.as_str()),
                 outbox::claimed_until.eq(claim_until),
             ))
             .execute(&mut **conn)?;

@@ -13,23 +13,7 @@ use crate::tickets::change::SYSTEM_ACTOR;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-/// What a message is for; acknowledgements are rate-limited per recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutgoingKind {
-    Acknowledgement,
-    Reply,
-    Notification,
-}
-
-impl OutgoingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutgoingKind::Acknowledgement => "acknowledgement",
-            OutgoingKind::Reply => "reply",
-            OutgoingKind::Notification => "notification",
-        }
-    }
-}
+pub use crate::domain::outbox::{OutboxStatus, OutgoingKind, RecipientOutcome};
 
 /// A message to send about a ticket.
 #[derive(Debug, Clone)]
@@ -96,7 +80,7 @@ pub fn enqueue(
         }),
         reply_to: Some(replies.for_ticket(mail.ticket_number)),
         automatic: mail.automatic,
-        status: "pending".into(),
+        status: OutboxStatus::Pending.as_str().into(),
         attempts: 0,
         next_attempt_at: now,
         claimed_until: None,
@@ -162,79 +146,12 @@ pub fn recent_acknowledgements(
         .get_result(conn)?)
 }
 
-/// Where an outbox message is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OutboxStatus {
-    /// Waiting for its (next) attempt.
-    Pending,
-    /// Claimed by a sender that is delivering it now.
-    Sending,
-    Sent,
-    /// Gave up after `outbox.max_attempts`; an admin may retry it.
-    Failed,
-}
-
-impl OutboxStatus {
-    pub const ALL: [OutboxStatus; 4] = [
-        OutboxStatus::Pending,
-        OutboxStatus::Sending,
-        OutboxStatus::Sent,
-        OutboxStatus::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxStatus::Pending => "pending",
-            OutboxStatus::Sending => "sending",
-            OutboxStatus::Sent => "sent",
-            OutboxStatus::Failed => "failed",
-        }
-    }
-}
-
-impl std::str::FromStr for OutboxStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        OutboxStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("'{s}' is not one of pending, sending, sent, failed"))
-    }
-}
-
 /// One recipient of an outbox message, and what became of it on its own
 /// (`None` until an attempt settles it for this recipient alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
     pub email: String,
     pub outcome: Option<RecipientOutcome>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecipientOutcome {
-    Delivered,
-    Refused,
-}
-
-impl RecipientOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecipientOutcome::Delivered => "delivered",
-            RecipientOutcome::Refused => "refused",
-        }
-    }
-
-    fn parse(text: &str) -> AppResult<Self> {
-        match text {
-            "delivered" => Ok(RecipientOutcome::Delivered),
-            "refused" => Ok(RecipientOutcome::Refused),
-            other => Err(AppError::Internal(format!(
-                "unknown recipient outcome '{other}'"
-            ))),
-        }
-    }
 }
 
 /// The recipients of each of these outbox messages, by address.
@@ -255,7 +172,7 @@ pub fn recipients_of(
     for (id, email, outcome) in rows {
         let outcome = outcome
             .as_deref()
-            .map(RecipientOutcome::parse)
+            .map(|text| text.parse::<RecipientOutcome>().map_err(AppError::Internal))
             .transpose()?;
         map.entry(id)
             .or_default()
@@ -636,7 +553,7 @@ mod tests {
 
     #[test]
     fn statuses_are_known_by_name_only() {
-        for status in OutboxStatus::ALL {
+        for status in OutboxStatus::ALL.iter().copied() {
             assert_eq!(status.as_str().parse::<OutboxStatus>(), Ok(status));
         }
         assert!("Failed".parse::<OutboxStatus>().is_err());

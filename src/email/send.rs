@@ -305,7 +305,7 @@ mod tests {
             references_header: Some("<cust-1@example.com> <cust-2@example.com>".into()),
             reply_to: Some("support+t10001-sig@relay.localhost".into()),
             automatic,
-            status: "sending".into(),
+            status: crate::domain::outbox::OutboxStatus::Sending.as_str().into(),
             attempts: 0,
             next_attempt_at: now,
             claimed_until: None,

@@ -150,7 +150,7 @@ pub struct CreateTokenRequest {
     pub name: String,
     /// `intake`, `agent`, `lead`, `manager` or `admin`.
     pub role: String,
-    /// Email of the agent the token acts for (required for agent and lead).
+    /// Id or email of the agent the token acts for (required for agent and lead).
     pub agent: Option<String>,
 }
 

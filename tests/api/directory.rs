@@ -245,3 +245,29 @@ async fn tokens_are_issued_listed_and_revoked_by_admins() {
         ["role"]
     );
 }
+
+#[actix_web::test]
+async fn a_token_names_its_agent_by_id_or_email() {
+    let app = TestApp::spawn().await;
+    let alpha = app.vendor_with_agent("Alpha", Role::Agent).await;
+    for agent in [alpha.agent_id.clone(), "AGENT@alpha.example".to_string()] {
+        let issued = app
+            .post("/api/v1/tokens", &app.admin)
+            .json(&json!({"name": "laptop", "role": "agent", "agent": agent}))
+            .send()
+            .await
+            .unwrap();
+        let issued = expect_json(issued, 201).await;
+        assert_eq!(issued["agent_id"], alpha.agent_id, "{agent}");
+    }
+    let unknown = app
+        .post("/api/v1/tokens", &app.admin)
+        .json(
+            &json!({"name": "laptop", "role": "agent", "agent": uuid::Uuid::new_v4().to_string()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(unknown, 422).await;
+    assert_eq!(problem_fields(&problem), ["agent"]);
+}
