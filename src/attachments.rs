@@ -1,16 +1,25 @@
 //! Attachments: content stored once per SHA-256, described per message.
 
-use crate::auth::{hash_secret, Principal};
+use crate::auth::hash_secret;
 use crate::db::models::{Attachment, NewBlob};
 use crate::db::schema::{attachments, blobs, messages, tickets};
-use crate::db::{insert_blob_if_absent, Conn, DbConnection, WriteConn};
+use crate::db::{insert_blob_if_absent, DbConnection, WriteConn};
 use crate::error::{AppError, AppResult};
-use crate::tickets::events;
-use crate::tickets::query::{self, TicketRef, Visibility};
-use crate::tickets::view::AttachmentView;
 use diesel::prelude::*;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// An attachment as messages list it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
 
 /// A file a customer or agent sent, not yet stored.
 #[derive(Debug, Clone)]
@@ -128,30 +137,6 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
-/// An attachment for staff: any message of a ticket the caller may see,
-/// internal notes included (404 otherwise, as for the ticket itself). A
-/// vendor agent's download counts as reading the ticket.
-pub fn download_for_staff(
-    conn: &mut Conn,
-    caller: &Principal,
-    attachment_id: &str,
-) -> AppResult<Download> {
-    let (attachment, ticket_id) = with_ticket_id(conn, attachment_id)?;
-    // Only its visibility matters: a ticket the caller may not see hides
-    // its files as an unknown id would.
-    query::find_row(
-        conn,
-        &Visibility::of(caller),
-        &TicketRef::Id(ticket_id.clone()),
-    )
-    .map_err(|err| match err {
-        AppError::NotFound(_) => not_found(),
-        other => other,
-    })?;
-    events::record_view(conn, caller, &ticket_id)?;
-    with_content(conn, attachment)
-}
-
 /// An attachment for the customer holding `access_token`: only of that
 /// ticket's public messages; internal notes' files are staff-only.
 pub fn download_for_customer(
@@ -172,7 +157,7 @@ pub fn download_for_customer(
     with_content(conn, attachment)
 }
 
-fn not_found() -> AppError {
+pub fn not_found() -> AppError {
     AppError::not_found("attachment")
 }
 
@@ -184,7 +169,12 @@ fn canonical_id(raw: &str) -> AppResult<String> {
         .map_err(|_| not_found())
 }
 
-fn with_ticket_id(conn: &mut DbConnection, attachment_id: &str) -> AppResult<(Attachment, String)> {
+/// The attachment and the id of the ticket it belongs to (who may read it
+/// is the caller's business).
+pub fn with_ticket_id(
+    conn: &mut DbConnection,
+    attachment_id: &str,
+) -> AppResult<(Attachment, String)> {
     let id = canonical_id(attachment_id)?;
     attachments::table
         .inner_join(messages::table)
@@ -195,7 +185,7 @@ fn with_ticket_id(conn: &mut DbConnection, attachment_id: &str) -> AppResult<(At
         .ok_or_else(not_found)
 }
 
-fn with_content(conn: &mut DbConnection, attachment: Attachment) -> AppResult<Download> {
+pub fn with_content(conn: &mut DbConnection, attachment: Attachment) -> AppResult<Download> {
     let bytes: Vec<u8> = blobs::table
         .find(&attachment.blob_sha256)
         .select(blobs::content)

@@ -2,6 +2,7 @@
 //! first event and (when given) its idempotency key are written in one
 //! transaction, so a 2xx always means all of them are committed.
 
+pub mod customer_reply;
 pub mod public_fields;
 
 use crate::attachments::{self, Upload};
@@ -23,8 +24,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-pub const MAX_SUBJECT: usize = 250;
-pub const MAX_BODY: usize = 64 * 1024;
+pub use crate::domain::validate::{MAX_BODY, MAX_SUBJECT};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,8 +1,13 @@
 //! Relay: help-desk ticketing for outsourced, multi-vendor customer support.
 //!
-//! Dependencies point one way: `http` (the only module that knows actix) ->
-//! services (`intake`, `tickets`, `directory`, `auth`, `attachments`) -> `db`
-//! -> `domain` (pure types).
+//! Dependencies point one way: `http` (the only module that knows actix) and
+//! `app`/`cli` -> `jobs` -> `email` (the mail channel) -> `intake` (opening
+//! tickets, the customer page) -> `tickets` (reading and changing them, the
+//! one seam `tickets::change`) -> `attachments` -> `auth`; `directory` ->
+//! `auth`; all of them -> `db` -> `clock`, `domain` (pure types). Where a
+//! lower service needs a channel's help (an acknowledgement mail for a new
+//! ticket, the email of an agent's reply), the caller hands it in as a
+//! function, so the lower one never names the higher.
 
 pub mod app;
 pub mod attachments;

@@ -3,6 +3,11 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+/// The longest subject a ticket may have, in characters.
+pub const MAX_SUBJECT: usize = 250;
+/// The longest message body, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// Custom fields travel with every copy of a ticket (answers, lists, event
 /// data), so their total size is bounded wherever they are set.
 pub const MAX_CUSTOM_FIELDS_JSON: usize = 16 * 1024;

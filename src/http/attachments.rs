@@ -8,7 +8,7 @@
 use super::auth::Worker;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, AppState};
-use crate::attachments::{self, Download};
+use crate::attachments::Download;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
@@ -39,7 +39,7 @@ async fn download_attachment(
     let principal = caller.0;
     let id = id.into_inner();
     let download = run_db(&state, move |conn| {
-        attachments::download_for_staff(conn, &principal, &id)
+        crate::tickets::files::download_for_staff(conn, &principal, &id)
     })
     .await?;
     Ok(file_response(download))

@@ -12,9 +12,10 @@ use crate::config::Settings;
 use crate::domain::validate::FieldError;
 use crate::domain::{AuthorKind, Channel, Status};
 use crate::error::AppError;
+use crate::intake::customer_reply::{add_customer_reply, CustomerReply};
 use crate::intake::public_fields::PublicFields;
 use crate::intake::{self, CreateTicketRequest, CustomerInput, IntakeContext, Submission};
-use crate::tickets::conversation::{self, CustomerReply, CustomerTicket};
+use crate::tickets::conversation::{self, CustomerTicket};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -134,7 +135,7 @@ async fn customer_reply(
     }
     let (reply_token, body) = (token.clone(), draft.body.clone());
     let replied = run_db(&state, move |conn| {
-        conversation::add_customer_reply(conn, &reply_token, &body, &uploads, Channel::Web)
+        add_customer_reply(conn, &reply_token, &body, &uploads, Channel::Web)
     })
     .await;
     match replied {

@@ -4,6 +4,8 @@ use super::auth::{BearerToken, Worker};
 use super::client_key;
 use super::problem::{ApiError, Problem};
 use super::state::{acknowledgement, run_db, AppState};
+use crate::db::models::{Customer, Ticket};
+use crate::db::WriteConn;
 use crate::domain::validate::Errors;
 use crate::domain::{Channel, Priority, Status};
 use crate::error::AppError;
@@ -327,7 +329,11 @@ async fn add_message(
     let request: NewMessageRequest = super::parse_json(&body)?;
     let shared = state.clone();
     let (message, ticket) = run_db(&state, move |conn| {
-        conversation::add_agent_message(conn, &shared.settings, &principal, &reference, &request)
+        let mail_reply =
+            |w: &mut WriteConn<'_>, ticket: &Ticket, customer: &Customer, body: &str| {
+                crate::email::compose::agent_reply(w, &shared.settings, ticket, customer, body)
+            };
+        conversation::add_agent_message(conn, &mail_reply, &principal, &reference, &request)
     })
     .await?;
     Ok(HttpResponse::Created()

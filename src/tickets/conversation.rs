@@ -5,18 +5,16 @@ use super::change::{self, set_status, Change};
 use super::events;
 use super::query::{find_row, TicketRef, Visibility};
 use super::view::{Disclosure, EventView, MessageView, TicketRow, TicketView};
-use crate::attachments::{self, Upload};
+use crate::attachments::{self};
 use crate::auth::{hash_secret, Principal};
-use crate::config::Settings;
 use crate::db::models::{Customer, Message, Ticket};
 use crate::db::schema::{messages, tickets};
 use crate::db::{lock_ticket, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::validate::Errors;
+use crate::domain::validate::MAX_BODY;
 use crate::domain::{AuthorKind, Channel, Status};
-use crate::email::compose;
 use crate::error::{AppError, AppResult};
-use crate::intake::{self, IntakeContext, Submission, MAX_BODY};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -35,7 +33,8 @@ fn default_public() -> bool {
     true
 }
 
-fn new_message(
+/// A new message of the ticket, written now by `author`.
+pub fn new_message(
     conn: &WriteConn<'_>,
     ticket_id: &str,
     author: AuthorKind,
@@ -61,12 +60,21 @@ fn new_message(
     }
 }
 
+/// Queues the email that carries an agent's public reply to the customer
+/// and participants; the Message-ID it will carry, or `None` when there is
+/// nobody to send it to. The HTTP layer hands in the mail channel's, so
+/// tickets know no mail.
+pub type ReplyMailer<'a> = dyn Fn(&mut WriteConn<'_>, &Ticket, &Customer, &str) -> AppResult<Option<String>>
+    + Send
+    + Sync
+    + 'a;
+
 /// An agent's public reply or internal note. A first public reply takes a
 /// new ticket to `open`, and every public reply is emailed to the customer
 /// and the ticket's participants (queued in the same transaction).
 pub fn add_agent_message(
     conn: &mut Conn,
-    settings: &Settings,
+    mail_reply: &ReplyMailer<'_>,
     caller: &Principal,
     reference: &TicketRef,
     request: &NewMessageRequest,
@@ -96,8 +104,7 @@ pub fn add_agent_message(
         );
         message.author_agent_id = caller.agent_id.clone();
         if request.public {
-            message.email_message_id =
-                compose::agent_reply(conn, settings, &ticket, &customer, &body)?;
+            message.email_message_id = mail_reply(conn, &ticket, &customer, &body)?;
         }
         let written = if request.public {
             EventData::Replied {
@@ -200,7 +207,8 @@ pub struct CustomerTicket {
     pub messages: Vec<MessageView>,
 }
 
-fn find_by_access_token(conn: &mut DbConnection, access_token: &str) -> AppResult<TicketRow> {
+/// The ticket whose customer link carries `access_token`.
+pub fn find_by_access_token(conn: &mut DbConnection, access_token: &str) -> AppResult<TicketRow> {
     let id: String = tickets::table
         .filter(tickets::access_token_hash.eq(hash_secret(access_token)))
         .select(tickets::id)
@@ -215,120 +223,4 @@ pub fn customer_view(conn: &mut DbConnection, access_token: &str) -> AppResult<C
     let ticket = TicketView::from_row(row)?;
     let messages = load_messages(conn, &ticket.id, true)?;
     Ok(CustomerTicket { ticket, messages })
-}
-
-/// Where a customer's reply landed.
-pub enum CustomerReply {
-    /// Added to the ticket (re-opening it if it was pending or solved).
-    Appended,
-    /// The ticket was closed: a follow-up ticket was opened; here is its link token.
-    FollowUp { number: i64, access_token: String },
-}
-
-/// A customer's reply on their private page. It re-opens a pending or
-/// solved ticket; on a closed one (decided in the transaction, so a ticket
-/// being closed at this moment is either replied to or followed up, never
-/// neither) it opens a follow-up ticket.
-pub fn add_customer_reply(
-    conn: &mut Conn,
-    access_token: &str,
-    body: &str,
-    uploads: &[Upload],
-    channel: Channel,
-) -> AppResult<CustomerReply> {
-    let mut errors = Errors::default();
-    let body = errors.required_text("body", body, MAX_BODY);
-    errors.finish()?;
-    let (found, ..) = find_by_access_token(conn, access_token)?;
-    let reply = write_tx(conn, |conn| {
-        // Lock, then re-read: the status may have moved on.
-        lock_ticket(conn, &found.id)?;
-        let (mut ticket, customer, ..) =
-            find_row(conn, &Visibility::All, &TicketRef::Id(found.id.clone()))?;
-        let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
-        if status.is_final() {
-            return open_follow_up(conn, &ticket, &customer, &body, uploads, channel);
-        }
-        let mut message = new_message(conn, &ticket.id, AuthorKind::Customer, true, channel, &body);
-        message.author_customer_id = Some(customer.id.clone());
-        let mut events = vec![EventData::CustomerReplied {
-            message_id: message.id.clone(),
-            channel,
-            automatic: false,
-            threaded_by: None,
-            refused_attachments: Vec::new(),
-        }];
-        if status.reopens_on_customer_reply() {
-            set_status(&mut ticket, Status::Open, conn.now());
-            events.push(EventData::StatusChanged {
-                from: status,
-                to: Status::Open,
-                reason: Some(StatusReason::CustomerReplied),
-            });
-        }
-        let (message_id, version) = (message.id.clone(), ticket.version);
-        change::record(
-            conn,
-            &mut ticket,
-            version,
-            Change {
-                actor: &format!("customer:{}", customer.id),
-                messages: vec![message],
-                events,
-            },
-        )?;
-        attachments::store(conn, &message_id, uploads)?;
-        Ok(CustomerReply::Appended)
-    })?;
-    if matches!(reply, CustomerReply::FollowUp { .. }) {
-        crate::metrics::ticket_created(channel);
-    }
-    Ok(reply)
-}
-
-fn open_follow_up(
-    conn: &mut WriteConn<'_>,
-    closed: &Ticket,
-    customer: &Customer,
-    body: &str,
-    uploads: &[Upload],
-    channel: Channel,
-) -> AppResult<CustomerReply> {
-    let subject = closed.subject.clone();
-    let submission = Submission {
-        subject: if subject.to_lowercase().starts_with("follow-up:") {
-            subject
-        } else {
-            format!("Follow-up: {subject}")
-        },
-        body: body.to_string(),
-        customer_email: customer.email.clone(),
-        customer_name: customer.name.clone(),
-        priority: closed
-            .priority
-            .parse()
-            .unwrap_or(crate::domain::Priority::Normal),
-        tags: serde_json::from_str(&closed.tags).unwrap_or_default(),
-        custom_fields: Default::default(),
-        queue: closed.queue_id.clone(),
-        language: closed.language.clone(),
-    };
-    let created = intake::create_in_transaction(
-        conn,
-        &submission,
-        uploads,
-        &IntakeContext {
-            channel,
-            caller: None,
-            idempotency: None,
-            follow_up_of: Some(closed.id.clone()),
-            mail: None,
-            more_events: Vec::new(),
-            after_create: None,
-        },
-    )?;
-    Ok(CustomerReply::FollowUp {
-        number: created.ticket.number,
-        access_token: created.access_token.expect("a new ticket has a fresh link"),
-    })
 }

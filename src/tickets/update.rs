@@ -8,7 +8,7 @@ use crate::db::models::{Agent, Queue, Ticket};
 use crate::db::schema::{agents, queues};
 use crate::db::{write_tx, Conn, DbConnection};
 use crate::domain::event::{AgentRef, EventData, QueueRef, ReleaseReason};
-use crate::domain::validate::{normalize_tags, Errors};
+use crate::domain::validate::{normalize_tags, Errors, MAX_SUBJECT};
 use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
 use chrono::NaiveDateTime;
@@ -178,7 +178,7 @@ fn plan(
         ));
     }
     if let Some(subject) = &patch.subject {
-        let subject = errors.required_text("subject", subject, crate::intake::MAX_SUBJECT);
+        let subject = errors.required_text("subject", subject, MAX_SUBJECT);
         if subject != t.subject {
             changes.push(EventData::SubjectChanged {
                 from: t.subject.clone(),

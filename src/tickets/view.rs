@@ -119,14 +119,7 @@ impl TicketView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AttachmentView {
-    pub id: String,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-}
+pub use crate::attachments::AttachmentView;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageView {
