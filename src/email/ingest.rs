@@ -26,7 +26,7 @@ use crate::domain::event::{EventData, StatusReason};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::intake::{self, IntakeContext, MailDetails, Submission};
-use crate::tickets::change::{self, set_status, Change, SYSTEM_ACTOR};
+use crate::tickets::change::{self, SYSTEM_ACTOR};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -775,24 +775,15 @@ impl Pipeline<'_, '_, '_> {
         }];
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
         if status == Status::New {
-            set_status(&mut ticket, Status::Open, self.now);
-            events.push(EventData::StatusChanged {
-                from: status,
-                to: Status::Open,
-                reason: Some(StatusReason::FirstReply),
-            });
+            events.push(change::reopen(
+                &mut ticket,
+                status,
+                StatusReason::FirstReply,
+                self.now,
+            ));
         }
-        let version = ticket.version;
-        change::record(
-            self.conn,
-            &mut ticket,
-            version,
-            Change {
-                actor: &format!("agent:{}", agent.id),
-                messages: vec![message],
-                events,
-            },
-        )?;
+        let actor = format!("agent:{}", agent.id);
+        change::add_message(self.conn, &mut ticket, &actor, message, events)?;
         attachments::store(self.conn, &message_id, &uploads)?;
         Ok(TicketLink {
             id: ticket.id,
@@ -874,24 +865,15 @@ impl Pipeline<'_, '_, '_> {
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
         // Automatic replies (out-of-office...) never re-open a ticket.
         if status.reopens_on_customer_reply() && !automatic {
-            set_status(&mut ticket, Status::Open, self.now);
-            events.push(EventData::StatusChanged {
-                from: status,
-                to: Status::Open,
-                reason: Some(StatusReason::CustomerReplied),
-            });
+            events.push(change::reopen(
+                &mut ticket,
+                status,
+                StatusReason::CustomerReplied,
+                self.now,
+            ));
         }
-        let version = ticket.version;
-        change::record(
-            self.conn,
-            &mut ticket,
-            version,
-            Change {
-                actor: &format!("customer:{}", author.id),
-                messages: vec![message],
-                events,
-            },
-        )?;
+        let actor = format!("customer:{}", author.id);
+        change::add_message(self.conn, &mut ticket, &actor, message, events)?;
         attachments::store(self.conn, &message_id, &uploads)?;
         Ok(TicketLink {
             id: ticket.id,

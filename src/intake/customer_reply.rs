@@ -9,7 +9,7 @@ use crate::domain::event::{EventData, StatusReason};
 use crate::domain::validate::Errors;
 use crate::domain::{AuthorKind, Channel, Status};
 use crate::error::{AppError, AppResult};
-use crate::tickets::change::{self, set_status, Change};
+use crate::tickets::change::{self};
 use crate::tickets::conversation::{find_by_access_token, new_message};
 use crate::tickets::query::{find_row, TicketRef, Visibility};
 
@@ -55,24 +55,17 @@ pub fn add_customer_reply(
             refused_attachments: Vec::new(),
         }];
         if status.reopens_on_customer_reply() {
-            set_status(&mut ticket, Status::Open, conn.now());
-            events.push(EventData::StatusChanged {
-                from: status,
-                to: Status::Open,
-                reason: Some(StatusReason::CustomerReplied),
-            });
+            let now = conn.now();
+            events.push(change::reopen(
+                &mut ticket,
+                status,
+                StatusReason::CustomerReplied,
+                now,
+            ));
         }
-        let (message_id, version) = (message.id.clone(), ticket.version);
-        change::record(
-            conn,
-            &mut ticket,
-            version,
-            Change {
-                actor: &format!("customer:{}", customer.id),
-                messages: vec![message],
-                events,
-            },
-        )?;
+        let message_id = message.id.clone();
+        let actor = format!("customer:{}", customer.id);
+        change::add_message(conn, &mut ticket, &actor, message, events)?;
         attachments::store(conn, &message_id, uploads)?;
         Ok(CustomerReply::Appended)
     })?;

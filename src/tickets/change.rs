@@ -10,7 +10,7 @@ use super::events;
 use crate::db::models::{Message, Ticket};
 use crate::db::schema::{messages, tickets};
 use crate::db::{insert_ticket, WriteConn};
-use crate::domain::event::EventData;
+use crate::domain::event::{EventData, StatusReason};
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
 use chrono::NaiveDateTime;
@@ -60,6 +60,44 @@ pub fn record(
         return Err(stale(expected_version + 1));
     }
     write_messages_and_events(conn, &ticket.id.clone(), change)
+}
+
+/// Adds `message` to the ticket as it was read (locked) in this
+/// transaction, with the change's events.
+pub fn add_message(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    actor: &str,
+    message: Message,
+    events: Vec<EventData>,
+) -> AppResult<()> {
+    let version = ticket.version;
+    record(
+        conn,
+        ticket,
+        version,
+        Change {
+            actor,
+            messages: vec![message],
+            events,
+        },
+    )
+}
+
+/// Takes the ticket from `from` to `open` for `reason` (a first reply, a
+/// customer writing again); the event that says so.
+pub fn reopen(
+    ticket: &mut Ticket,
+    from: Status,
+    reason: StatusReason,
+    now: NaiveDateTime,
+) -> EventData {
+    set_status(ticket, Status::Open, now);
+    EventData::StatusChanged {
+        from,
+        to: Status::Open,
+        reason: Some(reason),
+    }
 }
 
 /// Records events that change none of the ticket's fields (a delivery that

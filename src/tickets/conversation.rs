@@ -1,7 +1,7 @@
 //! A ticket's conversation: agent replies and notes, customer replies, and
 //! reading messages and events.
 
-use super::change::{self, set_status, Change};
+use super::change::{self};
 use super::events;
 use super::query::{find_row, TicketRef, Visibility};
 use super::view::{Disclosure, EventView, MessageView, TicketRow, TicketView};
@@ -118,24 +118,15 @@ pub fn add_agent_message(
         };
         let mut events = vec![written];
         if request.public && status == Status::New {
-            set_status(&mut ticket, Status::Open, conn.now());
-            events.push(EventData::StatusChanged {
-                from: status,
-                to: Status::Open,
-                reason: Some(StatusReason::FirstReply),
-            });
+            let now = conn.now();
+            events.push(change::reopen(
+                &mut ticket,
+                status,
+                StatusReason::FirstReply,
+                now,
+            ));
         }
-        let version = ticket.version;
-        change::record(
-            conn,
-            &mut ticket,
-            version,
-            Change {
-                actor: &caller.actor(),
-                messages: vec![message.clone()],
-                events,
-            },
-        )?;
+        change::add_message(conn, &mut ticket, &caller.actor(), message.clone(), events)?;
         Ok((
             MessageView::from_row(message, Vec::new())?,
             TicketView::from_row((ticket, customer, queue, assignee))?,
