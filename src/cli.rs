@@ -84,7 +84,7 @@ pub enum AdminCommand {
 
 impl clap::ValueEnum for Role {
     fn value_variants<'a>() -> &'a [Self] {
-        &Role::ALL
+        Role::ALL
     }
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         Some(clap::builder::PossibleValue::new(self.as_str()))

@@ -193,8 +193,10 @@ pub struct IntakeContext<'a> {
     pub after_create: Option<&'a AfterCreate<'a>>,
 }
 
-/// A step run in a new ticket's transaction, after it is written.
-pub type AfterCreate<'a> = dyn Fn(&mut WriteConn<'_>, &Created) -> AppResult<()> + Send + Sync + 'a;
+/// A step run in a new ticket's transaction once it has its number; the
+/// events it returns are recorded with the ticket's first ones.
+pub type AfterCreate<'a> =
+    dyn Fn(&mut WriteConn<'_>, &Created) -> AppResult<Vec<EventData>> + Send + Sync + 'a;
 
 /// The HTML and threading headers of a message that came in by email.
 #[derive(Debug, Clone, Default)]
@@ -530,6 +532,7 @@ pub fn create_in_transaction(
         queue: queue.as_ref().map(queue_ref),
         follow_up_of: ctx.follow_up_of.clone(),
     };
+    let mut opened: Option<Created> = None;
     change::open(
         conn,
         &mut ticket,
@@ -540,9 +543,22 @@ pub fn create_in_transaction(
                 .chain(ctx.more_events.iter().cloned())
                 .collect(),
         },
+        |conn, ticket| {
+            let created = opened.insert(Created {
+                ticket: TicketView::from_row((ticket.clone(), customer, queue, None))?,
+                first_message_id: Some(message_id.clone()),
+                access_token: Some(access_token),
+                new_customer,
+            });
+            match ctx.after_create {
+                Some(after_create) => after_create(conn, created),
+                None => Ok(Vec::new()),
+            }
+        },
     )?;
+    let created = opened.expect("open ran its step");
     attachments::store(conn, &message_id, uploads)?;
-    let view = TicketView::from_row((ticket, customer, queue, None))?;
+    let view = &created.ticket;
     // The first answer is kept with the key, in the key's one INSERT, so a
     // replay can answer it as it was.
     if let Some(idem) = &ctx.idempotency {
@@ -553,18 +569,9 @@ pub fn create_in_transaction(
                 request_hash: idem.request_hash.clone(),
                 ticket_id: view.id.clone(),
                 created_at: now,
-                answer: Some(Value::Object(shown_to(ctx.caller, &view, s)?).to_string()),
+                answer: Some(Value::Object(shown_to(ctx.caller, view, s)?).to_string()),
             })
             .execute(&mut **conn)?;
-    }
-    let created = Created {
-        ticket: view,
-        first_message_id: Some(message_id),
-        access_token: Some(access_token),
-        new_customer,
-    };
-    if let Some(after_create) = ctx.after_create {
-        after_create(conn, &created)?;
     }
     Ok(created)
 }

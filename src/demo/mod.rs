@@ -17,14 +17,14 @@ mod summary;
 use crate::auth::{self, Principal};
 use crate::config::Settings;
 use crate::db::models::Customer;
-use crate::db::schema::{agents, customers, messages, queues, ticket_events, tickets, vendors};
-use crate::db::{insert_ticket, write_tx, DbConnection};
-use crate::db::{Conn, WriteConn};
+use crate::db::schema::{agents, customers, queues, tickets, vendors};
+use crate::db::{write_tx, Conn, DbConnection, WriteConn};
 use crate::directory::{
     agents as agent_service, queues as queue_service, vendors as vendor_service,
 };
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
+use crate::tickets::change;
 use chrono::{Datelike, Duration, NaiveDateTime, TimeZone, Timelike};
 use content::Lang;
 use diesel::prelude::*;
@@ -337,22 +337,9 @@ fn insert_tickets(
     for chunk in rows.chunks(200) {
         crate::insert_rows!(conn, customers::table, chunk)?;
     }
+    // Through the seam's import, like any history that is not happening now.
     for plan in plans.iter_mut() {
-        insert_ticket(conn, &mut plan.ticket)?;
-    }
-    let all_messages: Vec<_> = plans
-        .iter()
-        .flat_map(|p| p.messages.iter().cloned())
-        .collect();
-    for chunk in all_messages.chunks(100) {
-        crate::insert_rows!(conn, messages::table, chunk)?;
-    }
-    let all_events: Vec<_> = plans
-        .iter()
-        .flat_map(|p| p.events.iter().cloned())
-        .collect();
-    for chunk in all_events.chunks(400) {
-        crate::insert_rows!(conn, ticket_events::table, chunk)?;
+        change::import(conn, &mut plan.ticket, &plan.messages, &plan.events)?;
     }
     Ok(rows.len())
 }

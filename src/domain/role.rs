@@ -1,40 +1,22 @@
 //! Who a bearer token speaks for, and what each role may do.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// Roles ordered from least to most privileged, except `Intake`, which is a
-/// machine role outside the ladder: it may only create tickets and deliver mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Intake,
-    Agent,
-    Lead,
-    Manager,
-    Admin,
-}
+text_enum!(
+    /// Roles ordered from least to most privileged, except `Intake`, which is
+    /// a machine role outside the ladder: it may only create tickets and
+    /// deliver mail.
+    Role {
+        Intake => "intake",
+        Agent => "agent",
+        Lead => "lead",
+        Manager => "manager",
+        Admin => "admin",
+    }
+);
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Intake,
-        Role::Agent,
-        Role::Lead,
-        Role::Manager,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Intake => "intake",
-            Role::Agent => "agent",
-            Role::Lead => "lead",
-            Role::Manager => "manager",
-            Role::Admin => "admin",
-        }
-    }
-
     /// Agents and leads work for one vendor and only ever see that vendor's work.
     pub fn is_vendor_scoped(self) -> bool {
         matches!(self, Role::Agent | Role::Lead)
@@ -83,31 +65,13 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown role '{s}' (expected one of intake, agent, lead, manager, admin)")
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn roles_round_trip_through_text() {
-        for role in Role::ALL {
+        for &role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());

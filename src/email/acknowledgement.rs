@@ -9,7 +9,6 @@ use crate::config::Settings;
 use crate::db::WriteConn;
 use crate::domain::event::EventData;
 use crate::error::{AppError, AppResult};
-use crate::tickets::change::{self, SYSTEM_ACTOR};
 use crate::tickets::view::TicketView;
 use askama::Template;
 
@@ -25,9 +24,9 @@ pub struct New<'a> {
 }
 
 /// Queues the acknowledgement, unless the customer's address has had
-/// `email.acknowledgements_per_hour` already (a loop or a flood), which is
-/// recorded instead.
-pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> AppResult<()> {
+/// `email.acknowledgements_per_hour` already (a loop or a flood). The event
+/// to record either way: the ticket's opening records it with its own.
+pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> AppResult<EventData> {
     let ticket = new.ticket;
     let to = &ticket.customer.email;
     let limit = i64::from(settings.email.acknowledgements_per_hour);
@@ -40,15 +39,10 @@ pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> App
         outbox::recent_acknowledgements(conn, to, now)?
     };
     if sent_recently >= limit {
-        return change::note(
-            conn,
-            &ticket.id,
-            SYSTEM_ACTOR,
-            &[EventData::AcknowledgementSuppressed {
-                to: to.clone(),
-                reason: "hourly limit reached".into(),
-            }],
-        );
+        return Ok(EventData::AcknowledgementSuppressed {
+            to: to.clone(),
+            reason: "hourly limit reached".into(),
+        });
     }
     let base = settings.server.public_base_url.trim_end_matches('/');
     let link = new
@@ -82,15 +76,10 @@ pub fn send(conn: &mut WriteConn<'_>, settings: &Settings, new: &New<'_>) -> App
             automatic: true,
         },
     )?;
-    change::note(
-        conn,
-        &ticket.id,
-        SYSTEM_ACTOR,
-        &[EventData::AcknowledgementSent {
-            outbox_id: queued.outbox_id,
-            to: to.clone(),
-        }],
-    )
+    Ok(EventData::AcknowledgementSent {
+        outbox_id: queued.outbox_id,
+        to: to.clone(),
+    })
 }
 
 #[derive(Template)]

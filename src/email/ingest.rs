@@ -25,7 +25,7 @@ use crate::db::{
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use crate::intake::{self, IntakeContext, MailDetails, Submission};
+use crate::intake::{self, AfterCreate, Created, IntakeContext, MailDetails, Submission};
 use crate::tickets::change::{self, SYSTEM_ACTOR};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -605,6 +605,24 @@ impl Pipeline<'_, '_, '_> {
             queue: self.queue_for(mail)?,
             language: None,
         };
+        let settings = self.settings;
+        let thread: Vec<String> = mail.message_id.iter().cloned().collect();
+        let acknowledge = (!automatic
+            && settings
+                .intake
+                .acknowledge_channels
+                .contains(&Channel::Email))
+        .then(|| {
+            move |conn: &mut WriteConn<'_>, created: &Created| {
+                let new = New {
+                    ticket: &created.ticket,
+                    new_customer: created.new_customer,
+                    access_token: created.access_token.as_deref(),
+                    thread: thread.clone(),
+                };
+                acknowledgement::send(conn, settings, &new).map(|event| vec![event])
+            }
+        });
         let created = intake::create_in_transaction(
             self.conn,
             &submission,
@@ -625,30 +643,11 @@ impl Pipeline<'_, '_, '_> {
                     refused_attachments: refused,
                     participants_not_added: not_added,
                 }],
-                after_create: None,
+                after_create: acknowledge.as_ref().map(|step| step as &AfterCreate<'_>),
             },
         )?;
-        let new_customer = created.new_customer;
         let ticket = created.ticket;
         self.add_participants(&ticket.id, &participants)?;
-        if !automatic
-            && self
-                .settings
-                .intake
-                .acknowledge_channels
-                .contains(&Channel::Email)
-        {
-            acknowledgement::send(
-                self.conn,
-                self.settings,
-                &New {
-                    ticket: &ticket,
-                    new_customer,
-                    access_token: created.access_token.as_deref(),
-                    thread: mail.message_id.iter().cloned().collect(),
-                },
-            )?;
-        }
         Ok(TicketLink {
             id: ticket.id,
             number: ticket.number,

@@ -2,9 +2,9 @@
 //! `/api/v1/tokens`. Each handler parses, calls the service, and answers.
 
 use super::auth::Caller;
-use super::parse_json;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, run_write, AppState};
+use super::{no_content, parse_json};
 use crate::auth::{self, IssuedToken, TokenView};
 use crate::directory::agents::{self, AgentInput, AgentView};
 use crate::directory::queues::{self, QueueInput, QueueView};
@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// path, types and the service module they call.
 macro_rules! crud_handlers {
     ($tag:literal, $path:literal, $item:literal, $service:ident, $input:ty, $view:ty,
-     $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident, $delete_status:ident) => {
+     $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident) => {
         #[utoipa::path(post, path = $path, tag = $tag, request_body = $input,
             responses((status = 201, body = $view), (status = 422, body = Problem)), security(("bearer" = [])))]
         #[post($path)]
@@ -76,26 +76,13 @@ macro_rules! crud_handlers {
         }
 
         #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = String, Path)),
-            responses((status = 204), (status = 200), (status = 409, body = Problem)), security(("bearer" = [])))]
+            responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
         #[delete($item)]
         async fn $delete(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-            let outcome = run_db(&state, move |conn| $service::$delete_fn(conn, &caller.0, &id)).await?;
-            Ok(deleted(HttpResponse::$delete_status(), outcome))
+            run_db(&state, move |conn| $service::$delete_fn(conn, &caller.0, &id).map(drop)).await?;
+            Ok(no_content())
         }
     };
-}
-
-/// Deleting answers 204; deactivating (agents) answers the changed record.
-fn deleted<T: serde::Serialize>(
-    mut builder: actix_web::HttpResponseBuilder,
-    outcome: T,
-) -> HttpResponse {
-    let value = serde_json::to_value(&outcome).unwrap_or_default();
-    if value.is_null() {
-        builder.finish()
-    } else {
-        builder.json(value)
-    }
 }
 
 crud_handlers!(
@@ -110,8 +97,7 @@ crud_handlers!(
     get_vendor,
     update_vendor,
     delete_vendor,
-    delete,
-    NoContent
+    delete
 );
 crud_handlers!(
     "queues",
@@ -125,8 +111,7 @@ crud_handlers!(
     get_queue,
     update_queue,
     delete_queue,
-    delete,
-    NoContent
+    delete
 );
 crud_handlers!(
     "agents",
@@ -140,8 +125,7 @@ crud_handlers!(
     get_agent,
     update_agent,
     deactivate_agent,
-    deactivate,
-    Ok
+    deactivate
 );
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,7 +171,7 @@ async fn list_tokens(state: web::Data<AppState>, caller: Caller) -> Result<HttpR
 
 /// Revoke a token at once; it stops working on the next request.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path)),
-    responses((status = 200, body = TokenView), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[delete("/api/v1/tokens/{id}")]
 async fn revoke_token(
     state: web::Data<AppState>,
@@ -195,6 +179,6 @@ async fn revoke_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.0.require(|r| r == Role::Admin)?;
-    let token = run_db(&state, move |conn| auth::revoke_token(conn, &id)).await?;
-    Ok(HttpResponse::Ok().json(token))
+    run_db(&state, move |conn| auth::revoke_token(conn, &id).map(drop)).await?;
+    Ok(no_content())
 }

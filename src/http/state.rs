@@ -80,6 +80,7 @@ pub fn acknowledgement(
                 thread: Vec::new(),
             },
         )
+        .map(|event| vec![event])
     }))
 }
 

@@ -7,8 +7,8 @@
 //! recomputation hook in here and nowhere else.
 
 use super::events;
-use crate::db::models::{Message, Ticket};
-use crate::db::schema::{messages, tickets};
+use crate::db::models::{Message, Ticket, TicketEvent};
+use crate::db::schema::{messages, ticket_events, tickets};
 use crate::db::{insert_ticket, WriteConn};
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::Status;
@@ -28,9 +28,17 @@ pub struct Change<'a> {
     pub events: Vec<EventData>,
 }
 
-/// Writes a new ticket with its first message and events.
-pub fn open(conn: &mut WriteConn<'_>, ticket: &mut Ticket, change: Change<'_>) -> AppResult<()> {
+/// Writes a new ticket with its first message and events. `then` runs once
+/// the ticket has its number (a channel's acknowledgement mail); the events
+/// it returns are recorded with the change's, in the same statement.
+pub fn open(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    mut change: Change<'_>,
+    then: impl FnOnce(&mut WriteConn<'_>, &Ticket) -> AppResult<Vec<EventData>>,
+) -> AppResult<()> {
     insert_ticket(conn, ticket)?;
+    change.events.extend(then(conn, ticket)?);
     write_messages_and_events(conn, &ticket.id, change)
 }
 
@@ -60,6 +68,26 @@ pub fn record(
         return Err(stale(expected_version + 1));
     }
     write_messages_and_events(conn, &ticket.id.clone(), change)
+}
+
+/// Writes history that was built rather than happening now (the demo's
+/// simulated months; an import of another help desk's history): the ticket
+/// as it ends up, and its messages and events with their own times and ids.
+/// Event rows come from typed payloads (`events::row`).
+pub fn import(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    messages: &[Message],
+    events: &[TicketEvent],
+) -> AppResult<()> {
+    insert_ticket(conn, ticket)?;
+    if !messages.is_empty() {
+        crate::insert_rows!(conn, messages::table, messages)?;
+    }
+    if !events.is_empty() {
+        crate::insert_rows!(conn, ticket_events::table, events)?;
+    }
+    Ok(())
 }
 
 /// Adds `message` to the ticket as it was read (locked) in this
