@@ -607,22 +607,21 @@ impl Pipeline<'_, '_, '_> {
         };
         let settings = self.settings;
         let thread: Vec<String> = mail.message_id.iter().cloned().collect();
-        let acknowledge = (!automatic
+        let wanted = !automatic
             && settings
                 .intake
                 .acknowledge_channels
-                .contains(&Channel::Email))
-        .then(|| {
-            move |conn: &mut WriteConn<'_>, created: &Created| {
-                let new = New {
-                    ticket: &created.ticket,
-                    new_customer: created.new_customer,
-                    access_token: created.access_token.as_deref(),
-                    thread: thread.clone(),
-                };
-                acknowledgement::send(conn, settings, &new).map(|event| vec![event])
-            }
-        });
+                .contains(&Channel::Email);
+        let step = move |conn: &mut WriteConn<'_>, created: &Created| {
+            let new = New {
+                ticket: &created.ticket,
+                new_customer: created.new_customer,
+                access_token: created.access_token.as_deref(),
+                thread: thread.clone(),
+            };
+            acknowledgement::send(conn, settings, &new).map(|event| vec![event])
+        };
+        let acknowledge = wanted.then_some(step);
         let created = intake::create_in_transaction(
             self.conn,
             &submission,
