@@ -433,3 +433,39 @@ async fn api_and_web_customers_get_the_acknowledgement_unless_their_channel_is_o
     assert!(outbox_to(&quiet, id, "acknowledgement").is_empty());
     assert_eq!(kinds(&quiet.events(id).await), ["created"]);
 }
+
+#[actix_web::test]
+async fn the_openapi_document_lists_every_event_kind() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = doc["components"]["schemas"]["EventData"].to_string();
+    for kind in [
+        "created",
+        "queue_changed",
+        "assigned",
+        "unassigned",
+        "status_changed",
+        "priority_changed",
+        "replied",
+        "note_added",
+        "customer_replied",
+        "email_received",
+        "acknowledgement_sent",
+        "acknowledgement_suppressed",
+        "delivery_failed",
+        "viewed",
+    ] {
+        assert!(
+            schema.contains(&format!("\"{kind}\"")),
+            "{kind} in {schema}"
+        );
+    }
+}
