@@ -3,8 +3,7 @@
 
 use crate::db::models::{Agent, ApiToken};
 use crate::db::schema::{agents, api_tokens};
-use crate::db::{write_statement, write_tx, DbConnection};
-use crate::db::{Conn, WriteConn};
+use crate::db::{write_statement, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use chrono::{NaiveDateTime, Utc};

@@ -7,8 +7,7 @@
 use crate::auth::Principal;
 use crate::db::models::AppSetting;
 use crate::db::schema::app_settings;
-use crate::db::Conn;
-use crate::db::{write_tx, DbConnection};
+use crate::db::{write_tx, Conn, DbConnection};
 use crate::domain::validate::Errors;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
