@@ -74,10 +74,6 @@ impl Application {
         &self.db
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// The address it serves on (the real port when bound to port 0).
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()

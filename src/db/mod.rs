@@ -92,10 +92,6 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// Now, on the app's clock, as the database stores it.
     pub fn now(&self) -> chrono::NaiveDateTime {
         self.clock.now_naive()

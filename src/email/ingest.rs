@@ -743,32 +743,20 @@ impl Pipeline<'_, '_, '_> {
         if !refused.is_empty() {
             tracing::warn!(ticket = %ticket.id, ?refused, "attachments of an agent's emailed reply were refused");
         }
-        let body = if mail.text.is_empty() {
-            "(empty message)".to_string()
-        } else {
-            mail.text.clone()
-        };
-        let details = mail_details(mail);
         let message = Message {
-            id: self.conn.new_id(),
-            ticket_id: ticket.id.clone(),
             author_kind: AuthorKind::Agent.as_str().into(),
             author_agent_id: Some(agent.id.clone()),
-            author_customer_id: None,
-            public: true,
-            channel: Channel::Email.as_str().into(),
-            body_text: body.clone(),
-            body_html: details.body_html,
-            email_message_id: details.message_id,
-            email_in_reply_to: details.in_reply_to,
-            email_references: details.references,
-            created_at: self.now,
-            automatic: false,
+            ..self.message_from(&ticket, mail)
         };
-        let message_id = message.id.clone();
-        compose::agent_reply(self.conn, self.settings, &ticket, customer, &body)?;
+        compose::agent_reply(
+            self.conn,
+            self.settings,
+            &ticket,
+            customer,
+            &message.body_text,
+        )?;
         let mut events = vec![EventData::Replied {
-            message_id: message_id.clone(),
+            message_id: message.id.clone(),
             channel: Channel::Email,
         }];
         let status: Status = ticket.status.parse().map_err(AppError::Internal)?;
@@ -781,8 +769,48 @@ impl Pipeline<'_, '_, '_> {
             ));
         }
         let actor = format!("agent:{}", agent.id);
-        change::add_message(self.conn, &mut ticket, &actor, message, events)?;
-        attachments::store(self.conn, &message_id, &uploads)?;
+        self.add_mail_message(ticket, &actor, message, events, &uploads)
+    }
+
+    /// A public message of `ticket` from this mail, by its customer until
+    /// the caller says otherwise.
+    fn message_from(&self, ticket: &Ticket, mail: &ParsedMail) -> Message {
+        let details = mail_details(mail);
+        Message {
+            id: self.conn.new_id(),
+            ticket_id: ticket.id.clone(),
+            author_kind: AuthorKind::Customer.as_str().into(),
+            author_agent_id: None,
+            author_customer_id: None,
+            public: true,
+            channel: Channel::Email.as_str().into(),
+            body_text: if mail.text.is_empty() {
+                "(empty message)".into()
+            } else {
+                mail.text.clone()
+            },
+            body_html: details.body_html,
+            email_message_id: details.message_id,
+            email_in_reply_to: details.in_reply_to,
+            email_references: details.references,
+            created_at: self.now,
+            automatic: false,
+        }
+    }
+
+    /// Records the message and its events on the (locked) ticket, then its
+    /// attachments.
+    fn add_mail_message(
+        &mut self,
+        mut ticket: Ticket,
+        actor: &str,
+        message: Message,
+        events: Vec<EventData>,
+        uploads: &[Upload],
+    ) -> AppResult<TicketLink> {
+        let message_id = message.id.clone();
+        change::add_message(self.conn, &mut ticket, actor, message, events)?;
+        attachments::store(self.conn, &message_id, uploads)?;
         Ok(TicketLink {
             id: ticket.id,
             number: ticket.number,
@@ -831,30 +859,13 @@ impl Pipeline<'_, '_, '_> {
         let joining = self.joining(found, sender, mail, rule)?;
         self.add_participants(&ticket.id, &joining)?;
         let (uploads, refused) = self.accepted_attachments(mail);
-        let details = mail_details(mail);
         let message = Message {
-            id: self.conn.new_id(),
-            ticket_id: ticket.id.clone(),
-            author_kind: AuthorKind::Customer.as_str().into(),
-            author_agent_id: None,
             author_customer_id: Some(author.id.clone()),
-            public: true,
-            channel: Channel::Email.as_str().into(),
-            body_text: if mail.text.is_empty() {
-                "(empty message)".into()
-            } else {
-                mail.text.clone()
-            },
-            body_html: details.body_html,
-            email_message_id: details.message_id,
-            email_in_reply_to: details.in_reply_to,
-            email_references: details.references,
-            created_at: self.now,
             automatic,
+            ..self.message_from(&ticket, mail)
         };
-        let message_id = message.id.clone();
         let mut events = vec![EventData::CustomerReplied {
-            message_id: message_id.clone(),
+            message_id: message.id.clone(),
             channel: Channel::Email,
             automatic,
             threaded_by: Some(rule),
@@ -871,12 +882,7 @@ impl Pipeline<'_, '_, '_> {
             ));
         }
         let actor = format!("customer:{}", author.id);
-        change::add_message(self.conn, &mut ticket, &actor, message, events)?;
-        attachments::store(self.conn, &message_id, &uploads)?;
-        Ok(TicketLink {
-            id: ticket.id,
-            number: ticket.number,
-        })
+        self.add_mail_message(ticket, &actor, message, events, &uploads)
     }
 }
 

@@ -193,6 +193,27 @@ impl TestApp {
         write_tx(&mut self.db.get().unwrap(), work).expect("the write commits")
     }
 
+    /// The signed reply address of ticket `number` (what its mail's Reply-To says).
+    pub fn reply_address(&self, number: i64) -> String {
+        self.write(|w| relay::email::ingest::reply_addresses(w, &self.settings))
+            .for_ticket(number)
+    }
+
+    /// PATCHes a ticket (id or number) as admin with its current ETag,
+    /// expecting 200: the answer.
+    pub async fn patch_ticket(&self, ticket: impl std::fmt::Display, body: Value) -> Value {
+        let path = format!("/api/v1/tickets/{ticket}");
+        let current = self.read(&path).await;
+        let resp = self
+            .patch(&path, &self.admin)
+            .header("If-Match", format!("\"{}\"", current["version"]))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 200).await
+    }
+
     /// How many tickets the database holds, whoever may see them.
     pub fn ticket_count(&self) -> i64 {
         use diesel::{QueryDsl, RunQueryDsl};
@@ -278,16 +299,7 @@ impl TestApp {
 
     /// Moves a ticket (id or number) to `status` as admin, with its current ETag.
     pub async fn set_status(&self, ticket: impl std::fmt::Display, status: &str) -> Value {
-        let path = format!("/api/v1/tickets/{ticket}");
-        let current = self.read(&path).await;
-        let resp = self
-            .patch(&path, &self.admin)
-            .header("If-Match", format!("\"{}\"", current["version"]))
-            .json(&json!({ "status": status }))
-            .send()
-            .await
-            .unwrap();
-        expect_json(resp, 200).await
+        self.patch_ticket(ticket, json!({ "status": status })).await
     }
 
     /// Creates a ticket through the API as `token` (admin by default) and returns it.

@@ -64,11 +64,6 @@ fn acknowledgements_to(app: &TestApp, email: &str) -> i64 {
         .unwrap()
 }
 
-fn reply_address(app: &TestApp, number: i64) -> String {
-    app.write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
-        .for_ticket(number)
-}
-
 const OUTLOOK_ID: &str =
     "AM0PR08MB5380C1D2E3F4A5B6C7D8E9F0A1B2C3D4@AM0PR08MB5380.eurprd08.prod.outlook.com";
 
@@ -149,7 +144,7 @@ async fn replies_thread_by_references_reply_address_and_subject_token() {
 
     // References stripped, but the per-ticket reply address survived.
     let mut fill2 = fill.clone();
-    fill2.push(("REPLY_TO", reply_address(&app, number.as_i64().unwrap())));
+    fill2.push(("REPLY_TO", app.reply_address(number.as_i64().unwrap())));
     let stripped = deliver_expecting(
         &app,
         fixture("stripped_references_reply.eml", &fill2),
@@ -199,7 +194,9 @@ async fn replies_thread_by_references_reply_address_and_subject_token() {
 async fn a_forged_reply_address_does_not_thread() {
     let app = TestApp::spawn().await;
     let (number, id, _) = open_outlook_ticket(&app).await;
-    let forged = reply_address(&app, number.as_i64().unwrap()).replace("-", "-0");
+    let forged = app
+        .reply_address(number.as_i64().unwrap())
+        .replace("-", "-0");
     let result = deliver_expecting(
         &app,
         fixture("stripped_references_reply.eml", &[("REPLY_TO", forged)]),
@@ -284,7 +281,7 @@ async fn auto_replies_never_loop_or_reopen() {
 
     // An out-of-office answer to our acknowledgement, ten times over.
     let mut fill = thread_fill(&number, &ack);
-    fill.push(("REPLY_TO", reply_address(&app, number.as_i64().unwrap())));
+    fill.push(("REPLY_TO", app.reply_address(number.as_i64().unwrap())));
     for seq in 0..10 {
         let mut f = fill.clone();
         f.push(("SEQ", seq.to_string()));

@@ -35,19 +35,6 @@ fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
 
-async fn patch(app: &TestApp, ticket: &Value, body: Value) -> Value {
-    let path = format!("/api/v1/tickets/{}", ticket["id"].as_str().unwrap());
-    let current = app.read(&path).await;
-    let resp = app
-        .patch(&path, &app.admin)
-        .header("If-Match", format!("\"{}\"", current["version"]))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    expect_json(resp, 200).await
-}
-
 #[actix_web::test]
 async fn every_api_change_records_its_typed_event() {
     let app = TestApp::spawn().await;
@@ -59,10 +46,10 @@ async fn every_api_change_records_its_typed_event() {
         .await;
     let id = ticket["id"].as_str().unwrap();
 
-    patch(&app, &ticket, json!({"assignee": alpha.agent_id})).await;
-    patch(
-        &app,
-        &ticket,
+    app.patch_ticket(id, json!({"assignee": alpha.agent_id}))
+        .await;
+    app.patch_ticket(
+        id,
         json!({"priority": "urgent", "subject": "Printer on fire", "tags": ["hardware"],
             "custom_fields": {"order": "A-1"}, "language": "de"}),
     )
@@ -81,8 +68,8 @@ async fn every_api_change_records_its_typed_event() {
         .await
         .unwrap();
     expect_json(note, 201).await;
-    patch(&app, &ticket, json!({"queue": beta.queue_id})).await;
-    patch(&app, &ticket, json!({"status": "pending"})).await;
+    app.patch_ticket(id, json!({"queue": beta.queue_id})).await;
+    app.patch_ticket(id, json!({"status": "pending"})).await;
 
     let events = app.events(id).await;
     assert_eq!(
@@ -304,9 +291,7 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
         .await;
     let id = ticket["id"].as_str().unwrap();
     let number = ticket["number"].as_i64().unwrap();
-    let reply_to = app
-        .write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
-        .for_ticket(number);
+    let reply_to = app.reply_address(number);
     let agent_mail = |message_id: &str| {
         format!(
             "From: agent@alpha.example\r\nTo: {reply_to}\r\nSubject: Re: Invoice twice\r\nMessage-ID: <{message_id}>\r\n\r\nThe refund is on its way.\r\n"
@@ -350,9 +335,7 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
         .create_ticket(json!({"subject": "Other", "body": "x",
             "queue": beta.queue_slug, "customer": {"email": "olek@contoso.pl"}}))
         .await;
-    let theirs_reply_to = app
-        .write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
-        .for_ticket(theirs["number"].as_i64().unwrap());
+    let theirs_reply_to = app.reply_address(theirs["number"].as_i64().unwrap());
     app.deliver_mail(
         format!(
             "From: agent@alpha.example\r\nTo: {theirs_reply_to}\r\nSubject: Re: Other\r\nMessage-ID: <agent-3@alpha.example>\r\n\r\nWrong ticket?\r\n"
@@ -417,9 +400,7 @@ async fn api_and_web_customers_get_the_acknowledgement_unless_their_channel_is_o
     let number = ticket["number"].as_i64().unwrap();
     assert!(subject.contains(&format!("[#{number}]")), "{subject}");
     assert!(body.contains(&format!("{}/t/rly_", app.base)), "{body}");
-    let expected_reply_to = app
-        .write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
-        .for_ticket(number);
+    let expected_reply_to = app.reply_address(number);
     assert_eq!(reply_to.as_deref(), Some(expected_reply_to.as_str()));
 
     let quiet = TestApp::spawn_with(|s| {

@@ -94,11 +94,6 @@ async fn retry(app: &TestApp, id: &str) -> reqwest::Response {
         .unwrap()
 }
 
-fn reply_address(app: &TestApp, number: i64) -> String {
-    app.write(|w| relay::email::ingest::reply_addresses(w, &app.settings))
-        .for_ticket(number)
-}
-
 /// Seconds from now until `at` (negative when past).
 fn seconds_until(at: NaiveDateTime) -> i64 {
     (at - relay::clock::Clock::system().now_naive()).num_seconds()
@@ -143,7 +138,7 @@ async fn the_acknowledgement_reaches_the_smtp_server_with_its_headers() {
         .contains(&format!("<{OUTLOOK_ID}>")));
     assert_eq!(
         ack.addresses("Reply-To"),
-        [reply_address(&app, number)],
+        [app.reply_address(number)],
         "answers go to the per-ticket address"
     );
     assert_eq!(ack.addresses("From"), ["support@relay.localhost"]);
@@ -236,7 +231,7 @@ async fn an_agent_reply_mails_customer_and_participants_and_their_answer_threads
     assert_eq!(rcpt, ["jan.nowak@contoso.pl", "marta.kowalska@contoso.pl"]);
     assert_eq!(mail.addresses("To"), ["marta.kowalska@contoso.pl"]);
     assert_eq!(mail.addresses("Cc"), ["jan.nowak@contoso.pl"]);
-    assert_eq!(mail.addresses("Reply-To"), [reply_address(&app, number)]);
+    assert_eq!(mail.addresses("Reply-To"), [app.reply_address(number)]);
     assert_eq!(mail.header("Auto-Submitted"), None, "a person wrote this");
     assert_eq!(
         mail.header("In-Reply-To").as_deref(),
