@@ -40,6 +40,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod calendar;
 pub mod event;
 pub mod outbox;
 pub mod role;
