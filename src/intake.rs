@@ -505,6 +505,8 @@ pub fn create_in_transaction(
         updated_at: now,
         solved_at: None,
         closed_at: None,
+        sla_policy_id: None,
+        queued_at: None,
     };
     let message = Message {
         id: conn.new_id(),

@@ -21,6 +21,7 @@ pub struct Vendor {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = queues)]
+#[diesel(treat_none_as_null = true)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct Queue {
     pub id: String,
@@ -30,6 +31,10 @@ pub struct Queue {
     pub assignment_strategy: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub coverage_calendar_id: Option<String>,
+    pub overflow_queue_id: Option<String>,
+    pub overflow_minutes: Option<i32>,
+    pub skill_matching: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -47,6 +52,8 @@ pub struct Agent {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub shift_calendar_id: Option<String>,
+    pub available: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -99,6 +106,8 @@ pub struct Ticket {
     pub updated_at: NaiveDateTime,
     pub solved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    pub sla_policy_id: Option<String>,
+    pub queued_at: Option<NaiveDateTime>,
 }
 
 /// The mutable part of a ticket, written back as a whole on every change.
@@ -118,6 +127,8 @@ pub struct TicketChanges {
     pub updated_at: NaiveDateTime,
     pub solved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    pub sla_policy_id: Option<String>,
+    pub queued_at: Option<NaiveDateTime>,
 }
 
 impl Ticket {
@@ -135,6 +146,8 @@ impl Ticket {
             updated_at: self.updated_at,
             solved_at: self.solved_at,
             closed_at: self.closed_at,
+            sla_policy_id: self.sla_policy_id.clone(),
+            queued_at: self.queued_at,
         }
     }
 }
@@ -306,5 +319,50 @@ pub struct AppSecret {
 pub struct AppSetting {
     pub name: String,
     pub value: String,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = calendars)]
+#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct CalendarRow {
+    pub id: String,
+    pub vendor_id: Option<String>,
+    pub name: String,
+    pub timezone: String,
+    /// JSON list of `{day, start, end}`.
+    pub weekly: String,
+    /// JSON list of `YYYY-MM-DD`.
+    pub holidays: String,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = calendar_versions)]
+pub struct CalendarVersion {
+    pub calendar_id: String,
+    pub version: i32,
+    /// JSON of `domain::calendar::Definition`.
+    pub definition: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = routing_rules)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct RoutingRuleRow {
+    pub id: String,
+    pub name: String,
+    pub position: i32,
+    pub enabled: bool,
+    pub stop: bool,
+    /// JSON `{"all": [...], "any": [...]}`.
+    pub conditions: String,
+    /// JSON list of actions.
+    pub actions: String,
+    pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

@@ -23,6 +23,10 @@ diesel::table! {
         assignment_strategy -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        coverage_calendar_id -> Nullable<Text>,
+        overflow_queue_id -> Nullable<Text>,
+        overflow_minutes -> Nullable<Integer>,
+        skill_matching -> Bool,
     }
 }
 
@@ -38,6 +42,8 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        shift_calendar_id -> Nullable<Text>,
+        available -> Bool,
     }
 }
 
@@ -85,6 +91,8 @@ diesel::table! {
         updated_at -> Timestamp,
         solved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        sla_policy_id -> Nullable<Text>,
+        queued_at -> Nullable<Timestamp>,
     }
 }
 
@@ -179,6 +187,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     imap_positions,
     app_secrets,
     app_settings,
+    calendars,
+    calendar_versions,
+    routing_rules,
+    routing_rule_set,
+    queue_rotations,
 );
 
 diesel::table! {
@@ -265,6 +278,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendars (id) {
+        id -> Text,
+        vendor_id -> Nullable<Text>,
+        name -> Text,
+        timezone -> Text,
+        weekly -> Text,
+        holidays -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_versions (calendar_id, version) {
+        calendar_id -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    routing_rules (id) {
+        id -> Text,
+        name -> Text,
+        position -> Integer,
+        enabled -> Bool,
+        stop -> Bool,
+        conditions -> Text,
+        actions -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    routing_rule_set (id) {
+        id -> Integer,
+        version -> BigInt,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queue_rotations (queue_id) {
+        queue_id -> Text,
+        last_agent_id -> Nullable<Text>,
+        turns -> BigInt,
+    }
+}
+
+diesel::joinable!(calendar_versions -> calendars (calendar_id));
+diesel::joinable!(queue_rotations -> queues (queue_id));
 diesel::joinable!(inbound_messages -> tickets (ticket_id));
 diesel::joinable!(ticket_participants -> tickets (ticket_id));
 diesel::joinable!(outbox -> tickets (ticket_id));

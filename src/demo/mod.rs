@@ -121,6 +121,7 @@ fn create_organisation(
                     name: Some(queue.name.into()),
                     vendor_id: Some(vendor.id.clone()),
                     assignment_strategy: Some(queue.strategy.into()),
+                    ..Default::default()
                 },
             )?;
             queue_ids.push(view.id);
@@ -138,6 +139,7 @@ fn create_organisation(
                     skills: Some(strings(person.skills)),
                     capacity: Some(person.capacity),
                     active: Some(!person.left),
+                    ..Default::default()
                 },
             )?;
             staff.push(Staff {
@@ -162,6 +164,7 @@ fn create_organisation(
             skills: Some(strings(&["vendor-management", "reporting"])),
             capacity: Some(0),
             active: Some(true),
+            ..Default::default()
         },
     )?;
     // The organisation predates the tickets; the agent who left did so ten

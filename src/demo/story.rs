@@ -572,6 +572,8 @@ pub fn plan_ticket(
         updated_at: created,
         solved_at: None,
         closed_at: None,
+        sla_policy_id: None,
+        queued_at: None,
     };
     let mut story = Story {
         set,
@@ -651,6 +653,8 @@ pub fn plan_unrouted(
             updated_at: created,
             solved_at: None,
             closed_at: None,
+            sla_policy_id: None,
+            queued_at: None,
         },
         access_token,
         customer: customer_index,

@@ -27,6 +27,11 @@ pub struct AgentInput {
     /// Most open tickets this agent holds at once.
     pub capacity: Option<i32>,
     pub active: Option<bool>,
+    /// The calendar of the agent's shifts (a lead may give only their
+    /// vendor's calendars); `null`: always on shift.
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Option<String>)]
+    pub shift_calendar_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -39,6 +44,9 @@ pub struct AgentView {
     pub skills: Vec<String>,
     pub capacity: i32,
     pub active: bool,
+    pub shift_calendar_id: Option<String>,
+    /// Whether the agent takes pushed work now (`PUT /agents/me/availability`).
+    pub available: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,6 +64,8 @@ impl TryFrom<Agent> for AgentView {
             vendor_id: a.vendor_id,
             capacity: a.capacity,
             active: a.active,
+            shift_calendar_id: a.shift_calendar_id,
+            available: a.available,
             created_at: a.created_at.and_utc(),
             updated_at: a.updated_at.and_utc(),
         })
@@ -116,6 +126,12 @@ fn apply(
     if let Some(active) = input.active {
         agent.active = active;
     }
+    if let Some(calendar) = &input.shift_calendar_id {
+        if let Some(id) = calendar {
+            super::calendars::check_attachable(conn, caller, id, &mut errors, "shift_calendar_id")?;
+        }
+        agent.shift_calendar_id = calendar.clone();
+    }
     let role: Option<Role> = agent.role.parse().ok();
     if role.is_some_and(Role::is_vendor_scoped) && agent.vendor_id.is_none() {
         errors.add("vendor_id", "is required for agents and leads");
@@ -165,6 +181,8 @@ pub fn create(
             active: true,
             created_at: at,
             updated_at: at,
+            shift_calendar_id: None,
+            available: true,
         };
         apply(conn, caller, &mut agent, input)?;
         ensure_may_manage(caller, &agent)?;

@@ -1,7 +1,9 @@
 //! The organisation: vendors, their queues and their agents.
 
 pub mod agents;
+pub mod calendars;
 pub mod queues;
+pub mod routing_version;
 pub mod vendors;
 
 use crate::auth::Principal;

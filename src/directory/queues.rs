@@ -25,6 +25,21 @@ pub struct QueueInput {
     pub vendor_id: Option<String>,
     /// `pull` (default), `round_robin` or `least_loaded`.
     pub assignment_strategy: Option<String>,
+    /// When the queue is staffed (follow-the-sun, coverage); `null`: always.
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Option<String>)]
+    pub coverage_calendar_id: Option<Option<String>>,
+    /// Where tickets no one took within `overflow_minutes` go (id or slug,
+    /// possibly another vendor's queue); `null`: they stay.
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Option<String>)]
+    pub overflow_queue: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Option<i32>)]
+    pub overflow_minutes: Option<Option<i32>>,
+    /// Push tickets only to agents whose skills include the ticket's
+    /// language and tags.
+    pub skill_matching: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -34,6 +49,10 @@ pub struct QueueView {
     pub name: String,
     pub vendor_id: String,
     pub assignment_strategy: String,
+    pub coverage_calendar_id: Option<String>,
+    pub overflow_queue_id: Option<String>,
+    pub overflow_minutes: Option<i32>,
+    pub skill_matching: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,6 +65,10 @@ impl From<Queue> for QueueView {
             name: q.name,
             vendor_id: q.vendor_id,
             assignment_strategy: q.assignment_strategy,
+            coverage_calendar_id: q.coverage_calendar_id,
+            overflow_queue_id: q.overflow_queue_id,
+            overflow_minutes: q.overflow_minutes,
+            skill_matching: q.skill_matching,
             created_at: q.created_at.and_utc(),
             updated_at: q.updated_at.and_utc(),
         }
@@ -103,6 +126,49 @@ fn apply(
         }
         queue.assignment_strategy = strategy.clone();
     }
+    if let Some(calendar) = &input.coverage_calendar_id {
+        if let Some(id) = calendar {
+            super::calendars::check_attachable(
+                conn,
+                caller,
+                id,
+                &mut errors,
+                "coverage_calendar_id",
+            )?;
+        }
+        queue.coverage_calendar_id = calendar.clone();
+    }
+    if let Some(overflow) = &input.overflow_queue {
+        queue.overflow_queue_id = match overflow {
+            None => None,
+            Some(reference) => match find(conn, reference)? {
+                Some(target) if target.id == queue.id => {
+                    errors.add("overflow_queue", "a queue cannot overflow into itself");
+                    None
+                }
+                Some(target) => Some(target.id),
+                None => {
+                    errors.add("overflow_queue", format!("no queue '{reference}'"));
+                    None
+                }
+            },
+        };
+    }
+    if let Some(minutes) = input.overflow_minutes {
+        if minutes.is_some_and(|m| !(1..=60 * 24 * 30).contains(&m)) {
+            errors.add("overflow_minutes", "must be between 1 and 43200 (30 days)");
+        }
+        queue.overflow_minutes = minutes;
+    }
+    if queue.overflow_queue_id.is_some() != queue.overflow_minutes.is_some() {
+        errors.add(
+            "overflow_minutes",
+            "overflow_queue and overflow_minutes are set together",
+        );
+    }
+    if let Some(matching) = input.skill_matching {
+        queue.skill_matching = matching;
+    }
     errors.finish().map_err(AppError::from)
 }
 
@@ -135,24 +201,32 @@ pub fn create(
             assignment_strategy: "pull".into(),
             created_at: at,
             updated_at: at,
+            coverage_calendar_id: None,
+            overflow_queue_id: None,
+            overflow_minutes: None,
+            skill_matching: false,
         };
         apply(conn, caller, &mut queue, input)?;
         diesel::insert_into(queues::table)
             .values(&queue)
             .execute(&mut **conn)
             .map_err(duplicate_slug)?;
+        super::routing_version::bump(conn)?;
         Ok(queue.into())
     }
 }
 
 /// By id or slug.
-fn load(conn: &mut DbConnection, reference: &str) -> AppResult<Queue> {
-    queues::table
+pub fn find(conn: &mut DbConnection, reference: &str) -> AppResult<Option<Queue>> {
+    Ok(queues::table
         .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
         .select(Queue::as_select())
         .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("queue"))
+        .optional()?)
+}
+
+fn load(conn: &mut DbConnection, reference: &str) -> AppResult<Queue> {
+    find(conn, reference)?.ok_or_else(|| AppError::not_found("queue"))
 }
 
 pub fn get(conn: &mut DbConnection, caller: &Principal, reference: &str) -> AppResult<QueueView> {
@@ -189,6 +263,7 @@ pub fn update(
             .set(&queue)
             .execute(&mut **conn)
             .map_err(duplicate_slug)?;
+        super::routing_version::bump(conn)?;
         Ok(queue.into())
     })
 }
@@ -208,7 +283,7 @@ pub fn delete(conn: &mut Conn, caller: &Principal, reference: &str) -> AppResult
             )));
         }
         diesel::delete(queues::table.find(&queue.id)).execute(&mut **conn)?;
-        Ok(())
+        super::routing_version::bump(conn)
     })
 }
 

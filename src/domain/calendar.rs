@@ -104,7 +104,10 @@ impl Definition {
         if zone.is_none() {
             errors.add(
                 "timezone",
-                format!("'{}' is not an IANA time zone such as Europe/Berlin", self.timezone),
+                format!(
+                    "'{}' is not an IANA time zone such as Europe/Berlin",
+                    self.timezone
+                ),
             );
         }
         let weekly = self.validate_weekly(errors);
@@ -125,13 +128,19 @@ impl Definition {
     fn validate_weekly(&self, errors: &mut Errors) -> [Vec<DayInterval>; 7] {
         let mut weekly: [Vec<(DayInterval, usize)>; 7] = Default::default();
         if self.weekly.len() > MAX_WEEKLY_INTERVALS {
-            errors.add("weekly", format!("at most {MAX_WEEKLY_INTERVALS} intervals"));
+            errors.add(
+                "weekly",
+                format!("at most {MAX_WEEKLY_INTERVALS} intervals"),
+            );
         }
         for (index, interval) in self.weekly.iter().enumerate() {
             let field = |name: &str| format!("weekly[{index}].{name}");
             let day = DAY_NAMES.iter().position(|d| *d == interval.day);
             if day.is_none() {
-                errors.add(&field("day"), "must be one of mon, tue, wed, thu, fri, sat, sun");
+                errors.add(
+                    &field("day"),
+                    "must be one of mon, tue, wed, thu, fri, sat, sun",
+                );
             }
             let start = parse_clock(&interval.start, false);
             if start.is_none() {
@@ -341,6 +350,59 @@ impl Iterator for OpenIntervals<'_> {
     }
 }
 
+/// What an iCalendar holiday feed holds for a calendar.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HolidayFeed {
+    /// Every date an all-day event covers (a three-day event gives three).
+    pub dates: BTreeSet<NaiveDate>,
+    /// Events that are not all-day (a meeting, a half day), not imported.
+    pub timed_events: usize,
+    /// Events with a recurrence rule, imported as their first occurrence
+    /// only: national feeds list each year's dates, and a rule would need
+    /// an end to be expanded.
+    pub recurring_events: usize,
+}
+
+/// Reads the all-day events of an iCalendar file (RFC 5545) as holidays.
+/// The error says why the text is not an iCalendar file.
+pub fn holidays_from_icalendar(text: &str) -> Result<HolidayFeed, String> {
+    use icalendar::{Component, DatePerhapsTime};
+    if !text
+        .trim_start()
+        .to_ascii_uppercase()
+        .starts_with("BEGIN:VCALENDAR")
+    {
+        return Err("an iCalendar file starts with BEGIN:VCALENDAR".into());
+    }
+    let calendar: icalendar::Calendar = text
+        .parse()
+        .map_err(|e: String| format!("not a valid iCalendar file: {}", e.trim()))?;
+    let mut feed = HolidayFeed::default();
+    for event in calendar.components.iter().filter_map(|c| c.as_event()) {
+        let (Some(DatePerhapsTime::Date(first)), end) = (event.get_start(), event.get_end()) else {
+            feed.timed_events += 1;
+            continue;
+        };
+        if event.property_value("RRULE").is_some() {
+            feed.recurring_events += 1;
+        }
+        // DTEND of an all-day event is exclusive; without one it is one day.
+        let last = match end {
+            Some(DatePerhapsTime::Date(end)) if end > first => end.pred_opt().unwrap_or(first),
+            _ => first,
+        };
+        let mut date = first;
+        while date <= last && feed.dates.len() <= MAX_HOLIDAYS {
+            feed.dates.insert(date);
+            date = date.succ_opt().unwrap_or(NaiveDate::MAX);
+            if date == NaiveDate::MAX {
+                break;
+            }
+        }
+    }
+    Ok(feed)
+}
+
 /// The weekday names clients write, Monday first.
 pub fn day_name(day: Weekday) -> &'static str {
     DAY_NAMES[day.num_days_from_monday() as usize]
@@ -376,11 +438,16 @@ mod tests {
     }
 
     fn weekdays(start: &str, end: &str) -> Vec<WeeklyInterval> {
-        DAY_NAMES[..5].iter().map(|d| interval(d, start, end)).collect()
+        DAY_NAMES[..5]
+            .iter()
+            .map(|d| interval(d, start, end))
+            .collect()
     }
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn errors_of(definition: Definition) -> Vec<(String, String)> {
@@ -401,11 +468,24 @@ mod tests {
 
     #[test]
     fn a_whole_day_is_23_or_25_hours_when_the_clocks_change() {
-        let new_york = calendar("America/New_York", vec![interval("sun", "00:00", "24:00")], &[]);
-        let spring = new_york.open_intervals(at("2026-03-08T12:00:00Z")).next().unwrap();
-        assert_eq!(spring, (at("2026-03-08T05:00:00Z"), at("2026-03-09T04:00:00Z")));
+        let new_york = calendar(
+            "America/New_York",
+            vec![interval("sun", "00:00", "24:00")],
+            &[],
+        );
+        let spring = new_york
+            .open_intervals(at("2026-03-08T12:00:00Z"))
+            .next()
+            .unwrap();
+        assert_eq!(
+            spring,
+            (at("2026-03-08T05:00:00Z"), at("2026-03-09T04:00:00Z"))
+        );
         assert_eq!(spring.1 - spring.0, Duration::hours(23));
-        let autumn = new_york.open_intervals(at("2026-11-01T12:00:00Z")).next().unwrap();
+        let autumn = new_york
+            .open_intervals(at("2026-11-01T12:00:00Z"))
+            .next()
+            .unwrap();
         assert_eq!(autumn.1 - autumn.0, Duration::hours(25));
     }
 
@@ -413,28 +493,52 @@ mod tests {
     fn lord_howe_shifts_by_half_an_hour() {
         // Lord Howe moves from +10:30 to +11:00 at 02:00 on 2026-10-04.
         let lord_howe = calendar("Australia/Lord_Howe", every_day("00:00", "24:00"), &[]);
-        let day = lord_howe.date_intervals("2026-10-04".parse().unwrap()).next().unwrap();
+        let day = lord_howe
+            .date_intervals("2026-10-04".parse().unwrap())
+            .next()
+            .unwrap();
         assert_eq!(day.1 - day.0, Duration::minutes(23 * 60 + 30));
     }
 
     #[test]
     fn a_time_the_zone_skips_means_the_first_instant_after_the_gap() {
         // New York skips 02:00–03:00 on 2026-03-08: 02:30 means 03:00 EDT.
-        let new_york = calendar("America/New_York", vec![interval("sun", "02:30", "04:00")], &[]);
-        let (start, end) = new_york.open_intervals(at("2026-03-08T00:00:00Z")).next().unwrap();
+        let new_york = calendar(
+            "America/New_York",
+            vec![interval("sun", "02:30", "04:00")],
+            &[],
+        );
+        let (start, end) = new_york
+            .open_intervals(at("2026-03-08T00:00:00Z"))
+            .next()
+            .unwrap();
         assert_eq!(start, at("2026-03-08T07:00:00Z"));
         assert_eq!(end, at("2026-03-08T08:00:00Z"));
         // An interval entirely inside the gap is never open.
-        let gap = calendar("America/New_York", vec![interval("sun", "02:00", "02:59")], &[]);
-        let next = gap.open_intervals(at("2026-03-08T00:00:00Z")).next().unwrap();
+        let gap = calendar(
+            "America/New_York",
+            vec![interval("sun", "02:00", "02:59")],
+            &[],
+        );
+        let next = gap
+            .open_intervals(at("2026-03-08T00:00:00Z"))
+            .next()
+            .unwrap();
         assert_eq!(next.0, at("2026-03-15T06:00:00Z"));
     }
 
     #[test]
     fn a_repeated_time_means_its_first_occurrence() {
         // New York repeats 01:00–02:00 on 2026-11-01 (EDT, then EST).
-        let new_york = calendar("America/New_York", vec![interval("sun", "01:00", "02:00")], &[]);
-        let (start, end) = new_york.open_intervals(at("2026-11-01T00:00:00Z")).next().unwrap();
+        let new_york = calendar(
+            "America/New_York",
+            vec![interval("sun", "01:00", "02:00")],
+            &[],
+        );
+        let (start, end) = new_york
+            .open_intervals(at("2026-11-01T00:00:00Z"))
+            .next()
+            .unwrap();
         assert_eq!(start, at("2026-11-01T05:00:00Z"));
         assert_eq!(end, at("2026-11-01T07:00:00Z"));
     }
@@ -443,36 +547,61 @@ mod tests {
     fn open_and_next_change_follow_the_pattern() {
         let manila = calendar(
             "Asia/Manila",
-            vec![interval("mon", "08:00", "12:00"), interval("mon", "13:00", "17:00")],
+            vec![
+                interval("mon", "08:00", "12:00"),
+                interval("mon", "13:00", "17:00"),
+            ],
             &[],
         );
         // Monday 2026-12-07 09:00 in Manila is 01:00 UTC.
         assert!(manila.is_open(at("2026-12-07T01:00:00Z")));
-        assert_eq!(manila.next_change(at("2026-12-07T01:00:00Z")), Some(at("2026-12-07T04:00:00Z")));
+        assert_eq!(
+            manila.next_change(at("2026-12-07T01:00:00Z")),
+            Some(at("2026-12-07T04:00:00Z"))
+        );
         // Lunch.
         assert!(!manila.is_open(at("2026-12-07T04:00:00Z")));
-        assert_eq!(manila.next_change(at("2026-12-07T04:00:00Z")), Some(at("2026-12-07T05:00:00Z")));
+        assert_eq!(
+            manila.next_change(at("2026-12-07T04:00:00Z")),
+            Some(at("2026-12-07T05:00:00Z"))
+        );
         // After Monday: next Monday.
-        assert_eq!(manila.next_change(at("2026-12-07T09:00:00Z")), Some(at("2026-12-14T00:00:00Z")));
+        assert_eq!(
+            manila.next_change(at("2026-12-07T09:00:00Z")),
+            Some(at("2026-12-14T00:00:00Z"))
+        );
     }
 
     #[test]
     fn holidays_are_closed_all_day() {
-        let berlin = calendar("Europe/Berlin", weekdays("09:00", "17:00"), &["2026-12-24", "2026-12-25"]);
+        let berlin = calendar(
+            "Europe/Berlin",
+            weekdays("09:00", "17:00"),
+            &["2026-12-24", "2026-12-25"],
+        );
         assert!(!berlin.is_open(at("2026-12-24T10:00:00Z")));
         // Thursday 24th and Friday 25th off, then the weekend: Monday 28th, 09:00 CET.
-        assert_eq!(berlin.next_change(at("2026-12-23T17:00:00Z")), Some(at("2026-12-28T08:00:00Z")));
+        assert_eq!(
+            berlin.next_change(at("2026-12-23T17:00:00Z")),
+            Some(at("2026-12-28T08:00:00Z"))
+        );
     }
 
     #[test]
     fn touching_days_are_one_interval() {
         let support = calendar(
             "Europe/Berlin",
-            vec![interval("mon", "18:00", "24:00"), interval("tue", "00:00", "06:00")],
+            vec![
+                interval("mon", "18:00", "24:00"),
+                interval("tue", "00:00", "06:00"),
+            ],
             &[],
         );
         // Monday 2026-12-07 20:00 CET: open until Tuesday 06:00 CET.
-        assert_eq!(support.next_change(at("2026-12-07T19:00:00Z")), Some(at("2026-12-08T05:00:00Z")));
+        assert_eq!(
+            support.next_change(at("2026-12-07T19:00:00Z")),
+            Some(at("2026-12-08T05:00:00Z"))
+        );
     }
 
     #[test]
@@ -480,7 +609,10 @@ mod tests {
         let always = calendar("UTC", every_day("00:00", "24:00"), &[]);
         assert!(always.is_open(at("2026-06-01T00:00:00Z")));
         assert_eq!(always.next_change(at("2026-06-01T00:00:00Z")), None);
-        assert_eq!(Calendar::always_open().next_change(at("2026-06-01T00:00:00Z")), None);
+        assert_eq!(
+            Calendar::always_open().next_change(at("2026-06-01T00:00:00Z")),
+            None
+        );
         let never = calendar("UTC", vec![], &[]);
         assert!(!never.is_open(at("2026-06-01T00:00:00Z")));
         assert_eq!(never.next_change(at("2026-06-01T00:00:00Z")), None);
@@ -518,8 +650,34 @@ mod tests {
 
     #[test]
     fn the_weekly_view_writes_what_was_read() {
-        let weekly = vec![interval("mon", "00:00", "24:00"), interval("sun", "09:30", "10:00")];
+        let weekly = vec![
+            interval("mon", "00:00", "24:00"),
+            interval("sun", "09:30", "10:00"),
+        ];
         assert_eq!(calendar("UTC", weekly.clone(), &[]).weekly_view(), weekly);
+    }
+
+    #[test]
+    fn a_holiday_feed_gives_the_dates_of_its_all_day_events() {
+        let feed = holidays_from_icalendar(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+             BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:2\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:3\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nSUMMARY:Meeting\r\nEND:VEVENT\r\n\
+             END:VCALENDAR\r\n",
+        )
+        .unwrap();
+        let dates: Vec<String> = feed.dates.iter().map(|d| d.to_string()).collect();
+        assert_eq!(dates, ["2026-01-01", "2026-12-25", "2026-12-26"]);
+        assert_eq!(feed.timed_events, 1);
+    }
+
+    #[test]
+    fn text_that_is_not_icalendar_is_refused_with_a_reason() {
+        assert!(holidays_from_icalendar("hello")
+            .unwrap_err()
+            .contains("BEGIN:VCALENDAR"));
+        assert!(holidays_from_icalendar("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n").is_err());
     }
 
     mod reference {
@@ -568,7 +726,11 @@ mod tests {
                     }
                     let marks: Vec<u16> = marks.into_iter().collect();
                     for pair in marks.chunks_exact(2) {
-                        out.push(interval(DAY_NAMES[day], &format_clock(pair[0] * 30), &format_clock(pair[1] * 30)));
+                        out.push(interval(
+                            DAY_NAMES[day],
+                            &format_clock(pair[0] * 30),
+                            &format_clock(pair[1] * 30),
+                        ));
                     }
                 }
                 out

@@ -1,6 +1,6 @@
 //! Field validation shared by every intake path.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// The longest subject a ticket may have, in characters.
@@ -317,4 +317,15 @@ mod tests {
         normalize_tags(&mut errors, "tags", &["has space".into()]);
         assert_eq!(errors.0.len(), 1);
     }
+}
+
+/// For `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`: tells an absent field (leave as is) from `null`
+/// (clear it).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -1,9 +1,13 @@
 //! The HTTP layer: the only module that knows actix-web. Handlers parse,
 //! authorise and call a service; they hold no business rules.
 
+#[macro_use]
+mod crud;
+
 pub mod attachments;
 pub mod auth;
 pub mod body_deadline;
+pub mod calendars;
 pub mod client_address;
 pub mod directory;
 pub mod form_body;
@@ -212,6 +216,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(ops::routes)
             .configure(tickets::routes)
             .configure(directory::routes)
+            .configure(calendars::routes)
             .configure(support::routes)
             .configure(inbound::routes)
             .configure(outbox::routes)

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the
 //! offline Swagger UI that renders it.
 
-use super::{attachments, directory, inbound, intake_settings, ops, outbox, tickets};
+use super::{attachments, calendars, directory, inbound, intake_settings, ops, outbox, tickets};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -28,6 +28,8 @@ impl Modify for BearerAuth {
         directory::create_vendor, directory::list_vendors, directory::get_vendor, directory::update_vendor, directory::delete_vendor,
         directory::create_queue, directory::list_queues, directory::get_queue, directory::update_queue, directory::delete_queue,
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
+        calendars::create_calendar, calendars::list_calendars, calendars::get_calendar, calendars::update_calendar, calendars::delete_calendar,
+        calendars::import_holidays, calendars::calendar_open,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,
         intake_settings::get_public_fields, intake_settings::put_public_fields,

@@ -50,6 +50,7 @@ fn classify(err: &AppError) -> (StatusCode, &'static str) {
         PreconditionRequired(_) => (StatusCode::PRECONDITION_REQUIRED, "precondition-required"),
         PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition-failed"),
         PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
+        UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
         TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
         Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         Database(diesel::result::Error::DatabaseError(

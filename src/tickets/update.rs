@@ -13,18 +13,9 @@ use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-
-/// Distinguishes an absent field (leave as is) from `null` (clear it).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 /// `PATCH /api/v1/tickets/{id}` body: every field optional.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -34,11 +25,11 @@ pub struct TicketPatch {
     pub status: Option<String>,
     pub priority: Option<String>,
     /// Queue id or slug; `null` takes the ticket out of every queue (managers only).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
     #[schema(value_type = Option<String>)]
     pub queue: Option<Option<String>>,
     /// Agent id; `null` unassigns.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
     #[schema(value_type = Option<String>)]
     pub assignee: Option<Option<String>>,
     /// Replaces the tag list.
@@ -46,7 +37,7 @@ pub struct TicketPatch {
     /// Merged into the custom fields; a `null` value removes that field.
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Map<String, Value>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
     #[schema(value_type = Option<String>)]
     pub language: Option<Option<String>>,
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod browser;
+mod calendars;
 mod certs;
 mod common;
 mod demo;

@@ -1,0 +1,14 @@
+DROP TABLE queue_rotations;
+DROP TABLE routing_rule_set;
+DROP TABLE routing_rules;
+DROP INDEX tickets_waiting;
+ALTER TABLE tickets DROP COLUMN queued_at;
+ALTER TABLE tickets DROP COLUMN sla_policy_id;
+ALTER TABLE agents DROP COLUMN available;
+ALTER TABLE agents DROP COLUMN shift_calendar_id;
+ALTER TABLE queues DROP COLUMN skill_matching;
+ALTER TABLE queues DROP COLUMN overflow_minutes;
+ALTER TABLE queues DROP COLUMN overflow_queue_id;
+ALTER TABLE queues DROP COLUMN coverage_calendar_id;
+DROP TABLE calendar_versions;
+DROP TABLE calendars;
