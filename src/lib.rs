@@ -26,5 +26,6 @@ pub mod intake;
 pub mod jobs;
 pub mod mailgate;
 pub mod metrics;
+pub mod routing;
 pub mod telemetry;
 pub mod tickets;

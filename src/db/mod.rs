@@ -54,16 +54,49 @@ impl Drop for WriterHeld {
     }
 }
 
-/// The app's database: the pool, and the clock every change is timed by.
+/// What a process derives from its database and keeps between requests
+/// (the compiled routing rules), one of each type. Services own what they
+/// keep and how they tell it is out of date; this only holds it, per
+/// database, so two apps in one process (tests) never share one.
+#[derive(Clone, Default)]
+pub struct Caches(
+    std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<
+                std::any::TypeId,
+                std::sync::Arc<dyn std::any::Any + Send + Sync>,
+            >,
+        >,
+    >,
+);
+
+impl Caches {
+    /// This database's `T`, made on first use.
+    pub fn get<T: Default + Send + Sync + 'static>(&self) -> std::sync::Arc<T> {
+        let mut held = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = held
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| std::sync::Arc::new(T::default()));
+        entry.clone().downcast::<T>().expect("keyed by its type")
+    }
+}
+
+/// The app's database: the pool, the clock every change is timed by, and
+/// the process's caches of what it holds.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
     clock: Clock,
+    caches: Caches,
 }
 
 impl Database {
     pub fn new(pool: DbPool, clock: Clock) -> Database {
-        Database { pool, clock }
+        Database {
+            pool,
+            clock,
+            caches: Caches::default(),
+        }
     }
 
     /// A pooled connection, for reads and for opening write transactions.
@@ -71,6 +104,7 @@ impl Database {
         Ok(Conn {
             pooled: self.pool.get()?,
             clock: self.clock.clone(),
+            caches: self.caches.clone(),
         })
     }
 
@@ -89,12 +123,17 @@ impl Database {
 pub struct Conn {
     pooled: diesel::r2d2::PooledConnection<connection::Manager>,
     clock: Clock,
+    caches: Caches,
 }
 
 impl Conn {
     /// Now, on the app's clock, as the database stores it.
     pub fn now(&self) -> chrono::NaiveDateTime {
         self.clock.now_naive()
+    }
+
+    pub fn caches(&self) -> &Caches {
+        &self.caches
     }
 }
 
@@ -144,6 +183,7 @@ impl std::ops::DerefMut for Conn {
 pub struct WriteConn<'a> {
     conn: &'a mut DbConnection,
     clock: &'a Clock,
+    caches: &'a Caches,
     now: chrono::NaiveDateTime,
 }
 
@@ -156,6 +196,10 @@ impl WriteConn<'_> {
 
     pub fn clock(&self) -> &Clock {
         self.clock
+    }
+
+    pub fn caches(&self) -> &Caches {
+        self.caches
     }
 
     /// The connection to run statements on (what `*self` is), for code
@@ -203,6 +247,7 @@ where
     E: From<DieselError>,
 {
     let clock = conn.clock.clone();
+    let caches = conn.caches.clone();
     let conn: &mut DbConnection = &mut conn.pooled;
     match conn {
         DbConnection::Sqlite(_) => {
@@ -217,6 +262,7 @@ where
                     now: clock.now_naive(),
                     conn,
                     clock: &clock,
+                    caches: &caches,
                 })
             })
         }
@@ -225,6 +271,7 @@ where
                 now: clock.now_naive(),
                 conn,
                 clock: &clock,
+                caches: &caches,
             })
         }),
     }
@@ -242,10 +289,12 @@ where
         return write_tx(conn, f);
     }
     let clock = conn.clock.clone();
+    let caches = conn.caches.clone();
     f(&mut WriteConn {
         now: clock.now_naive(),
         conn: &mut conn.pooled,
         clock: &clock,
+        caches: &caches,
     })
 }
 

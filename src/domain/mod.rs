@@ -42,6 +42,7 @@ macro_rules! text_enum {
 
 pub mod calendar;
 pub mod event;
+pub mod language;
 pub mod outbox;
 pub mod role;
 pub mod ticket;
