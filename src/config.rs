@@ -27,6 +27,18 @@ pub struct Settings {
     /// Who may read `/metrics` (`[metrics]`; open on the public port without it).
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub routing: RoutingSettings,
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// The queue (slug or id) of a new ticket that neither its caller, the
+    /// rules nor its door placed; unset: such tickets wait outside every queue.
+    #[serde(default)]
+    pub default_queue: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

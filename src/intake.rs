@@ -14,8 +14,8 @@ use crate::domain::event::EventData;
 use crate::domain::validate::{normalize_tags, Errors};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
+use crate::routing::placement::Arrival;
 use crate::tickets::change::{self, Change};
-use crate::tickets::update::queue_ref;
 use crate::tickets::{query, view::TicketView, TicketRef, Visibility};
 use diesel::prelude::*;
 use public_fields::{PublicFields, RestrictedField};
@@ -191,6 +191,20 @@ pub struct IntakeContext<'a> {
     /// What the channel does once the ticket exists, in its transaction
     /// (the acknowledgement mail). The channel decides: intake sends no mail.
     pub after_create: Option<&'a AfterCreate<'a>>,
+    /// What the door tells routing besides the ticket.
+    pub routing: RoutingHints,
+}
+
+/// The door's part in routing a new ticket (see `routing::placement`).
+#[derive(Debug, Clone, Default)]
+pub struct RoutingHints {
+    /// The door's queue (slug or id): the mailbox's, `mailgate --queue`,
+    /// `email.address_queues`, or a follow-up's closed ticket's queue.
+    pub hint: Option<String>,
+    /// To, Cc and Delivered-To of an email.
+    pub recipients: Vec<String>,
+    /// `routing.default_queue`.
+    pub default_queue: Option<String>,
 }
 
 /// A step run in a new ticket's transaction once it has its number; the
@@ -251,6 +265,7 @@ pub fn receive(
     caller: Option<&Principal>,
     idempotency: Option<Idempotency>,
     after_create: Option<&AfterCreate<'_>>,
+    default_queue: Option<String>,
 ) -> AppResult<Receipt> {
     let public = match caller {
         None if request.sets_restricted_fields() => public_fields::load(conn)?,
@@ -265,6 +280,10 @@ pub fn receive(
         mail: None,
         more_events: Vec::new(),
         after_create,
+        routing: RoutingHints {
+            default_queue,
+            ..Default::default()
+        },
     };
     let attempt = write_tx(conn, |conn| {
         if let Some(replayed) = replay(conn, &ctx)? {
@@ -497,7 +516,10 @@ pub fn create_in_transaction(
         customer_id: customer.id.clone(),
         tags: serde_json::to_string(&s.tags).expect("tags serialise"),
         custom_fields: Value::Object(s.custom_fields.clone()).to_string(),
-        language: s.language.clone(),
+        language: s
+            .language
+            .clone()
+            .or_else(|| crate::domain::language::detect(&format!("{}\n{}", s.subject, s.body))),
         access_token_hash: hash_secret(&access_token),
         follow_up_of: ctx.follow_up_of.clone(),
         version: 1,
@@ -528,11 +550,12 @@ pub fn create_in_transaction(
     let actor = ctx
         .caller
         .map_or_else(|| format!("customer:{}", customer.id), Principal::actor);
-    let created = EventData::Created {
-        channel: ctx.channel,
-        priority: s.priority,
-        queue: queue.as_ref().map(queue_ref),
-        follow_up_of: ctx.follow_up_of.clone(),
+    let arrival = Arrival {
+        body: &s.body,
+        hint: ctx.routing.hint.as_deref(),
+        recipients: &ctx.routing.recipients,
+        explicit_queue: queue.is_some(),
+        default_queue: ctx.routing.default_queue.as_deref(),
     };
     let mut opened: Option<Created> = None;
     change::open(
@@ -541,13 +564,17 @@ pub fn create_in_transaction(
         Change {
             actor: &actor,
             messages: vec![message],
-            events: std::iter::once(created)
-                .chain(ctx.more_events.iter().cloned())
-                .collect(),
+            events: ctx.more_events.clone(),
         },
-        |conn, ticket| {
+        &arrival,
+        |conn, ticket, placed| {
             let created = opened.insert(Created {
-                ticket: TicketView::from_row((ticket.clone(), customer, queue, None))?,
+                ticket: TicketView::from_row((
+                    ticket.clone(),
+                    customer,
+                    placed.queue.clone(),
+                    placed.assignee.clone(),
+                ))?,
                 first_message_id: Some(message_id.clone()),
                 access_token: Some(access_token),
                 new_customer,

@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "email",
     "intake",
     "tickets",
+    "routing",
     "attachments",
     "directory",
     "auth",

@@ -73,7 +73,10 @@ pub struct Caches(
 impl Caches {
     /// This database's `T`, made on first use.
     pub fn get<T: Default + Send + Sync + 'static>(&self) -> std::sync::Arc<T> {
-        let mut held = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = held
             .entry(std::any::TypeId::of::<T>())
             .or_insert_with(|| std::sync::Arc::new(T::default()));

@@ -6,7 +6,7 @@
 use super::content::{phrases, Flow, Lang, Template};
 use super::org::{Person, QueueSpec, VendorSpec};
 use crate::db::models::{Message, Ticket, TicketEvent};
-use crate::domain::event::{AgentRef, EventData, QueueRef, StatusReason};
+use crate::domain::event::{AgentRef, AssignedBy, EventData, QueueRef, StatusReason};
 use crate::domain::{Channel, Priority, Status};
 use chrono::{Datelike, Duration, NaiveDateTime};
 use rand::rngs::StdRng;
@@ -297,6 +297,7 @@ impl Story<'_> {
                     agent_id: staff.id.clone(),
                     vendor_id: Some(staff.vendor_id.clone()),
                 },
+                by: Some(AssignedBy::Person),
             },
         );
         self.bump(t);

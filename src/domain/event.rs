@@ -33,6 +33,52 @@ pub enum ReleaseReason {
     Unassigned,
     /// The ticket moved to a queue of another vendor.
     HandedOff,
+    /// The agent gave it back to the queue (`POST /tickets/{id}/release`).
+    Released,
+    /// The agent was deactivated.
+    Deactivated,
+}
+
+/// Where a new ticket's queue came from, in precedence order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueSource {
+    /// An authenticated caller named the queue.
+    Caller,
+    /// A routing rule (`set_queue`, `follow_the_sun`).
+    Rules,
+    /// The door's hint: the mailbox, `mailgate --queue`, `email.address_queues`.
+    Hint,
+    /// `routing.default_queue`.
+    Default,
+    /// None of them: the ticket waits outside every queue.
+    None,
+}
+
+/// What a ticket came in with, before the rules ran: what a replay of the
+/// rules (simulate) starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IntakeFacts {
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub intake_hint: Option<String>,
+    pub recipients: Vec<String>,
+}
+
+/// How an agent came to hold a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignedBy {
+    /// Someone set the assignee (PATCH, reassign).
+    Person,
+    /// A routing rule's `assign` action.
+    Rule,
+    /// The queue's round-robin rotation.
+    RoundRobin,
+    /// The queue's least-loaded agent.
+    LeastLoaded,
+    /// The agent claimed it (`POST /queues/{id}/claim`).
+    Claim,
 }
 
 /// Why the status changed, when it was not someone setting it.
@@ -79,10 +125,27 @@ pub enum EventData {
         to: Option<QueueRef>,
         handed_off: bool,
     },
+    /// Routing placed a new ticket (or placed it again, `POST
+    /// /tickets/{id}/route`): the rules that matched, under which version
+    /// of the routing configuration, and where the queue came from.
+    Routed {
+        rule_set_version: i64,
+        rules: Vec<String>,
+        queue: Option<QueueRef>,
+        queue_source: QueueSource,
+        sla_policy_id: Option<String>,
+        intake: IntakeFacts,
+        /// What routing could not do (an `assign` action naming an agent
+        /// of another vendor or one who left).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
+    },
     /// An agent took the ticket (`from`: who held it before).
     Assigned {
         from: Option<AgentRef>,
         to: AgentRef,
+        #[serde(default)]
+        by: Option<AssignedBy>,
     },
     /// The agent holding the ticket let go of it.
     Unassigned {
@@ -179,6 +242,7 @@ impl EventData {
     pub fn kind(&self) -> &'static str {
         match self {
             EventData::Created { .. } => "created",
+            EventData::Routed { .. } => "routed",
             EventData::QueueChanged { .. } => "queue_changed",
             EventData::Assigned { .. } => "assigned",
             EventData::Unassigned { .. } => "unassigned",
@@ -219,7 +283,9 @@ impl EventData {
     /// The queues this event names.
     pub fn queues_mut(&mut self) -> Vec<&mut QueueRef> {
         match self {
-            EventData::Created { queue, .. } => queue.iter_mut().collect(),
+            EventData::Created { queue, .. } | EventData::Routed { queue, .. } => {
+                queue.iter_mut().collect()
+            }
             EventData::QueueChanged { from, to, .. } => {
                 from.iter_mut().chain(to.iter_mut()).collect()
             }
@@ -230,7 +296,7 @@ impl EventData {
     /// The agents this event names.
     pub fn agents_mut(&mut self) -> Vec<&mut AgentRef> {
         match self {
-            EventData::Assigned { from, to } => from.iter_mut().chain(Some(to)).collect(),
+            EventData::Assigned { from, to, .. } => from.iter_mut().chain(Some(to)).collect(),
             EventData::Unassigned { from, .. } => vec![from],
             _ => Vec::new(),
         }
@@ -266,6 +332,21 @@ mod tests {
             EventData::Assigned {
                 from: None,
                 to: agent("a1"),
+                by: Some(AssignedBy::RoundRobin),
+            },
+            EventData::Routed {
+                rule_set_version: 3,
+                rules: vec!["r1".into()],
+                queue: Some(queue("q1", "v1")),
+                queue_source: QueueSource::Rules,
+                sla_policy_id: None,
+                intake: IntakeFacts {
+                    priority: Priority::Normal,
+                    tags: vec![],
+                    intake_hint: Some("billing".into()),
+                    recipients: vec!["billing@example.com".into()],
+                },
+                notes: vec![],
             },
             EventData::Unassigned {
                 from: agent("a1"),
@@ -365,6 +446,6 @@ mod tests {
         let mut events = samples();
         let queues: usize = events.iter_mut().map(|e| e.queues_mut().len()).sum();
         let agents: usize = events.iter_mut().map(|e| e.agents_mut().len()).sum();
-        assert_eq!((queues, agents), (3, 2));
+        assert_eq!((queues, agents), (4, 2));
     }
 }

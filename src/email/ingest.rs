@@ -25,7 +25,9 @@ use crate::db::{
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use crate::intake::{self, AfterCreate, Created, IntakeContext, MailDetails, Submission};
+use crate::intake::{
+    self, AfterCreate, Created, IntakeContext, MailDetails, RoutingHints, Submission,
+};
 use crate::tickets::change::{self, SYSTEM_ACTOR};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -583,6 +585,7 @@ impl Pipeline<'_, '_, '_> {
         let (uploads, refused) = self.accepted_attachments(mail);
         let (participants, not_added) =
             self.addressed(sender, mail, self.settings.email.max_participants);
+        let hint = self.queue_for(mail)?;
         let submission = Submission {
             subject: truncate(
                 if mail.subject.is_empty() {
@@ -602,7 +605,7 @@ impl Pipeline<'_, '_, '_> {
             priority: Priority::Normal,
             tags: Vec::new(),
             custom_fields: Default::default(),
-            queue: self.queue_for(mail)?,
+            queue: None,
             language: None,
         };
         let settings = self.settings;
@@ -643,6 +646,11 @@ impl Pipeline<'_, '_, '_> {
                     participants_not_added: not_added,
                 }],
                 after_create: acknowledge.as_ref().map(|step| step as &AfterCreate<'_>),
+                routing: RoutingHints {
+                    hint,
+                    recipients: mail.unique_recipients().into_iter().cloned().collect(),
+                    default_queue: settings.routing.default_queue.clone(),
+                },
             },
         )?;
         let ticket = created.ticket;

@@ -14,7 +14,9 @@ use crate::domain::{AuthorKind, Channel, Status};
 use crate::error::AppError;
 use crate::intake::customer_reply::{add_customer_reply, CustomerReply};
 use crate::intake::public_fields::PublicFields;
-use crate::intake::{self, CreateTicketRequest, CustomerInput, IntakeContext, Submission};
+use crate::intake::{
+    self, CreateTicketRequest, CustomerInput, IntakeContext, RoutingHints, Submission,
+};
 use crate::tickets::conversation::{self, CustomerTicket};
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -67,6 +69,7 @@ async fn submit_support(
         Err(failure) => return support_failure(settings, &input, had_files, failure),
     };
     let acknowledge = acknowledgement(&state, Channel::Web);
+    let default_queue = settings.routing.default_queue.clone();
     let created = run_db(&state, move |conn| {
         intake::create_ticket(
             conn,
@@ -80,6 +83,10 @@ async fn submit_support(
                 mail: None,
                 more_events: Vec::new(),
                 after_create: acknowledge.as_deref(),
+                routing: RoutingHints {
+                    default_queue: default_queue.clone(),
+                    ..Default::default()
+                },
             },
         )
     })

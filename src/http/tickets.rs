@@ -93,6 +93,7 @@ async fn create_ticket(
     // Intake is the hottest path: the token is checked on the connection
     // that then creates the ticket.
     let acknowledge = acknowledgement(&state, Channel::Api);
+    let default_queue = state.settings.routing.default_queue.clone();
     let receipt = run_db(&state, move |conn| {
         let caller = token.authenticate(conn)?;
         let idempotency = idempotency_key
@@ -104,6 +105,7 @@ async fn create_ticket(
             caller.as_ref(),
             idempotency,
             acknowledge.as_deref(),
+            default_queue,
         )
     })
     .await?;

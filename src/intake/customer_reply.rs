@@ -1,7 +1,7 @@
 //! A customer's reply on their private page: appended to the ticket, or,
 //! when it is closed, a follow-up ticket.
 
-use super::{create_in_transaction, IntakeContext, Submission, MAX_BODY};
+use super::{create_in_transaction, IntakeContext, RoutingHints, Submission, MAX_BODY};
 use crate::attachments::{self, Upload};
 use crate::db::models::{Customer, Ticket};
 use crate::db::{lock_ticket, write_tx, Conn, WriteConn};
@@ -99,7 +99,7 @@ fn open_follow_up(
             .unwrap_or(crate::domain::Priority::Normal),
         tags: serde_json::from_str(&closed.tags).unwrap_or_default(),
         custom_fields: Default::default(),
-        queue: closed.queue_id.clone(),
+        queue: None,
         language: closed.language.clone(),
     };
     let created = create_in_transaction(
@@ -114,6 +114,11 @@ fn open_follow_up(
             mail: None,
             more_events: Vec::new(),
             after_create: None,
+            // The closed ticket's queue, unless the rules place it elsewhere.
+            routing: RoutingHints {
+                hint: closed.queue_id.clone(),
+                ..Default::default()
+            },
         },
     )?;
     Ok(CustomerReply::FollowUp {

@@ -30,15 +30,29 @@ struct Held {
 }
 
 /// The current compiled rule set, rebuilt when the stored version changed.
-pub fn current(conn: &mut DbConnection, caches: &Caches, now: NaiveDateTime) -> AppResult<Arc<RuleSet>> {
+pub fn current(
+    conn: &mut DbConnection,
+    caches: &Caches,
+    now: NaiveDateTime,
+) -> AppResult<Arc<RuleSet>> {
     let cache = caches.get::<CompiledRules>();
-    if let Some(held) = &*cache.0.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        if held.checked_at.is_some_and(|at| now >= at && now - at < RECHECK) {
+    if let Some(held) = &*cache
+        .0
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        if held
+            .checked_at
+            .is_some_and(|at| now >= at && now - at < RECHECK)
+        {
             return Ok(held.rules.clone());
         }
     }
     let version = routing_version::current(conn)?;
-    let mut slot = cache.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slot = cache
+        .0
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(held) = slot.as_mut().filter(|held| held.rules.version == version) {
         held.checked_at = Some(now);
         return Ok(held.rules.clone());
@@ -54,7 +68,10 @@ pub fn current(conn: &mut DbConnection, caches: &Caches, now: NaiveDateTime) -> 
 /// Makes the next use read the stored version (after this process changed it).
 pub fn invalidate(caches: &Caches) {
     let cache = caches.get::<CompiledRules>();
-    let mut slot = cache.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut slot = cache
+        .0
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(held) = slot.as_mut() {
         held.checked_at = None;
     }
@@ -71,10 +88,14 @@ pub fn compile(conn: &mut DbConnection, version: i64) -> AppResult<RuleSet> {
 
 /// Every calendar and every queue's coverage, for the rules to read.
 pub fn directory(conn: &mut DbConnection) -> AppResult<Directory> {
-    let rows: Vec<CalendarRow> = calendars::table.select(CalendarRow::as_select()).load(conn)?;
+    let rows: Vec<CalendarRow> = calendars::table
+        .select(CalendarRow::as_select())
+        .load(conn)?;
     let mut directory = Directory::default();
     for row in &rows {
-        directory.calendars.insert(row.id.clone(), calendar_store::parse(row)?);
+        directory
+            .calendars
+            .insert(row.id.clone(), calendar_store::parse(row)?);
     }
     let queues: Vec<Queue> = queues::table.select(Queue::as_select()).load(conn)?;
     for queue in queues {

@@ -169,18 +169,23 @@ impl GroupBuilder {
         match (&condition.op, &condition.value) {
             (Op::Contains, Operand::Text(text)) => {
                 let pattern = fold(text, case);
-                let index = *self.keyword_index.entry(pattern.clone()).or_insert_with(|| {
-                    self.keywords.push(pattern);
-                    self.keyword_atoms.push(Vec::new());
-                    self.keywords.len() - 1
-                });
+                let index = *self
+                    .keyword_index
+                    .entry(pattern.clone())
+                    .or_insert_with(|| {
+                        self.keywords.push(pattern);
+                        self.keyword_atoms.push(Vec::new());
+                        self.keywords.len() - 1
+                    });
                 self.keyword_atoms[index].push(atom);
             }
             (Op::Matches, Operand::Text(pattern)) => {
                 self.regexes.push(pattern.clone());
                 self.regex_atoms.push(vec![atom]);
             }
-            (Op::Equals, Operand::Text(text)) => self.exact.entry(fold(text, case)).or_default().push(atom),
+            (Op::Equals, Operand::Text(text)) => {
+                self.exact.entry(fold(text, case)).or_default().push(atom)
+            }
             (Op::In, Operand::List(items)) => {
                 for item in items {
                     let atoms = self.exact.entry(fold(item, case)).or_default();
@@ -189,7 +194,11 @@ impl GroupBuilder {
                     }
                 }
             }
-            (Op::StartsWith, Operand::Text(text)) => self.prefixes.entry(fold(text, case)).or_default().push(atom),
+            (Op::StartsWith, Operand::Text(text)) => self
+                .prefixes
+                .entry(fold(text, case))
+                .or_default()
+                .push(atom),
             _ => unreachable!("validated conditions pair operators with operands"),
         }
     }
@@ -205,7 +214,11 @@ impl GroupBuilder {
         let regexes = (!self.regexes.is_empty()).then(|| {
             regex::RegexSetBuilder::new(&self.regexes)
                 .case_insensitive(!case_sensitive)
-                .size_limit(super::rule::MAX_REGEX_BYTES.saturating_mul(self.regexes.len()).min(512 << 20))
+                .size_limit(
+                    super::rule::MAX_REGEX_BYTES
+                        .saturating_mul(self.regexes.len())
+                        .min(512 << 20),
+                )
                 .dfa_size_limit(64 << 20)
                 .build()
                 .expect("each regex compiled alone when validated")
@@ -239,13 +252,19 @@ impl RuleSet {
                         field: &condition.field,
                         case_sensitive: condition.case_sensitive,
                     };
-                    let builder = match builders
-                        .iter_mut()
-                        .position(|(f, c, _)| GroupKey { field: f, case_sensitive: *c } == key)
-                    {
+                    let builder = match builders.iter_mut().position(|(f, c, _)| {
+                        GroupKey {
+                            field: f,
+                            case_sensitive: *c,
+                        } == key
+                    }) {
                         Some(index) => &mut builders[index].2,
                         None => {
-                            builders.push((condition.field.clone(), condition.case_sensitive, GroupBuilder::default()));
+                            builders.push((
+                                condition.field.clone(),
+                                condition.case_sensitive,
+                                GroupBuilder::default(),
+                            ));
                             &mut builders.last_mut().expect("just pushed").2
                         }
                     };
@@ -280,6 +299,11 @@ impl RuleSet {
         }
     }
 
+    /// The calendars and queue coverage the rules were compiled with.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }
@@ -307,7 +331,17 @@ impl RuleSet {
             let rule = &compiled.rule;
             if stopped || !rule.enabled {
                 if explain {
-                    traces.push(trace_of(rule, false, false, None, if stopped { "an earlier rule stopped evaluation" } else { "disabled" }));
+                    traces.push(trace_of(
+                        rule,
+                        false,
+                        false,
+                        None,
+                        if stopped {
+                            "an earlier rule stopped evaluation"
+                        } else {
+                            "disabled"
+                        },
+                    ));
                 }
                 continue;
             }
@@ -316,15 +350,23 @@ impl RuleSet {
             let matched = failed_all.is_none() && (compiled.any.is_empty() || held_any.is_some());
             if explain {
                 let (deciding, reason) = match (failed_all, held_any) {
-                    (Some(index), _) => (Some(("all", index, false)), "an `all` condition did not hold"),
-                    (None, Some(index)) => (Some(("any", index, true)), "every `all` condition held, and this `any` condition"),
+                    (Some(index), _) => (
+                        Some(("all", index, false)),
+                        "an `all` condition did not hold",
+                    ),
+                    (None, Some(index)) => (
+                        Some(("any", index, true)),
+                        "every `all` condition held, and this `any` condition",
+                    ),
                     (None, None) if compiled.any.is_empty() => (None, "every `all` condition held"),
                     (None, None) => (None, "no `any` condition held"),
                 };
                 let deciding = deciding.map(|(group, index, result)| DecidingCondition {
                     group,
                     index,
-                    condition: if group == "all" { &rule.all } else { &rule.any }[index].written.clone(),
+                    condition: if group == "all" { &rule.all } else { &rule.any }[index]
+                        .written
+                        .clone(),
                     result,
                 });
                 traces.push(trace_of(rule, true, matched, deciding, reason));
@@ -356,7 +398,9 @@ impl RuleSet {
             Action::SetSlaPolicy { policy_id } => decision.sla_policy_id = Some(policy_id.clone()),
             Action::Assign { agent_id } => decision.assignee_id = Some(agent_id.clone()),
             Action::FollowTheSun { queue_ids } => {
-                decision.queue_id = self.on_shift(queue_ids, facts.received_at).or(decision.queue_id.take());
+                decision.queue_id = self
+                    .on_shift(queue_ids, facts.received_at)
+                    .or(decision.queue_id.take());
             }
         }
     }
@@ -365,10 +409,9 @@ impl RuleSet {
     /// coverage opens soonest (first in the list on a tie).
     fn on_shift(&self, queue_ids: &[String], at: DateTime<Utc>) -> Option<String> {
         let coverage = |id: &String| self.directory.queue_coverage.get(id);
-        if let Some(open) = queue_ids
-            .iter()
-            .find(|id| coverage(id).is_some_and(|c| c.as_ref().is_none_or(|calendar| calendar.is_open(at))))
-        {
+        if let Some(open) = queue_ids.iter().find(|id| {
+            coverage(id).is_some_and(|c| c.as_ref().is_none_or(|calendar| calendar.is_open(at)))
+        }) {
             return Some(open.clone());
         }
         queue_ids
@@ -417,10 +460,15 @@ impl RuleSet {
                 // Text operators on the priority's name.
                 let name = facts.priority.as_str();
                 match (&condition.op, &condition.value) {
-                    (Op::In, Operand::List(items)) => items.iter().any(|i| i.eq_ignore_ascii_case(name)),
+                    (Op::In, Operand::List(items)) => {
+                        items.iter().any(|i| i.eq_ignore_ascii_case(name))
+                    }
                     (Op::Contains, Operand::Text(t)) => name.contains(&t.to_lowercase()),
                     (Op::StartsWith, Operand::Text(t)) => name.starts_with(&t.to_lowercase()),
-                    (Op::Matches, Operand::Text(t)) => super::rule::build_regex(t, condition.case_sensitive).is_ok_and(|r| r.is_match(name)),
+                    (Op::Matches, Operand::Text(t)) => {
+                        super::rule::build_regex(t, condition.case_sensitive)
+                            .is_ok_and(|r| r.is_match(name))
+                    }
                     _ => false,
                 }
             }
@@ -441,7 +489,13 @@ impl RuleSet {
     }
 }
 
-fn trace_of(rule: &Rule, evaluated: bool, matched: bool, deciding: Option<DecidingCondition>, reason: &str) -> RuleTrace {
+fn trace_of(
+    rule: &Rule,
+    evaluated: bool,
+    matched: bool,
+    deciding: Option<DecidingCondition>,
+    reason: &str,
+) -> RuleTrace {
     RuleTrace {
         rule_id: rule.id.clone(),
         name: rule.name.clone(),
@@ -465,14 +519,22 @@ pub fn rank(priority: Priority) -> u8 {
 }
 
 /// The texts a field holds for a ticket (none when it is absent).
-fn field_values<'a>(field: &Field, facts: &Facts<'a>, from_domain: Option<&'a str>) -> Vec<std::borrow::Cow<'a, str>> {
+fn field_values<'a>(
+    field: &Field,
+    facts: &Facts<'a>,
+    from_domain: Option<&'a str>,
+) -> Vec<std::borrow::Cow<'a, str>> {
     use std::borrow::Cow::{Borrowed, Owned};
     match field {
         Field::Subject => vec![Borrowed(facts.subject)],
         Field::Body => vec![Borrowed(facts.body)],
         Field::From => vec![Borrowed(facts.from)],
         Field::FromDomain => from_domain.map(Borrowed).into_iter().collect(),
-        Field::Recipient => facts.recipients.iter().map(|r| Borrowed(r.as_str())).collect(),
+        Field::Recipient => facts
+            .recipients
+            .iter()
+            .map(|r| Borrowed(r.as_str()))
+            .collect(),
         Field::IntakeHint => facts.intake_hint.map(Borrowed).into_iter().collect(),
         Field::Channel => vec![Borrowed(facts.channel.as_str())],
         Field::Language => facts.language.map(Borrowed).into_iter().collect(),
@@ -519,7 +581,9 @@ impl FieldMatchers {
             }
         }
         for &length in &self.prefix_lengths {
-            let Some(prefix) = text.get(..length) else { continue };
+            let Some(prefix) = text.get(..length) else {
+                continue;
+            };
             if let Some(atoms) = self.prefixes.get(prefix) {
                 for &atom in atoms {
                     hits[atom] = true;
@@ -550,7 +614,10 @@ mod tests {
     }
 
     fn queue_rule(id: &str, position: i32, conditions: serde_json::Value) -> Rule {
-        rule(id, json!({"name": id, "position": position, "conditions": conditions, "actions": [{"type": "set_queue", "queue_id": id}]}))
+        rule(
+            id,
+            json!({"name": id, "position": position, "conditions": conditions, "actions": [{"type": "set_queue", "queue_id": id}]}),
+        )
     }
 
     struct Ticket {
@@ -572,7 +639,10 @@ mod tests {
             from: "Ana@Example.COM".into(),
             recipients: vec!["billing@support.example".into()],
             tags: vec!["vip".into()],
-            fields: json!({"order_total": 250, "plan": "Gold"}).as_object().unwrap().clone(),
+            fields: json!({"order_total": 250, "plan": "Gold"})
+                .as_object()
+                .unwrap()
+                .clone(),
             priority: Priority::Normal,
             language: Some("es".into()),
             at: "2026-12-07T01:00:00Z".parse().unwrap(),
@@ -599,20 +669,31 @@ mod tests {
     }
 
     fn decide(rules: Vec<Rule>, ticket: &Ticket) -> Decision {
-        RuleSet::compile(1, rules, Directory::default()).evaluate(&ticket.facts(), false).0
+        RuleSet::compile(1, rules, Directory::default())
+            .evaluate(&ticket.facts(), false)
+            .0
     }
 
     #[test]
     fn each_operator_on_each_kind_of_field() {
-        let t = ticket("Refund for order INV-2026-0042", "Hola, quiero un REEMBOLSO.");
+        let t = ticket(
+            "Refund for order INV-2026-0042",
+            "Hola, quiero un REEMBOLSO.",
+        );
         let cases = [
             (cond("subject", "contains", json!("refund")), true),
             (cond("subject", "not_contains", json!("refund")), false),
             (cond("body", "contains", json!("reembolso")), true),
-            (json!({"field": "body", "op": "contains", "value": "reembolso", "case_sensitive": true}), false),
+            (
+                json!({"field": "body", "op": "contains", "value": "reembolso", "case_sensitive": true}),
+                false,
+            ),
             (cond("from", "equals", json!("ana@example.com")), true),
             (cond("from_domain", "equals", json!("example.com")), true),
-            (cond("from_domain", "not_equals", json!("example.com")), false),
+            (
+                cond("from_domain", "not_equals", json!("example.com")),
+                false,
+            ),
             (cond("recipient", "starts_with", json!("billing@")), true),
             (cond("intake_hint", "in", json!(["sales", "billing"])), true),
             (cond("channel", "equals", json!("email")), true),
@@ -629,7 +710,10 @@ mod tests {
             (cond("custom_fields.order_total", "gt", json!(100)), true),
             (cond("custom_fields.order_total", "lt", json!(100)), false),
             (cond("custom_fields.plan", "equals", json!("gold")), true),
-            (cond("custom_fields.missing", "not_equals", json!("x")), true),
+            (
+                cond("custom_fields.missing", "not_equals", json!("x")),
+                true,
+            ),
         ];
         for (index, (condition, expected)) in cases.iter().enumerate() {
             let rules = vec![queue_rule("q", 0, json!({"all": [condition]}))];
@@ -641,9 +725,17 @@ mod tests {
     #[test]
     fn any_needs_one_all_needs_every_and_none_always_matches() {
         let t = ticket("Refund", "body");
-        let any = queue_rule("any", 0, json!({"any": [cond("subject", "contains", json!("nope")), cond("subject", "contains", json!("fund"))]}));
+        let any = queue_rule(
+            "any",
+            0,
+            json!({"any": [cond("subject", "contains", json!("nope")), cond("subject", "contains", json!("fund"))]}),
+        );
         assert_eq!(decide(vec![any], &t).queue_id.as_deref(), Some("any"));
-        let both = queue_rule("both", 0, json!({"all": [cond("subject", "contains", json!("refund"))], "any": [cond("body", "contains", json!("x"))]}));
+        let both = queue_rule(
+            "both",
+            0,
+            json!({"all": [cond("subject", "contains", json!("refund"))], "any": [cond("body", "contains", json!("x"))]}),
+        );
         assert_eq!(decide(vec![both], &t).queue_id, None);
         let none = queue_rule("none", 0, json!({}));
         assert_eq!(decide(vec![none], &t).queue_id.as_deref(), Some("none"));
@@ -654,7 +746,12 @@ mod tests {
         let t = ticket("Refund", "body");
         let mut first = queue_rule("first", 1, json!({}));
         let second = queue_rule("second", 2, json!({}));
-        assert_eq!(decide(vec![second.clone(), first.clone()], &t).queue_id.as_deref(), Some("second"));
+        assert_eq!(
+            decide(vec![second.clone(), first.clone()], &t)
+                .queue_id
+                .as_deref(),
+            Some("second")
+        );
         first.stop = true;
         let decision = decide(vec![second, first], &t);
         assert_eq!(decision.queue_id.as_deref(), Some("first"));
@@ -664,13 +761,16 @@ mod tests {
     #[test]
     fn actions_set_priority_tags_policy_and_assignee() {
         let t = ticket("Refund", "body");
-        let r = rule("r", json!({"name": "r", "actions": [
-            {"type": "set_priority", "priority": "urgent"},
-            {"type": "add_tags", "tags": ["Refund", "vip"]},
-            {"type": "remove_tags", "tags": ["vip"]},
-            {"type": "set_sla_policy", "policy_id": "gold"},
-            {"type": "assign", "agent_id": "a1"}
-        ]}));
+        let r = rule(
+            "r",
+            json!({"name": "r", "actions": [
+                {"type": "set_priority", "priority": "urgent"},
+                {"type": "add_tags", "tags": ["Refund", "vip"]},
+                {"type": "remove_tags", "tags": ["vip"]},
+                {"type": "set_sla_policy", "policy_id": "gold"},
+                {"type": "assign", "agent_id": "a1"}
+            ]}),
+        );
         let decision = decide(vec![r], &t);
         assert_eq!(decision.priority, Priority::Urgent);
         assert_eq!(decision.tags, ["refund"]);
@@ -684,7 +784,11 @@ mod tests {
             timezone: zone.into(),
             weekly: ["mon", "tue", "wed", "thu", "fri"]
                 .iter()
-                .map(|d| WeeklyInterval { day: d.to_string(), start: "09:00".into(), end: "17:00".into() })
+                .map(|d| WeeklyInterval {
+                    day: d.to_string(),
+                    start: "09:00".into(),
+                    end: "17:00".into(),
+                })
                 .collect(),
             holidays: vec![],
         };
@@ -694,28 +798,56 @@ mod tests {
     #[test]
     fn follow_the_sun_picks_the_first_staffed_queue_or_the_next_to_open() {
         let mut directory = Directory::default();
-        directory.queue_coverage.insert("manila".into(), Some(weekday_calendar("Asia/Manila")));
-        directory.queue_coverage.insert("berlin".into(), Some(weekday_calendar("Europe/Berlin")));
-        directory.queue_coverage.insert("austin".into(), Some(weekday_calendar("America/Chicago")));
-        directory.calendars.insert("berlin-hours".into(), weekday_calendar("Europe/Berlin"));
-        let sun = rule("sun", json!({"name": "sun", "actions": [{"type": "follow_the_sun", "queue_ids": ["manila", "berlin", "austin"]}]}));
+        directory
+            .queue_coverage
+            .insert("manila".into(), Some(weekday_calendar("Asia/Manila")));
+        directory
+            .queue_coverage
+            .insert("berlin".into(), Some(weekday_calendar("Europe/Berlin")));
+        directory
+            .queue_coverage
+            .insert("austin".into(), Some(weekday_calendar("America/Chicago")));
+        directory
+            .calendars
+            .insert("berlin-hours".into(), weekday_calendar("Europe/Berlin"));
+        let sun = rule(
+            "sun",
+            json!({"name": "sun", "actions": [{"type": "follow_the_sun", "queue_ids": ["manila", "berlin", "austin"]}]}),
+        );
         let set = RuleSet::compile(1, vec![sun], directory);
         let mut t = ticket("x", "y");
         // Monday 2026-12-07: 01:00 UTC is 09:00 in Manila.
         t.at = "2026-12-07T01:00:00Z".parse().unwrap();
-        assert_eq!(set.evaluate(&t.facts(), false).0.queue_id.as_deref(), Some("manila"));
+        assert_eq!(
+            set.evaluate(&t.facts(), false).0.queue_id.as_deref(),
+            Some("manila")
+        );
         // 10:00 UTC is 11:00 in Berlin.
         t.at = "2026-12-07T10:00:00Z".parse().unwrap();
-        assert_eq!(set.evaluate(&t.facts(), false).0.queue_id.as_deref(), Some("berlin"));
+        assert_eq!(
+            set.evaluate(&t.facts(), false).0.queue_id.as_deref(),
+            Some("berlin")
+        );
         // 20:00 UTC is 14:00 in Chicago.
         t.at = "2026-12-07T20:00:00Z".parse().unwrap();
-        assert_eq!(set.evaluate(&t.facts(), false).0.queue_id.as_deref(), Some("austin"));
+        assert_eq!(
+            set.evaluate(&t.facts(), false).0.queue_id.as_deref(),
+            Some("austin")
+        );
         // Saturday: no one; Manila opens first on Monday.
         t.at = "2026-12-12T12:00:00Z".parse().unwrap();
-        assert_eq!(set.evaluate(&t.facts(), false).0.queue_id.as_deref(), Some("manila"));
-        let open = rule("open", json!({"name": "open", "conditions": {"all": [cond("calendar_open", "equals", json!("berlin-hours"))]}, "actions": [{"type": "set_queue", "queue_id": "berlin"}]}));
+        assert_eq!(
+            set.evaluate(&t.facts(), false).0.queue_id.as_deref(),
+            Some("manila")
+        );
+        let open = rule(
+            "open",
+            json!({"name": "open", "conditions": {"all": [cond("calendar_open", "equals", json!("berlin-hours"))]}, "actions": [{"type": "set_queue", "queue_id": "berlin"}]}),
+        );
         let mut directory = Directory::default();
-        directory.calendars.insert("berlin-hours".into(), weekday_calendar("Europe/Berlin"));
+        directory
+            .calendars
+            .insert("berlin-hours".into(), weekday_calendar("Europe/Berlin"));
         let set = RuleSet::compile(1, vec![open], directory);
         t.at = "2026-12-07T10:00:00Z".parse().unwrap();
         assert!(set.evaluate(&t.facts(), false).0.queue_id.is_some());
@@ -726,21 +858,50 @@ mod tests {
     #[test]
     fn the_trace_names_the_deciding_condition_of_every_rule() {
         let t = ticket("Refund", "body");
-        let failing = queue_rule("failing", 1, json!({"all": [cond("subject", "contains", json!("refund")), cond("body", "contains", json!("missing"))]}));
+        let failing = queue_rule(
+            "failing",
+            1,
+            json!({"all": [cond("subject", "contains", json!("refund")), cond("body", "contains", json!("missing"))]}),
+        );
         let mut disabled = queue_rule("disabled", 2, json!({}));
         disabled.enabled = false;
-        let mut stopper = queue_rule("stopper", 3, json!({"any": [cond("subject", "equals", json!("nope")), cond("subject", "equals", json!("refund"))]}));
+        let mut stopper = queue_rule(
+            "stopper",
+            3,
+            json!({"any": [cond("subject", "equals", json!("nope")), cond("subject", "equals", json!("refund"))]}),
+        );
         stopper.stop = true;
         let after = queue_rule("after", 4, json!({}));
-        let set = RuleSet::compile(1, vec![failing, disabled, stopper, after], Directory::default());
+        let set = RuleSet::compile(
+            1,
+            vec![failing, disabled, stopper, after],
+            Directory::default(),
+        );
         let (decision, traces) = set.evaluate(&t.facts(), true);
         assert_eq!(decision.queue_id.as_deref(), Some("stopper"));
-        let summary: Vec<(&str, bool, bool)> = traces.iter().map(|t| (t.rule_id.as_str(), t.evaluated, t.matched)).collect();
-        assert_eq!(summary, [("failing", true, false), ("disabled", false, false), ("stopper", true, true), ("after", false, false)]);
+        let summary: Vec<(&str, bool, bool)> = traces
+            .iter()
+            .map(|t| (t.rule_id.as_str(), t.evaluated, t.matched))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("failing", true, false),
+                ("disabled", false, false),
+                ("stopper", true, true),
+                ("after", false, false)
+            ]
+        );
         let deciding = traces[0].deciding_condition.as_ref().unwrap();
-        assert_eq!((deciding.group, deciding.index, deciding.result), ("all", 1, false));
+        assert_eq!(
+            (deciding.group, deciding.index, deciding.result),
+            ("all", 1, false)
+        );
         let deciding = traces[2].deciding_condition.as_ref().unwrap();
-        assert_eq!((deciding.group, deciding.index, deciding.result), ("any", 1, true));
+        assert_eq!(
+            (deciding.group, deciding.index, deciding.result),
+            ("any", 1, true)
+        );
     }
 
     /// The compiled matchers agree with evaluating each condition alone.
@@ -751,20 +912,35 @@ mod tests {
         fn naive(condition: &Condition, facts: &Facts<'_>) -> bool {
             let domain = facts.from.rsplit_once('@').map(|(_, d)| d);
             let values = field_values(&condition.field, facts, domain);
-            let fold = |s: &str| if condition.case_sensitive { s.to_string() } else { s.to_lowercase() };
-            let positive = values.iter().any(|v| match (&condition.op, &condition.value) {
-                (Op::Contains, Operand::Text(t)) => fold(v).contains(&fold(t)),
-                (Op::Equals, Operand::Text(t)) => fold(v) == fold(t),
-                (Op::StartsWith, Operand::Text(t)) => fold(v).starts_with(&fold(t)),
-                (Op::In, Operand::List(items)) => items.iter().any(|i| fold(i) == fold(v)),
-                (Op::Matches, Operand::Text(p)) => super::super::super::rule::build_regex(p, condition.case_sensitive).unwrap().is_match(v),
-                _ => unreachable!(),
-            });
+            let fold = |s: &str| {
+                if condition.case_sensitive {
+                    s.to_string()
+                } else {
+                    s.to_lowercase()
+                }
+            };
+            let positive = values
+                .iter()
+                .any(|v| match (&condition.op, &condition.value) {
+                    (Op::Contains, Operand::Text(t)) => fold(v).contains(&fold(t)),
+                    (Op::Equals, Operand::Text(t)) => fold(v) == fold(t),
+                    (Op::StartsWith, Operand::Text(t)) => fold(v).starts_with(&fold(t)),
+                    (Op::In, Operand::List(items)) => items.iter().any(|i| fold(i) == fold(v)),
+                    (Op::Matches, Operand::Text(p)) => {
+                        super::super::super::rule::build_regex(p, condition.case_sensitive)
+                            .unwrap()
+                            .is_match(v)
+                    }
+                    _ => unreachable!(),
+                });
             positive != condition.negated
         }
 
         fn words() -> impl Strategy<Value = String> {
-            prop::sample::select(vec!["refund", "Refund", "INV-1", "straße", "STRASSE", "order", "ab", "b", ""]).prop_map(String::from)
+            prop::sample::select(vec![
+                "refund", "Refund", "INV-1", "straße", "STRASSE", "order", "ab", "b", "",
+            ])
+            .prop_map(String::from)
         }
 
         proptest! {

@@ -5,7 +5,9 @@
 //! current. The ticket seam (`tickets::change`) calls in here; nothing else
 //! applies a routing decision.
 
+pub mod assignment;
 pub mod compiled;
 pub mod engine;
+pub mod placement;
 pub mod rule;
 pub mod rules;

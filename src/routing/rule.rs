@@ -57,16 +57,30 @@ pub struct ConditionsInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    SetQueue { queue_id: String },
-    SetPriority { priority: Priority },
-    AddTags { tags: Vec<String> },
-    RemoveTags { tags: Vec<String> },
+    SetQueue {
+        queue_id: String,
+    },
+    SetPriority {
+        priority: Priority,
+    },
+    AddTags {
+        tags: Vec<String>,
+    },
+    RemoveTags {
+        tags: Vec<String>,
+    },
     /// Stored on the ticket for the SLA engine.
-    SetSlaPolicy { policy_id: String },
-    Assign { agent_id: String },
+    SetSlaPolicy {
+        policy_id: String,
+    },
+    Assign {
+        agent_id: String,
+    },
     /// The first queue whose coverage calendar is open when the ticket
     /// arrives; when none is, the one that opens soonest.
-    FollowTheSun { queue_ids: Vec<String> },
+    FollowTheSun {
+        queue_ids: Vec<String>,
+    },
 }
 
 /// `POST /api/v1/routing/rules` body (and each rule of a proposed set).
@@ -205,7 +219,10 @@ fn text_value(value: &Value, errors: &mut Errors, field: &str) -> Option<String>
     match value {
         Value::String(text) if text.chars().count() <= MAX_VALUE_CHARS => Some(text.clone()),
         Value::String(_) => {
-            errors.add(field, format!("must be at most {MAX_VALUE_CHARS} characters"));
+            errors.add(
+                field,
+                format!("must be at most {MAX_VALUE_CHARS} characters"),
+            );
             None
         }
         Value::Number(n) => Some(n.to_string()),
@@ -256,20 +273,26 @@ fn check_condition<'a>(
     let value = match (&field, op) {
         (Field::CalendarOpen, Op::Equals) => {
             let id = text_value(&input.value, errors, &value_at)?;
-            refs.calendars.push((value_at.clone(), input.value.as_str()?));
+            refs.calendars
+                .push((value_at.clone(), input.value.as_str()?));
             Operand::Text(id)
         }
         (Field::CalendarOpen, _) => {
-            errors.add(&format!("{at}.op"), "calendar_open takes equals or not_equals and a calendar id");
+            errors.add(
+                &format!("{at}.op"),
+                "calendar_open takes equals or not_equals and a calendar id",
+            );
             return None;
         }
-        (Field::Priority, Op::Gt | Op::Lt | Op::Equals) => match input.value.as_str().map(str::parse::<Priority>) {
-            Some(Ok(priority)) => Operand::Priority(priority),
-            _ => {
-                errors.add(&value_at, "must be a priority: low, normal, high or urgent");
-                return None;
+        (Field::Priority, Op::Gt | Op::Lt | Op::Equals) => {
+            match input.value.as_str().map(str::parse::<Priority>) {
+                Some(Ok(priority)) => Operand::Priority(priority),
+                _ => {
+                    errors.add(&value_at, "must be a priority: low, normal, high or urgent");
+                    return None;
+                }
             }
-        },
+        }
         (Field::CustomField(_), Op::Gt | Op::Lt) => match input.value.as_f64() {
             Some(number) => Operand::Number(number),
             None => {
@@ -278,7 +301,10 @@ fn check_condition<'a>(
             }
         },
         (_, Op::Gt | Op::Lt) => {
-            errors.add(&format!("{at}.op"), "gt and lt compare priorities and custom fields only");
+            errors.add(
+                &format!("{at}.op"),
+                "gt and lt compare priorities and custom fields only",
+            );
             return None;
         }
         (_, Op::In) => {
@@ -290,14 +316,19 @@ fn check_condition<'a>(
                 errors.add(&value_at, format!("at most {MAX_LIST_ITEMS} items"));
                 return None;
             }
-            let texts: Option<Vec<String>> = items.iter().map(|item| text_value(item, errors, &value_at)).collect();
+            let texts: Option<Vec<String>> = items
+                .iter()
+                .map(|item| text_value(item, errors, &value_at))
+                .collect();
             Operand::List(texts?)
         }
         (_, Op::Matches) => {
             let pattern = text_value(&input.value, errors, &value_at)?;
             if let Err(e) = build_regex(&pattern, input.case_sensitive) {
                 let reason = match e {
-                    regex::Error::CompiledTooBig(_) => "the regex is too large or complex".to_string(),
+                    regex::Error::CompiledTooBig(_) => {
+                        "the regex is too large or complex".to_string()
+                    }
                     other => format!("not a valid regex: {other}"),
                 };
                 errors.add(&value_at, reason);
@@ -317,7 +348,12 @@ fn check_condition<'a>(
     })
 }
 
-fn check_action<'a>(action: &'a Action, at: &str, errors: &mut Errors, refs: &mut References<'a>) -> Action {
+fn check_action<'a>(
+    action: &'a Action,
+    at: &str,
+    errors: &mut Errors,
+    refs: &mut References<'a>,
+) -> Action {
     match action {
         Action::SetQueue { queue_id } => refs.queues.push((format!("{at}.queue_id"), queue_id)),
         Action::Assign { agent_id } => refs.agents.push((format!("{at}.agent_id"), agent_id)),
@@ -374,7 +410,10 @@ pub fn validate<'a>(
             if conditions.all.len() + conditions.any.len() > MAX_CONDITIONS {
                 errors.add("conditions", format!("at most {MAX_CONDITIONS} conditions"));
             }
-            for (group, inputs, out) in [("all", &conditions.all, &mut all), ("any", &conditions.any, &mut any)] {
+            for (group, inputs, out) in [
+                ("all", &conditions.all, &mut all),
+                ("any", &conditions.any, &mut any),
+            ] {
                 for (index, condition) in inputs.iter().enumerate() {
                     let at = format!("conditions.{group}[{index}]");
                     if let Some(checked) = check_condition(condition, &at, errors, refs) {
@@ -398,7 +437,9 @@ pub fn validate<'a>(
             actions
                 .iter()
                 .enumerate()
-                .map(|(index, action)| check_action(action, &format!("actions[{index}]"), errors, refs))
+                .map(|(index, action)| {
+                    check_action(action, &format!("actions[{index}]"), errors, refs)
+                })
                 .collect()
         }
         (None, Some(rule)) => rule.actions.clone(),
@@ -441,7 +482,8 @@ mod tests {
         let input: RuleInput = serde_json::from_value(input).unwrap();
         let mut errors = Errors::default();
         let mut refs = References::default();
-        validate("r1".into(), &input, None, &mut errors, &mut refs).ok_or_else(|| errors.0.into_iter().map(|e| e.field).collect())
+        validate("r1".into(), &input, None, &mut errors, &mut refs)
+            .ok_or_else(|| errors.0.into_iter().map(|e| e.field).collect())
     }
 
     #[test]
@@ -453,8 +495,16 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(rule.all[0].op, Op::Contains);
-        assert_eq!(rule.actions, [Action::SetQueue { queue_id: "q1".into() }]);
-        assert_eq!(serde_json::to_value(rule.conditions_input()).unwrap()["all"][0], json!({"field": "subject", "op": "contains", "value": "refund"}));
+        assert_eq!(
+            rule.actions,
+            [Action::SetQueue {
+                queue_id: "q1".into()
+            }]
+        );
+        assert_eq!(
+            serde_json::to_value(rule.conditions_input()).unwrap()["all"][0],
+            json!({"field": "subject", "op": "contains", "value": "refund"})
+        );
     }
 
     #[test]
@@ -505,8 +555,17 @@ mod tests {
         .unwrap();
         let (mut errors, mut refs) = (Errors::default(), References::default());
         validate("r".into(), &input, None, &mut errors, &mut refs).unwrap();
-        assert_eq!(refs.queues, [("actions[0].queue_ids[0]".to_string(), "a"), ("actions[0].queue_ids[1]".to_string(), "b")]);
+        assert_eq!(
+            refs.queues,
+            [
+                ("actions[0].queue_ids[0]".to_string(), "a"),
+                ("actions[0].queue_ids[1]".to_string(), "b")
+            ]
+        );
         assert_eq!(refs.agents, [("actions[1].agent_id".to_string(), "ag")]);
-        assert_eq!(refs.calendars, [("conditions.all[0].value".to_string(), "cal")]);
+        assert_eq!(
+            refs.calendars,
+            [("conditions.all[0].value".to_string(), "cal")]
+        );
     }
 }

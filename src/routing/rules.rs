@@ -33,7 +33,8 @@ pub struct RuleView {
 /// A stored rule, checked again as it is read (rules are validated when
 /// written, so a failure here is an internal error).
 pub fn parse(row: &RoutingRuleRow) -> AppResult<Rule> {
-    let unreadable = |e| AppError::failed(format!("stored routing rule {} is unreadable", row.id), e);
+    let unreadable =
+        |e| AppError::failed(format!("stored routing rule {} is unreadable", row.id), e);
     let input = RuleInput {
         name: Some(row.name.clone()),
         position: Some(row.position),
@@ -43,8 +44,18 @@ pub fn parse(row: &RoutingRuleRow) -> AppResult<Rule> {
         actions: Some(serde_json::from_str(&row.actions).map_err(unreadable)?),
     };
     let mut errors = Errors::default();
-    rule::validate(row.id.clone(), &input, None, &mut errors, &mut References::default()).ok_or_else(|| {
-        AppError::Internal(format!("stored routing rule {} no longer validates: {:?}", row.id, errors.0))
+    rule::validate(
+        row.id.clone(),
+        &input,
+        None,
+        &mut errors,
+        &mut References::default(),
+    )
+    .ok_or_else(|| {
+        AppError::Internal(format!(
+            "stored routing rule {} no longer validates: {:?}",
+            row.id, errors.0
+        ))
     })
 }
 
@@ -66,26 +77,33 @@ fn view(row: RoutingRuleRow) -> AppResult<RuleView> {
 /// All stored rules, in evaluation order.
 pub fn load_all(conn: &mut DbConnection) -> AppResult<Vec<RoutingRuleRow>> {
     Ok(routing_rules::table
-        .order((routing_rules::position.asc(), routing_rules::created_at.asc(), routing_rules::id.asc()))
+        .order((
+            routing_rules::position.asc(),
+            routing_rules::created_at.asc(),
+            routing_rules::id.asc(),
+        ))
         .select(RoutingRuleRow::as_select())
         .load(conn)?)
 }
 
 /// Checks that what the rules name exists: queues, active agents, calendars.
-pub fn check_references(conn: &mut DbConnection, refs: &References<'_>, errors: &mut Errors) -> AppResult<()> {
-    fn known(
-        wanted: &[(String, &str)],
-        found: HashSet<String>,
-        what: &str,
-        errors: &mut Errors,
-    ) {
+pub fn check_references(
+    conn: &mut DbConnection,
+    refs: &References<'_>,
+    errors: &mut Errors,
+) -> AppResult<()> {
+    fn known(wanted: &[(String, &str)], found: HashSet<String>, what: &str, errors: &mut Errors) {
         for (field, id) in wanted {
             if !found.contains(*id) {
                 errors.add(field, format!("no {what} '{id}'"));
             }
         }
     }
-    let ids = |list: &[(String, &str)]| list.iter().map(|(_, id)| id.to_string()).collect::<Vec<_>>();
+    let ids = |list: &[(String, &str)]| {
+        list.iter()
+            .map(|(_, id)| id.to_string())
+            .collect::<Vec<_>>()
+    };
     if !refs.queues.is_empty() {
         let found = queues::table
             .filter(queues::id.eq_any(ids(&refs.queues)))
@@ -99,20 +117,35 @@ pub fn check_references(conn: &mut DbConnection, refs: &References<'_>, errors: 
             .filter(agents::active.eq(true))
             .select(agents::id)
             .load::<String>(conn)?;
-        known(&refs.agents, found.into_iter().collect(), "active agent", errors);
+        known(
+            &refs.agents,
+            found.into_iter().collect(),
+            "active agent",
+            errors,
+        );
     }
     if !refs.calendars.is_empty() {
         let found = calendars::table
             .filter(calendars::id.eq_any(ids(&refs.calendars)))
             .select(calendars::id)
             .load::<String>(conn)?;
-        known(&refs.calendars, found.into_iter().collect(), "calendar", errors);
+        known(
+            &refs.calendars,
+            found.into_iter().collect(),
+            "calendar",
+            errors,
+        );
     }
     Ok(())
 }
 
 /// Validates `input` (over `base` for a PATCH), references included.
-fn checked(conn: &mut DbConnection, id: String, input: &RuleInput, base: Option<&Rule>) -> AppResult<Rule> {
+fn checked(
+    conn: &mut DbConnection,
+    id: String,
+    input: &RuleInput,
+    base: Option<&Rule>,
+) -> AppResult<Rule> {
     let mut errors = Errors::default();
     let mut refs = References::default();
     let rule = rule::validate(id, input, base, &mut errors, &mut refs);
@@ -121,7 +154,11 @@ fn checked(conn: &mut DbConnection, id: String, input: &RuleInput, base: Option<
     Ok(rule.expect("no errors: validated"))
 }
 
-fn row_of(rule: &Rule, created_at: chrono::NaiveDateTime, updated_at: chrono::NaiveDateTime) -> AppResult<RoutingRuleRow> {
+fn row_of(
+    rule: &Rule,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+) -> AppResult<RoutingRuleRow> {
     let encode = |e| AppError::failed("a routing rule did not serialise", e);
     Ok(RoutingRuleRow {
         id: rule.id.clone(),
@@ -138,7 +175,11 @@ fn row_of(rule: &Rule, created_at: chrono::NaiveDateTime, updated_at: chrono::Na
 
 /// Runs a rule change in a write transaction, then makes this process's
 /// compiled rules look at the new version on their next use.
-fn changing<T>(conn: &mut Conn, caller: &Principal, work: impl FnOnce(&mut WriteConn<'_>) -> AppResult<T>) -> AppResult<T> {
+fn changing<T>(
+    conn: &mut Conn,
+    caller: &Principal,
+    work: impl FnOnce(&mut WriteConn<'_>) -> AppResult<T>,
+) -> AppResult<T> {
     caller.require(Role::is_manager_or_above)?;
     let caches = conn.caches().clone();
     let done = write_tx(conn, |w| -> AppResult<T> {
@@ -154,12 +195,16 @@ pub fn create(conn: &mut Conn, caller: &Principal, input: &RuleInput) -> AppResu
     changing(conn, caller, |w| {
         let count: i64 = routing_rules::table.count().get_result(&mut **w)?;
         if count >= MAX_RULES as i64 {
-            return Err(AppError::Conflict(format!("a rule set holds at most {MAX_RULES} rules")));
+            return Err(AppError::Conflict(format!(
+                "a rule set holds at most {MAX_RULES} rules"
+            )));
         }
         let id = w.new_id();
         let rule = checked(w, id, input, None)?;
         let row = row_of(&rule, w.now(), w.now())?;
-        diesel::insert_into(routing_rules::table).values(&row).execute(&mut **w)?;
+        diesel::insert_into(routing_rules::table)
+            .values(&row)
+            .execute(&mut **w)?;
         view(row)
     })
 }
@@ -183,13 +228,20 @@ pub fn list(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<RuleVi
     load_all(conn)?.into_iter().map(view).collect()
 }
 
-pub fn update(conn: &mut Conn, caller: &Principal, id: &str, input: &RuleInput) -> AppResult<RuleView> {
+pub fn update(
+    conn: &mut Conn,
+    caller: &Principal,
+    id: &str,
+    input: &RuleInput,
+) -> AppResult<RuleView> {
     changing(conn, caller, |w| {
         let before = load(w, id)?;
         let base = parse(&before)?;
         let rule = checked(w, base.id.clone(), input, Some(&base))?;
         let row = row_of(&rule, before.created_at, w.now())?;
-        diesel::update(routing_rules::table.find(id)).set(&row).execute(&mut **w)?;
+        diesel::update(routing_rules::table.find(id))
+            .set(&row)
+            .execute(&mut **w)?;
         view(row)
     })
 }
@@ -208,14 +260,23 @@ pub fn delete(conn: &mut Conn, caller: &Principal, id: &str) -> AppResult<()> {
 /// rule's problems are named under `rules[i]`.
 pub fn check_proposal(conn: &mut DbConnection, inputs: &[RuleInput]) -> AppResult<Vec<Rule>> {
     if inputs.len() > MAX_RULES {
-        return Err(AppError::invalid("rules", format!("at most {MAX_RULES} rules")));
+        return Err(AppError::invalid(
+            "rules",
+            format!("at most {MAX_RULES} rules"),
+        ));
     }
     let mut all_errors = Errors::default();
     let mut rules = Vec::with_capacity(inputs.len());
     for (index, input) in inputs.iter().enumerate() {
         let mut errors = Errors::default();
         let mut refs = References::default();
-        let rule = rule::validate(format!("proposed-{index}"), input, None, &mut errors, &mut refs);
+        let rule = rule::validate(
+            format!("proposed-{index}"),
+            input,
+            None,
+            &mut errors,
+            &mut refs,
+        );
         check_references(conn, &refs, &mut errors)?;
         for error in errors.0 {
             all_errors.add(&format!("rules[{index}].{}", error.field), error.message);

@@ -13,6 +13,7 @@ use crate::db::{insert_ticket, WriteConn};
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
+use crate::routing::placement::{self, Arrival, Placed};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -28,17 +29,32 @@ pub struct Change<'a> {
     pub events: Vec<EventData>,
 }
 
-/// Writes a new ticket with its first message and events. `then` runs once
-/// the ticket has its number (a channel's acknowledgement mail); the events
-/// it returns are recorded with the change's, in the same statement.
+/// Writes a new ticket with its first message and events, routed first
+/// (queue, priority, tags, SLA policy, assignee: `routing::placement`).
+/// Its history starts `created` (as routed), `routed`, then the change's
+/// events. `then` runs once the ticket has its number (a channel's
+/// acknowledgement mail); the events it returns are recorded with the
+/// change's, in the same statement.
 pub fn open(
     conn: &mut WriteConn<'_>,
     ticket: &mut Ticket,
     mut change: Change<'_>,
-    then: impl FnOnce(&mut WriteConn<'_>, &Ticket) -> AppResult<Vec<EventData>>,
+    arrival: &Arrival<'_>,
+    then: impl FnOnce(&mut WriteConn<'_>, &Ticket, &Placed) -> AppResult<Vec<EventData>>,
 ) -> AppResult<()> {
+    let placed = placement::route_new(conn, ticket, arrival)?;
+    let created = EventData::Created {
+        channel: ticket.channel.parse().map_err(AppError::Internal)?,
+        priority: ticket.priority.parse().map_err(AppError::Internal)?,
+        queue: placed.queue.as_ref().map(placement::queue_ref),
+        follow_up_of: ticket.follow_up_of.clone(),
+    };
+    change.events.splice(
+        0..0,
+        std::iter::once(created).chain(placed.events.iter().cloned()),
+    );
     insert_ticket(conn, ticket)?;
-    change.events.extend(then(conn, ticket)?);
+    change.events.extend(then(conn, ticket, &placed)?);
     write_messages_and_events(conn, &ticket.id, change)
 }
 

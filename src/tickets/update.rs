@@ -7,10 +7,11 @@ use crate::auth::Principal;
 use crate::db::models::{Agent, Queue, Ticket};
 use crate::db::schema::{agents, queues};
 use crate::db::{write_tx, Conn, DbConnection};
-use crate::domain::event::{AgentRef, EventData, QueueRef, ReleaseReason};
+use crate::domain::event::{AssignedBy, EventData, ReleaseReason};
 use crate::domain::validate::{normalize_tags, Errors, MAX_SUBJECT};
 use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
+use crate::routing::placement::{agent_ref, queue_ref};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -257,6 +258,7 @@ fn plan(
                         changes.push(EventData::Assigned {
                             from: assignee.as_ref().map(agent_ref),
                             to: agent_ref(&agent),
+                            by: Some(AssignedBy::Person),
                         });
                         t.assignee_id = Some(agent.id.clone());
                         assignee = Some(agent);
@@ -344,22 +346,6 @@ fn plan(
         assignee,
         changes,
     })
-}
-
-/// A queue as an event names it.
-pub fn queue_ref(queue: &Queue) -> QueueRef {
-    QueueRef {
-        queue_id: queue.id.clone(),
-        vendor_id: queue.vendor_id.clone(),
-    }
-}
-
-/// An agent as an event names them.
-pub fn agent_ref(agent: &Agent) -> AgentRef {
-    AgentRef {
-        agent_id: agent.id.clone(),
-        vendor_id: agent.vendor_id.clone(),
-    }
 }
 
 /// The queue `reference` (an id or a slug) names for this caller. Managers

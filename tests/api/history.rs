@@ -76,6 +76,7 @@ async fn every_api_change_records_its_typed_event() {
         kinds(&events),
         [
             "created",
+            "routed",
             "acknowledgement_sent",
             "assigned",
             "subject_changed",
@@ -166,6 +167,7 @@ async fn the_web_form_and_the_customer_page_record_their_events() {
         kinds(&events),
         [
             "created",
+            "routed",
             "acknowledgement_sent",
             "status_changed",
             "customer_replied",
@@ -243,6 +245,7 @@ async fn email_paths_record_their_events_and_machine_mail_is_marked() {
         kinds(&events),
         [
             "created",
+            "routed",
             "email_received",
             "acknowledgement_sent",
             "customer_replied",
@@ -306,6 +309,7 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
         kinds(&events),
         [
             "created",
+            "routed",
             "acknowledgement_sent",
             "replied",
             "status_changed"
@@ -346,7 +350,12 @@ async fn an_agent_answering_by_email_replies_as_themselves() {
     let events = app.events(theirs["id"].as_str().unwrap()).await;
     assert_eq!(
         kinds(&events),
-        ["created", "acknowledgement_sent", "customer_replied"]
+        [
+            "created",
+            "routed",
+            "acknowledgement_sent",
+            "customer_replied"
+        ]
     );
     assert_every_event_is_typed(&app);
 }
@@ -412,7 +421,7 @@ async fn api_and_web_customers_get_the_acknowledgement_unless_their_channel_is_o
         .await;
     let id = ticket["id"].as_str().unwrap();
     assert!(outbox_to(&quiet, id, "acknowledgement").is_empty());
-    assert_eq!(kinds(&quiet.events(id).await), ["created"]);
+    assert_eq!(kinds(&quiet.events(id).await), ["created", "routed"]);
 }
 
 #[actix_web::test]
@@ -430,6 +439,7 @@ async fn the_openapi_document_lists_every_event_kind() {
     let schema = doc["components"]["schemas"]["EventData"].to_string();
     for kind in [
         "created",
+        "routed",
         "queue_changed",
         "assigned",
         "unassigned",

@@ -433,6 +433,7 @@ async fn patch_needs_the_current_etag() {
         kinds,
         [
             "created",
+            "routed",
             "acknowledgement_sent",
             "priority_changed",
             "replied",

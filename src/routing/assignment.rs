@@ -1,0 +1,223 @@
+//! Push assignment: which agent of a queue's vendor gets a waiting ticket.
+//!
+//! Only agents who are active, on shift now (their shift calendar; none:
+//! always), available (`PUT /agents/me/availability`) and below their
+//! capacity of open assigned tickets are chosen; with skill matching, only
+//! those whose skills include the ticket's language and every tag.
+//!
+//! The queue's rotation row is locked (by the UPDATE that takes a turn)
+//! before anything is read, so concurrent assignments in one queue, from
+//! any number of Relay processes, happen one after another: a round-robin
+//! turn is never taken twice and an agent's load is counted after the
+//! previous assignment committed.
+
+use super::engine::Directory;
+use crate::db::models::{Agent, Queue, Ticket};
+use crate::db::schema::{agents, queue_rotations, tickets};
+use crate::db::{DbConnection, WriteConn};
+use crate::domain::event::AssignedBy;
+use crate::domain::{Role, Status};
+use crate::error::AppResult;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// Statuses in which an assigned ticket counts against its agent's capacity.
+pub const OPEN_STATUSES: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
+
+/// Statuses in which an unassigned ticket waits to be assigned or claimed.
+pub const WAITING_STATUSES: [Status; 2] = [Status::New, Status::Open];
+
+pub fn open_status_names() -> Vec<&'static str> {
+    OPEN_STATUSES.iter().map(|s| s.as_str()).collect()
+}
+
+/// How a queue hands out tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Pull,
+    RoundRobin,
+    LeastLoaded,
+}
+
+impl Strategy {
+    pub fn of(queue: &Queue) -> Strategy {
+        match queue.assignment_strategy.as_str() {
+            "round_robin" => Strategy::RoundRobin,
+            "least_loaded" => Strategy::LeastLoaded,
+            _ => Strategy::Pull,
+        }
+    }
+}
+
+/// Why an agent may not take a ticket now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfit {
+    Inactive,
+    OtherVendor,
+    OffShift,
+    Unavailable,
+    AtCapacity,
+    LacksSkills,
+}
+
+impl Unfit {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unfit::Inactive => "inactive",
+            Unfit::OtherVendor => "other_vendor",
+            Unfit::OffShift => "off_shift",
+            Unfit::Unavailable => "unavailable",
+            Unfit::AtCapacity => "at_capacity",
+            Unfit::LacksSkills => "lacks_skills",
+        }
+    }
+}
+
+/// Whether `agent` is on shift at `at`.
+pub fn on_shift(agent: &Agent, directory: &Directory, at: DateTime<Utc>) -> bool {
+    match &agent.shift_calendar_id {
+        None => true,
+        Some(id) => directory.calendars.get(id).is_some_and(|c| c.is_open(at)),
+    }
+}
+
+/// Whether the agent's skills cover the ticket's language and tags.
+pub fn has_skills(agent: &Agent, ticket: &Ticket) -> bool {
+    let skills: Vec<String> = serde_json::from_str(&agent.skills).unwrap_or_default();
+    let tags: Vec<String> = serde_json::from_str(&ticket.tags).unwrap_or_default();
+    let language = ticket.language.as_deref().map(|l| l.to_ascii_lowercase());
+    let primary = language
+        .as_deref()
+        .map(|l| l.split('-').next().unwrap_or(l).to_string());
+    let knows_language = match (&language, &primary) {
+        (Some(full), Some(primary)) => skills.iter().any(|s| s == full || s == primary),
+        _ => true,
+    };
+    knows_language && tags.iter().all(|t| skills.contains(t))
+}
+
+/// Open assigned tickets per agent.
+pub fn loads(conn: &mut DbConnection, agent_ids: &[String]) -> AppResult<HashMap<String, i64>> {
+    if agent_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Option<String>, i64)> = tickets::table
+        .filter(tickets::assignee_id.eq_any(agent_ids))
+        .filter(tickets::status.eq_any(open_status_names()))
+        .group_by(tickets::assignee_id)
+        .select((tickets::assignee_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, n)| Some((id?, n)))
+        .collect())
+}
+
+/// Why `agent` may not take `ticket` in `queue` now, if anything stops it.
+pub fn unfit(
+    agent: &Agent,
+    queue: &Queue,
+    ticket: Option<&Ticket>,
+    load: i64,
+    directory: &Directory,
+    at: DateTime<Utc>,
+) -> Option<Unfit> {
+    if !agent.active {
+        return Some(Unfit::Inactive);
+    }
+    if agent.vendor_id.as_deref() != Some(queue.vendor_id.as_str()) {
+        return Some(Unfit::OtherVendor);
+    }
+    if !on_shift(agent, directory, at) {
+        return Some(Unfit::OffShift);
+    }
+    if !agent.available {
+        return Some(Unfit::Unavailable);
+    }
+    if load >= i64::from(agent.capacity) {
+        return Some(Unfit::AtCapacity);
+    }
+    if queue.skill_matching && ticket.is_some_and(|t| !has_skills(agent, t)) {
+        return Some(Unfit::LacksSkills);
+    }
+    None
+}
+
+/// Takes the queue's rotation lock for this transaction and returns the
+/// agent who had the last turn.
+fn lock_rotation(conn: &mut WriteConn<'_>, queue_id: &str) -> AppResult<Option<String>> {
+    crate::insert_ignoring_conflicts!(
+        conn,
+        queue_rotations::table,
+        (
+            queue_rotations::queue_id.eq(queue_id),
+            queue_rotations::last_agent_id.eq(None::<String>),
+            queue_rotations::turns.eq(0_i64),
+        )
+    )?;
+    diesel::update(queue_rotations::table.find(queue_id))
+        .set(queue_rotations::turns.eq(queue_rotations::turns + 1))
+        .execute(&mut **conn)?;
+    Ok(queue_rotations::table
+        .find(queue_id)
+        .select(queue_rotations::last_agent_id)
+        .first(&mut **conn)?)
+}
+
+/// The agent a push queue gives `ticket` to now, if any can take it.
+pub fn choose(
+    conn: &mut WriteConn<'_>,
+    queue: &Queue,
+    ticket: &Ticket,
+    directory: &Directory,
+) -> AppResult<Option<(Agent, AssignedBy)>> {
+    let strategy = Strategy::of(queue);
+    if strategy == Strategy::Pull {
+        return Ok(None);
+    }
+    let last = lock_rotation(conn, &queue.id)?;
+    let at = conn.now().and_utc();
+    let candidates: Vec<Agent> = agents::table
+        .filter(agents::vendor_id.eq(&queue.vendor_id))
+        .filter(agents::active.eq(true))
+        .filter(agents::available.eq(true))
+        .filter(agents::role.eq_any([Role::Agent.as_str(), Role::Lead.as_str()]))
+        .order(agents::id.asc())
+        .select(Agent::as_select())
+        .load(&mut **conn)?;
+    let ids: Vec<String> = candidates.iter().map(|a| a.id.clone()).collect();
+    let loads = loads(conn, &ids)?;
+    let load_of = |a: &Agent| loads.get(&a.id).copied().unwrap_or(0);
+    let fit: Vec<&Agent> = candidates
+        .iter()
+        .filter(|a| unfit(a, queue, Some(ticket), load_of(a), directory, at).is_none())
+        .collect();
+    let chosen = match strategy {
+        Strategy::RoundRobin => fit
+            .iter()
+            .find(|a| last.as_deref().is_some_and(|last| a.id.as_str() > last))
+            .or(fit.first())
+            .copied(),
+        // Fewest open tickets; on a tie, the one after the last turn, so
+        // equally loaded agents take turns too.
+        Strategy::LeastLoaded => {
+            let fewest = fit.iter().map(|a| load_of(a)).min();
+            let tied: Vec<&&Agent> = fit.iter().filter(|a| Some(load_of(a)) == fewest).collect();
+            tied.iter()
+                .find(|a| last.as_deref().is_some_and(|last| a.id.as_str() > last))
+                .or(tied.first())
+                .map(|a| **a)
+        }
+        Strategy::Pull => None,
+    };
+    let Some(agent) = chosen else { return Ok(None) };
+    diesel::update(queue_rotations::table.find(&queue.id))
+        .set(queue_rotations::last_agent_id.eq(&agent.id))
+        .execute(&mut **conn)?;
+    let by = match strategy {
+        Strategy::LeastLoaded => AssignedBy::LeastLoaded,
+        _ => AssignedBy::RoundRobin,
+    };
+    Ok(Some((agent.clone(), by)))
+}
