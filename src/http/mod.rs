@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod ops;
 pub mod outbox;
 pub mod problem;
+pub mod routing;
 pub mod state;
 pub mod support;
 pub mod text_guard;
@@ -217,6 +218,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(tickets::routes)
             .configure(directory::routes)
             .configure(calendars::routes)
+            .configure(routing::routes)
             .configure(support::routes)
             .configure(inbound::routes)
             .configure(outbox::routes)

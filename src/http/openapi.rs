@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations, and the
 //! offline Swagger UI that renders it.
 
-use super::{attachments, calendars, directory, inbound, intake_settings, ops, outbox, tickets};
+use super::{
+    attachments, calendars, directory, inbound, intake_settings, ops, outbox, routing, tickets,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -30,6 +32,7 @@ impl Modify for BearerAuth {
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
         calendars::create_calendar, calendars::list_calendars, calendars::get_calendar, calendars::update_calendar, calendars::delete_calendar,
         calendars::import_holidays, calendars::calendar_open,
+        routing::create_rule, routing::list_rules, routing::get_rule, routing::update_rule, routing::delete_rule, routing::test_rules,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,
         intake_settings::get_public_fields, intake_settings::put_public_fields,

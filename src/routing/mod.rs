@@ -7,6 +7,7 @@
 
 pub mod assignment;
 pub mod compiled;
+pub mod dry_run;
 pub mod engine;
 pub mod placement;
 pub mod rule;

@@ -41,7 +41,8 @@ pub struct TestApp {
     pub admin: String,
     pub settings: Settings,
     server: actix_web::dev::ServerHandle,
-    _db: TestDb,
+    /// `None` for a second process on another app's database.
+    _db: Option<TestDb>,
     _files: tempfile::TempDir,
 }
 
@@ -84,6 +85,25 @@ impl TestApp {
         settings.bootstrap.admin_token_file = files.path().join("admin-token");
         settings.outbox.directory = files.path().join("outbox");
         tweak(&mut settings);
+        Self::launch(settings, Some(database), files)
+    }
+
+    /// A second Relay process on this app's database (its own server, pool,
+    /// clock and caches), as a deployment of several processes runs.
+    pub async fn another_process(&self) -> TestApp {
+        let files = tempfile::tempdir().expect("temp dir");
+        let mut settings = self.settings.clone();
+        settings.outbox.directory = files.path().join("outbox");
+        let mut second = Self::launch(settings, None, files);
+        second.admin = self.admin.clone();
+        second
+    }
+
+    fn launch(
+        mut settings: Settings,
+        database: Option<TestDb>,
+        files: tempfile::TempDir,
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         settings.server.public_base_url = format!("http://127.0.0.1:{port}");
@@ -102,11 +122,11 @@ impl TestApp {
         )
         .expect("build the app");
         let db = app.db().clone();
-        // The first start wrote the operator's admin token to its file.
+        // The first start wrote the operator's admin token to its file (a
+        // second process finds tokens and writes none: it is given the first's).
         let admin = std::fs::read_to_string(&settings.bootstrap.admin_token_file)
-            .expect("the bootstrap admin token")
-            .trim()
-            .to_string();
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
         let server = app.start().unwrap();
         let handle = server.handle();
         actix_web::rt::spawn(server);

@@ -13,6 +13,7 @@ mod imap;
 mod isolation;
 mod ops;
 mod outbox;
+mod routing;
 mod smtp;
 mod support;
 mod tickets;
