@@ -8,6 +8,7 @@ pub mod connection;
 pub mod models;
 pub mod outbox_claim;
 pub mod schema;
+pub mod ticket_claim;
 
 pub use connection::{Backend, DbConnection, DbPool, PoolState};
 

@@ -239,7 +239,8 @@ pub fn update(
     write_tx(conn, |conn| update_in_transaction(conn, caller, id, input))
 }
 
-fn update_in_transaction(
+/// [`update`] inside the caller's transaction.
+pub fn update_in_transaction(
     conn: &mut WriteConn<'_>,
     caller: &Principal,
     id: &str,
@@ -283,18 +284,4 @@ fn revoke_tokens(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<()> {
     .set(api_tokens::revoked_at.eq(conn.now()))
     .execute(&mut **conn)?;
     Ok(())
-}
-
-/// Agents are referenced by tickets and the audit trail, so "deleting" one
-/// deactivates it, which revokes its tokens.
-pub fn deactivate(conn: &mut Conn, caller: &Principal, id: &str) -> AppResult<AgentView> {
-    update(
-        conn,
-        caller,
-        id,
-        &AgentInput {
-            active: Some(false),
-            ..Default::default()
-        },
-    )
 }

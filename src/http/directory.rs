@@ -6,11 +6,12 @@ use super::problem::{ApiError, Problem};
 use super::state::{run_db, run_write, AppState};
 use super::{no_content, parse_json};
 use crate::auth::{self, IssuedToken, TokenView};
-use crate::directory::agents::{self, AgentInput, AgentView};
+use crate::directory::agents::{AgentInput, AgentView};
 use crate::directory::queues::{self, QueueInput, QueueView};
 use crate::directory::vendors::{self, VendorInput, VendorView};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::tickets::staff;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -68,7 +69,7 @@ crud_handlers!(
     "agents",
     "/api/v1/agents",
     "/api/v1/agents/{id}",
-    agents,
+    staff,
     AgentInput,
     AgentView,
     create_agent,

@@ -22,6 +22,7 @@ pub mod state;
 pub mod support;
 pub mod text_guard;
 pub mod tickets;
+pub mod workload;
 
 use crate::config::Settings;
 use crate::error::AppError;
@@ -219,6 +220,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(directory::routes)
             .configure(calendars::routes)
             .configure(routing::routes)
+            .configure(workload::routes)
             .configure(support::routes)
             .configure(inbound::routes)
             .configure(outbox::routes)

@@ -3,6 +3,7 @@
 
 use super::{
     attachments, calendars, directory, inbound, intake_settings, ops, outbox, routing, tickets,
+    workload,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -32,6 +33,7 @@ impl Modify for BearerAuth {
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
         calendars::create_calendar, calendars::list_calendars, calendars::get_calendar, calendars::update_calendar, calendars::delete_calendar,
         calendars::import_holidays, calendars::calendar_open,
+        workload::claim_next, workload::queue_tickets, workload::release_ticket, workload::my_tickets, workload::set_availability,
         routing::create_rule, routing::list_rules, routing::get_rule, routing::update_rule, routing::delete_rule, routing::test_rules,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,

@@ -165,12 +165,14 @@ fn lock_rotation(conn: &mut WriteConn<'_>, queue_id: &str) -> AppResult<Option<S
         .first(&mut **conn)?)
 }
 
-/// The agent a push queue gives `ticket` to now, if any can take it.
+/// The agent a push queue gives `ticket` to now, if any can take it;
+/// never `excluded` (the agent who just let go of it).
 pub fn choose(
     conn: &mut WriteConn<'_>,
     queue: &Queue,
     ticket: &Ticket,
     directory: &Directory,
+    excluded: Option<&str>,
 ) -> AppResult<Option<(Agent, AssignedBy)>> {
     let strategy = Strategy::of(queue);
     if strategy == Strategy::Pull {
@@ -191,6 +193,7 @@ pub fn choose(
     let load_of = |a: &Agent| loads.get(&a.id).copied().unwrap_or(0);
     let fit: Vec<&Agent> = candidates
         .iter()
+        .filter(|a| Some(a.id.as_str()) != excluded)
         .filter(|a| unfit(a, queue, Some(ticket), load_of(a), directory, at).is_none())
         .collect();
     let chosen = match strategy {

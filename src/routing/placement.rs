@@ -161,7 +161,7 @@ pub fn route_new(
     };
     let assigned = match (assigned, &queue) {
         (Some(found), _) => Some(found),
-        (None, Some(queue)) => assignment::choose(conn, queue, ticket, rules.directory())?,
+        (None, Some(queue)) => assignment::choose(conn, queue, ticket, rules.directory(), None)?,
         (None, None) => None,
     };
     if let EventData::Routed { notes: kept, .. } = &mut events[0] {
@@ -248,4 +248,62 @@ fn by_rule(
             Ok(None)
         }
     }
+}
+
+/// Keeps a changed ticket's waiting state in step with its events: an
+/// assignment ends the wait; a move to another queue or the loss of its
+/// agent starts one, and a push queue then assigns it at once if it can
+/// (adding the `assigned` event).
+pub fn settle(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    events: &mut Vec<EventData>,
+) -> AppResult<()> {
+    let moved_or_let_go = events.iter().any(|e| {
+        matches!(
+            e,
+            EventData::QueueChanged { .. } | EventData::Unassigned { .. }
+        )
+    });
+    if ticket.assignee_id.is_some() {
+        ticket.queued_at = None;
+        return Ok(());
+    }
+    let Some(queue_id) = ticket.queue_id.clone() else {
+        ticket.queued_at = None;
+        return Ok(());
+    };
+    if !moved_or_let_go {
+        return Ok(());
+    }
+    let let_go_by = events.iter().find_map(|e| match e {
+        EventData::Unassigned { from, .. } => Some(from.agent_id.clone()),
+        _ => None,
+    });
+    ticket.queued_at = Some(conn.now());
+    let waiting = ticket
+        .status
+        .parse()
+        .is_ok_and(|s| assignment::WAITING_STATUSES.contains(&s));
+    let Some(queue) = find_queue(conn, &queue_id)?.filter(|_| waiting) else {
+        return Ok(());
+    };
+    let (caches, now) = (conn.caches().clone(), conn.now());
+    let rules = compiled::current(conn, &caches, now)?;
+    if let Some((agent, by)) = assignment::choose(
+        conn,
+        &queue,
+        ticket,
+        rules.directory(),
+        let_go_by.as_deref(),
+    )? {
+        ticket.assignee_id = Some(agent.id.clone());
+        ticket.queued_at = None;
+        events.push(EventData::Assigned {
+            from: None,
+            to: agent_ref(&agent),
+            by: Some(by),
+        });
+    }
+    Ok(())
 }

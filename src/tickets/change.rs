@@ -60,17 +60,19 @@ pub fn open(
 
 /// Writes `ticket` as changed (read at `expected_version`; its version moves
 /// on by one and it is stamped with the change's instant), with the change's
-/// messages and events. Fails as stale, changing nothing, if someone else
+/// messages and events. A ticket left waiting in a queue by the change (it
+/// moved queue, or lost its agent) goes through the queue's assignment. Fails as stale, changing nothing, if someone else
 /// changed the ticket in between. A change with nothing in it writes nothing.
 pub fn record(
     conn: &mut WriteConn<'_>,
     ticket: &mut Ticket,
     expected_version: i32,
-    change: Change<'_>,
+    mut change: Change<'_>,
 ) -> AppResult<()> {
     if change.messages.is_empty() && change.events.is_empty() {
         return Ok(());
     }
+    placement::settle(conn, ticket, &mut change.events)?;
     ticket.version = expected_version + 1;
     ticket.updated_at = conn.now();
     let written = diesel::update(

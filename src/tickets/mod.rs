@@ -6,7 +6,9 @@ pub mod events;
 pub mod files;
 pub mod query;
 pub mod redact;
+pub mod staff;
 pub mod update;
 pub mod view;
+pub mod workload;
 
 pub use query::{TicketFilter, TicketRef, Visibility};

@@ -118,8 +118,18 @@ pub fn patch_ticket(
             },
         )?;
         let holder = planned.queue.as_ref().map(|q| q.vendor_id.clone());
+        // The queue's assignment may have given the ticket to someone.
+        let assignee = match (&updated.assignee_id, planned.assignee) {
+            (Some(id), Some(planned)) if *id == planned.id => Some(planned),
+            (Some(id), _) => agents::table
+                .find(id)
+                .select(Agent::as_select())
+                .first(&mut **conn)
+                .optional()?,
+            (None, _) => None,
+        };
         Ok((
-            TicketView::from_row((updated, customer, planned.queue, planned.assignee))?,
+            TicketView::from_row((updated, customer, planned.queue, assignee))?,
             holder,
         ))
     })?;

@@ -1,5 +1,6 @@
 //! Integration tests: the real HTTP app on port 0, a fresh database per test.
 
+mod assignment;
 mod bad_input;
 mod browser;
 mod calendars;

@@ -1,0 +1,87 @@
+//! Locking the most urgent waiting tickets of a queue for one claimer.
+//!
+//! - PostgreSQL: candidates are selected `FOR UPDATE SKIP LOCKED`, so
+//!   agents claiming at once (from any number of Relay processes) each lock
+//!   different tickets instead of queueing behind one another; a row one
+//!   claimer holds is invisible to the others until its claim commits, and
+//!   then it is assigned.
+//! - SQLite: `write_tx` holds the database's one write lock, so claims are
+//!   serialised and a plain select sees every earlier claim.
+//!
+//! Urgency: priority (urgent first), then the longest wait in the queue.
+
+use super::models::Ticket;
+use super::schema::tickets;
+use super::{DbConnection, WriteConn};
+use diesel::prelude::*;
+
+macro_rules! waiting {
+    ($queue_id:expr, $priority:expr, $statuses:expr, $limit:expr) => {
+        tickets::table
+            .filter(tickets::queue_id.eq($queue_id))
+            .filter(tickets::assignee_id.is_null())
+            .filter(tickets::priority.eq($priority))
+            .filter(tickets::status.eq_any($statuses))
+            .order((tickets::queued_at.asc(), tickets::number.asc()))
+            .select(Ticket::as_select())
+            .limit($limit)
+    };
+}
+
+/// Up to `limit` unassigned tickets of `queue_id` in `statuses` with
+/// `priority`, locked for this transaction, most urgent first. Every row
+/// returned is locked, so claimers ask for one (a batch would hide the rest
+/// of it from other claimers until this transaction ends).
+pub fn lock_waiting(
+    conn: &mut WriteConn<'_>,
+    queue_id: &str,
+    priority: &str,
+    statuses: &[&str],
+    limit: i64,
+) -> QueryResult<Vec<Ticket>> {
+    match conn.connection() {
+        DbConnection::Postgresql(c) => waiting!(queue_id, priority, statuses, limit)
+            .for_update()
+            .skip_locked()
+            .load(c),
+        DbConnection::Sqlite(c) => waiting!(queue_id, priority, statuses, limit).load(c),
+    }
+}
+
+/// Up to `limit` candidates like [`lock_waiting`]'s, not locked: for
+/// claimers who must pick among them (skills) before locking one.
+pub fn peek_waiting(
+    conn: &mut WriteConn<'_>,
+    queue_id: &str,
+    priority: &str,
+    statuses: &[&str],
+    limit: i64,
+) -> QueryResult<Vec<Ticket>> {
+    waiting!(queue_id, priority, statuses, limit).load(&mut **conn)
+}
+
+/// Locks `id` if it still waits unassigned in `queue_id` and no other
+/// claimer holds it.
+pub fn lock_if_waiting(
+    conn: &mut WriteConn<'_>,
+    id: &str,
+    queue_id: &str,
+) -> QueryResult<Option<Ticket>> {
+    macro_rules! still_waiting {
+        () => {
+            tickets::table
+                .find(id)
+                .filter(tickets::queue_id.eq(queue_id))
+                .filter(tickets::assignee_id.is_null())
+                .select(Ticket::as_select())
+        };
+    }
+    match conn.connection() {
+        DbConnection::Postgresql(c) => still_waiting!()
+            .for_update()
+            .skip_locked()
+            .first(c)
+            .optional(),
+        DbConnection::Sqlite(c) => still_waiting!().first(c).optional(),
+    }
+}

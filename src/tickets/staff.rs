@@ -1,0 +1,39 @@
+//! Agents as the ticket side sees them: changing or deactivating one also
+//! gives their open tickets back to their queues, in the same transaction.
+
+use super::workload::release_all_of;
+use crate::auth::Principal;
+use crate::db::{write_tx, Conn};
+use crate::directory::agents::{self, AgentInput, AgentView};
+use crate::error::AppResult;
+
+pub use crate::directory::agents::{create, get, list};
+
+pub fn update(
+    conn: &mut Conn,
+    caller: &Principal,
+    id: &str,
+    input: &AgentInput,
+) -> AppResult<AgentView> {
+    write_tx(conn, |w| {
+        let view = agents::update_in_transaction(w, caller, id, input)?;
+        if !view.active {
+            release_all_of(w, &view.id)?;
+        }
+        Ok(view)
+    })
+}
+
+/// Agents are referenced by tickets and the audit trail, so "deleting" one
+/// deactivates it: their tokens are revoked and their open tickets released.
+pub fn deactivate(conn: &mut Conn, caller: &Principal, id: &str) -> AppResult<AgentView> {
+    update(
+        conn,
+        caller,
+        id,
+        &AgentInput {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+}

@@ -1,0 +1,476 @@
+//! An agent's work: claiming the next ticket, releasing one, their own
+//! tickets, a queue's view, availability, and what deactivation gives back.
+
+use super::change::{self, Change};
+use super::query::{self, TicketRef, Visibility};
+use super::view::{TicketRow, TicketView};
+use crate::auth::Principal;
+use crate::db::models::{Agent, Customer, Queue, Ticket};
+use crate::db::schema::{agents, customers, queues, tickets};
+use crate::db::{lock_ticket, ticket_claim, write_tx, Conn, DbConnection, WriteConn};
+use crate::domain::event::{AssignedBy, EventData, ReleaseReason};
+use crate::domain::{AuthorKind, Channel, Priority, Role};
+use crate::error::{AppError, AppResult};
+use crate::routing::assignment::{self, Unfit, WAITING_STATUSES};
+use crate::routing::compiled;
+use crate::routing::placement::{agent_ref, find_queue};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Candidates read per priority level when the claimer must have the
+/// skills: enough to pass over tickets they cannot take.
+const CLAIM_BATCH: i64 = 20;
+
+/// What `POST /queues/{id}/claim` got.
+pub enum Claim {
+    Ticket(Box<TicketView>),
+    /// Nothing to give; the reason when it is the caller (off shift, at
+    /// capacity) rather than an empty queue.
+    Nothing(Option<&'static str>),
+}
+
+/// The agent a token speaks for; only people with an agent record work tickets.
+fn caller_agent(conn: &mut DbConnection, caller: &Principal) -> AppResult<Agent> {
+    caller.require(Role::works_tickets)?;
+    let Some(id) = &caller.agent_id else {
+        return Err(AppError::Forbidden(
+            "this token acts for no agent: only an agent's token can claim or hold tickets".into(),
+        ));
+    };
+    agents::table
+        .find(id)
+        .select(Agent::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::Forbidden("the token's agent no longer exists".into()))
+}
+
+/// A queue the caller may work: their vendor's (a foreign one is not found).
+fn workable_queue(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &str,
+) -> AppResult<Queue> {
+    let queue = find_queue(conn, reference)?.ok_or_else(|| AppError::not_found("queue"))?;
+    match caller.vendor_scope() {
+        Some(own) if own != queue.vendor_id => Err(AppError::not_found("queue")),
+        _ => Ok(queue),
+    }
+}
+
+/// Gives the caller the most urgent waiting ticket of the queue it may
+/// take (priority, then the longest wait), atomically: two claimers never
+/// get the same ticket.
+pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<Claim> {
+    let agent = caller_agent(conn, caller)?;
+    let queue = workable_queue(conn, caller, queue_ref)?;
+    let caches = conn.caches().clone();
+    let claimed = write_tx(
+        conn,
+        |w| -> AppResult<Result<Ticket, Option<&'static str>>> {
+            let now = w.now();
+            let rules = compiled::current(w, &caches, now)?;
+            let load = assignment::loads(w, std::slice::from_ref(&agent.id))?
+                .get(&agent.id)
+                .copied()
+                .unwrap_or(0);
+            // Availability is about pushed work; a claim is the agent asking.
+            let blocker = assignment::unfit(
+                &Agent {
+                    available: true,
+                    ..agent.clone()
+                },
+                &queue,
+                None,
+                load,
+                rules.directory(),
+                now.and_utc(),
+            );
+            if let Some(unfit @ (Unfit::OffShift | Unfit::AtCapacity | Unfit::Inactive)) = blocker {
+                return Ok(Err(Some(unfit.reason())));
+            }
+            let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
+            for priority in [
+                Priority::Urgent,
+                Priority::High,
+                Priority::Normal,
+                Priority::Low,
+            ] {
+                let fit = if queue.skill_matching {
+                    first_with_skills(w, &queue, &agent, priority, &statuses)?
+                } else {
+                    ticket_claim::lock_waiting(w, &queue.id, priority.as_str(), &statuses, 1)?.pop()
+                };
+                if let Some(mut ticket) = fit {
+                    let version = ticket.version;
+                    ticket.assignee_id = Some(agent.id.clone());
+                    change::record(
+                        w,
+                        &mut ticket,
+                        version,
+                        Change {
+                            actor: &caller.actor(),
+                            messages: Vec::new(),
+                            events: vec![EventData::Assigned {
+                                from: None,
+                                to: agent_ref(&agent),
+                                by: Some(AssignedBy::Claim),
+                            }],
+                        },
+                    )?;
+                    return Ok(Ok(ticket));
+                }
+            }
+            Ok(Err(None))
+        },
+    )?;
+    match claimed {
+        Ok(ticket) => {
+            let view = query::load_by_id(conn, &ticket.id)?;
+            Ok(Claim::Ticket(Box::new(view.as_seen_by(conn, caller)?)))
+        }
+        Err(reason) => Ok(Claim::Nothing(reason)),
+    }
+}
+
+/// The most urgent waiting ticket of `priority` the agent has the skills
+/// for, locked; candidates are read first and locked one at a time, so
+/// tickets the agent passes over stay claimable by others.
+fn first_with_skills(
+    w: &mut WriteConn<'_>,
+    queue: &Queue,
+    agent: &Agent,
+    priority: Priority,
+    statuses: &[&str],
+) -> AppResult<Option<Ticket>> {
+    let candidates =
+        ticket_claim::peek_waiting(w, &queue.id, priority.as_str(), statuses, CLAIM_BATCH)?;
+    for candidate in candidates
+        .iter()
+        .filter(|t| assignment::has_skills(agent, t))
+    {
+        if let Some(locked) = ticket_claim::lock_if_waiting(w, &candidate.id, &queue.id)? {
+            return Ok(Some(locked));
+        }
+    }
+    Ok(None)
+}
+
+/// `POST /tickets/{id}/release` body.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    /// Why: kept as an internal note on the ticket.
+    pub note: Option<String>,
+}
+
+/// Gives a ticket back to its queue (the holder, or a lead or manager); a
+/// push queue assigns it again to someone else.
+pub fn release(
+    conn: &mut Conn,
+    caller: &Principal,
+    reference: &TicketRef,
+    request: &ReleaseRequest,
+) -> AppResult<TicketView> {
+    let note = request
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            if n.chars().count() > 2000 {
+                Err(AppError::invalid("note", "at most 2000 characters"))
+            } else {
+                Ok(n.to_string())
+            }
+        })
+        .transpose()?;
+    let id = write_tx(conn, |w| {
+        let (visible, ..) = query::find_row(w, &Visibility::of(caller), reference)?;
+        // Lock before reading what we change: a claim or reply may be landing.
+        lock_ticket(w, &visible.id)?;
+        let (mut ticket, _, _, holder) =
+            query::find_row(w, &Visibility::All, &TicketRef::Id(visible.id))?;
+        let Some(holder) = holder else {
+            return Err(AppError::Conflict(
+                "the ticket is not assigned to anyone".into(),
+            ));
+        };
+        let own = caller.agent_id.as_deref() == Some(holder.id.as_str());
+        if !own && !matches!(caller.role, Role::Lead | Role::Manager | Role::Admin) {
+            return Err(AppError::Forbidden(
+                "only the agent holding the ticket, a lead or a manager may release it".into(),
+            ));
+        }
+        let version = ticket.version;
+        ticket.assignee_id = None;
+        let mut messages = Vec::new();
+        let mut events = vec![EventData::Unassigned {
+            from: agent_ref(&holder),
+            reason: ReleaseReason::Released,
+        }];
+        if let Some(note) = &note {
+            let mut message = super::conversation::new_message(
+                w,
+                &ticket.id,
+                AuthorKind::Agent,
+                false,
+                Channel::Api,
+                note,
+            );
+            message.author_agent_id = caller.agent_id.clone();
+            events.push(EventData::NoteAdded {
+                message_id: message.id.clone(),
+            });
+            messages.push(message);
+        }
+        change::record(
+            w,
+            &mut ticket,
+            version,
+            Change {
+                actor: &caller.actor(),
+                messages,
+                events,
+            },
+        )?;
+        Ok(ticket.id)
+    })?;
+    let view = query::load_by_id(conn, &id)?;
+    view.as_seen_by(conn, caller)
+}
+
+/// The caller's open tickets, most urgent first.
+pub fn my_tickets(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<TicketView>> {
+    let agent = caller_agent(conn, caller)?;
+    let rows: Vec<TicketRow> = tickets::table
+        .inner_join(customers::table)
+        .left_join(queues::table)
+        .left_join(agents::table)
+        .filter(tickets::assignee_id.eq(&agent.id))
+        .filter(tickets::status.eq_any(assignment::open_status_names()))
+        .select((
+            Ticket::as_select(),
+            Customer::as_select(),
+            Option::<Queue>::as_select(),
+            Option::<Agent>::as_select(),
+        ))
+        .load(conn)?;
+    let views = by_urgency(rows)?;
+    let disclosure = super::view::Disclosure::load(conn, caller)?;
+    Ok(views.into_iter().map(|v| disclosure.ticket(v)).collect())
+}
+
+fn by_urgency(mut rows: Vec<TicketRow>) -> AppResult<Vec<TicketView>> {
+    rows.sort_by_key(|(t, ..)| {
+        let priority = t
+            .priority
+            .parse()
+            .map(crate::routing::engine::rank)
+            .unwrap_or(0);
+        (
+            std::cmp::Reverse(priority),
+            t.queued_at.unwrap_or(t.created_at),
+            t.number,
+        )
+    });
+    rows.into_iter().map(TicketView::from_row).collect()
+}
+
+/// `GET /queues/{id}/tickets` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueTickets {
+    /// Open tickets of every status, counted.
+    pub counts: BTreeMap<String, i64>,
+    pub waiting: i64,
+    /// The queue's open tickets, most urgent first (unassigned ones by how
+    /// long they have waited), at most `limit`.
+    pub items: Vec<TicketView>,
+}
+
+pub fn queue_tickets(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &str,
+    limit: i64,
+) -> AppResult<QueueTickets> {
+    caller.require(Role::works_tickets)?;
+    let queue = workable_queue(conn, caller, reference)?;
+    let counted: Vec<(String, i64)> = tickets::table
+        .filter(tickets::queue_id.eq(&queue.id))
+        .group_by(tickets::status)
+        .select((tickets::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let counts: BTreeMap<String, i64> = counted.into_iter().collect();
+    let waiting: i64 = tickets::table
+        .filter(tickets::queue_id.eq(&queue.id))
+        .filter(tickets::assignee_id.is_null())
+        .filter(tickets::status.eq_any(WAITING_STATUSES.iter().map(|s| s.as_str())))
+        .count()
+        .get_result(conn)?;
+    let mut rows: Vec<TicketRow> = Vec::new();
+    // Urgency order per priority, so only `limit` rows are read.
+    for priority in [
+        Priority::Urgent,
+        Priority::High,
+        Priority::Normal,
+        Priority::Low,
+    ] {
+        let room = limit - rows.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        let page: Vec<TicketRow> = tickets::table
+            .inner_join(customers::table)
+            .left_join(queues::table)
+            .left_join(agents::table)
+            .filter(tickets::queue_id.eq(&queue.id))
+            .filter(tickets::priority.eq(priority.as_str()))
+            .filter(tickets::status.eq_any(assignment::open_status_names()))
+            .order((
+                tickets::assignee_id.is_not_null(),
+                tickets::queued_at.asc(),
+                tickets::number.asc(),
+            ))
+            .limit(room)
+            .select((
+                Ticket::as_select(),
+                Customer::as_select(),
+                Option::<Queue>::as_select(),
+                Option::<Agent>::as_select(),
+            ))
+            .load(conn)?;
+        rows.extend(page);
+    }
+    let disclosure = super::view::Disclosure::load(conn, caller)?;
+    let items = rows
+        .into_iter()
+        .map(|row| TicketView::from_row(row).map(|v| disclosure.ticket(v)))
+        .collect::<AppResult<_>>()?;
+    Ok(QueueTickets {
+        counts,
+        waiting,
+        items,
+    })
+}
+
+/// `PUT /agents/me/availability` body and answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Availability {
+    pub available: bool,
+}
+
+/// Sets whether the caller takes pushed work; becoming available takes the
+/// tickets waiting in their vendor's push queues, up to their capacity.
+pub fn set_availability(
+    conn: &mut Conn,
+    caller: &Principal,
+    wanted: &Availability,
+) -> AppResult<Availability> {
+    let agent = caller_agent(conn, caller)?;
+    write_tx(conn, |w| -> AppResult<()> {
+        let at = w.now();
+        diesel::update(agents::table.find(&agent.id))
+            .set((
+                agents::available.eq(wanted.available),
+                agents::updated_at.eq(at),
+            ))
+            .execute(&mut **w)?;
+        if wanted.available {
+            if let Some(vendor) = &agent.vendor_id {
+                assign_waiting(w, Some(vendor))?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(wanted.clone())
+}
+
+/// Offers every waiting ticket of the push queues (of `vendor`, or all)
+/// to their agents, oldest first; what no one can take keeps waiting.
+/// Returns how many were assigned.
+pub fn assign_waiting(conn: &mut WriteConn<'_>, vendor: Option<&str>) -> AppResult<usize> {
+    let mut push_queues = queues::table
+        .filter(queues::assignment_strategy.ne("pull"))
+        .select(Queue::as_select())
+        .into_boxed();
+    if let Some(vendor) = vendor {
+        push_queues = push_queues.filter(queues::vendor_id.eq(vendor.to_string()));
+    }
+    let push_queues: Vec<Queue> = push_queues.load(&mut **conn)?;
+    let (caches, now) = (conn.caches().clone(), conn.now());
+    let rules = compiled::current(conn, &caches, now)?;
+    let mut assigned = 0;
+    for queue in push_queues {
+        let waiting: Vec<Ticket> = tickets::table
+            .filter(tickets::queue_id.eq(&queue.id))
+            .filter(tickets::assignee_id.is_null())
+            .filter(tickets::status.eq_any(WAITING_STATUSES.iter().map(|s| s.as_str())))
+            .order((tickets::queued_at.asc(), tickets::number.asc()))
+            .limit(500)
+            .select(Ticket::as_select())
+            .load(&mut **conn)?;
+        for mut ticket in waiting {
+            let Some((agent, by)) =
+                assignment::choose(conn, &queue, &ticket, rules.directory(), None)?
+            else {
+                // Someone lacking skills for this one may still take the next.
+                continue;
+            };
+            let version = ticket.version;
+            ticket.assignee_id = Some(agent.id.clone());
+            change::record(
+                conn,
+                &mut ticket,
+                version,
+                Change {
+                    actor: change::SYSTEM_ACTOR,
+                    messages: Vec::new(),
+                    events: vec![EventData::Assigned {
+                        from: None,
+                        to: agent_ref(&agent),
+                        by: Some(by),
+                    }],
+                },
+            )?;
+            assigned += 1;
+        }
+    }
+    Ok(assigned)
+}
+
+/// Gives a deactivated agent's open tickets back to their queues, each with
+/// an `unassigned` event (reason `deactivated`); push queues assign them again.
+pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usize> {
+    let held: Vec<Ticket> = tickets::table
+        .filter(tickets::assignee_id.eq(agent_id))
+        .filter(tickets::status.eq_any(assignment::open_status_names()))
+        .select(Ticket::as_select())
+        .load(&mut **conn)?;
+    let holder: Agent = agents::table
+        .find(agent_id)
+        .select(Agent::as_select())
+        .first(&mut **conn)?;
+    let count = held.len();
+    for mut ticket in held {
+        let version = ticket.version;
+        ticket.assignee_id = None;
+        change::record(
+            conn,
+            &mut ticket,
+            version,
+            Change {
+                actor: change::SYSTEM_ACTOR,
+                messages: Vec::new(),
+                events: vec![EventData::Unassigned {
+                    from: agent_ref(&holder),
+                    reason: ReleaseReason::Deactivated,
+                }],
+            },
+        )?;
+    }
+    Ok(count)
+}

@@ -1,0 +1,423 @@
+//! Assignment: push strategies by shift, availability, capacity and skills;
+//! claim-next (atomic across processes), release, my tickets, queue views,
+//! deactivation.
+
+use crate::common::*;
+use relay::domain::Role;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+struct Team {
+    queue_id: String,
+    agents: Vec<(String, String)>,
+}
+
+impl TestApp {
+    /// A vendor with one queue of `strategy` and `count` agents (id, token).
+    async fn team(&self, name: &str, strategy: &str, count: usize) -> Team {
+        let vendor = self.create_vendor(name, "UTC").await;
+        let vendor_id = vendor["id"].as_str().unwrap().to_string();
+        let slug = name.to_lowercase().replace(' ', "-");
+        let queue = self.create_queue(&slug, &vendor_id).await;
+        let queue_id = queue["id"].as_str().unwrap().to_string();
+        let resp = self
+            .patch(&format!("/api/v1/queues/{queue_id}"), &self.admin)
+            .json(&json!({"assignment_strategy": strategy}))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 200).await;
+        let mut agents = Vec::new();
+        for n in 0..count {
+            let email = format!("agent{n}@{slug}.example");
+            let agent = self.create_agent(&email, "agent", Some(&vendor_id)).await;
+            agents.push((
+                agent["id"].as_str().unwrap().to_string(),
+                self.token(Role::Agent, Some(&email)),
+            ));
+        }
+        Team { queue_id, agents }
+    }
+
+    async fn ticket_in(&self, queue_id: &str, subject: &str, priority: &str) -> Value {
+        self.create_ticket(json!({"subject": subject, "body": "Please help.", "customer": {"email": "c@example.com"}, "queue": queue_id, "priority": priority}))
+            .await
+    }
+
+    async fn claim(&self, queue_id: &str, token: &str) -> (u16, Option<Value>, Option<String>) {
+        let resp = self
+            .post(&format!("/api/v1/queues/{queue_id}/claim"), token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let reason = resp
+            .headers()
+            .get("relay-claim-reason")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = if status == 200 {
+            Some(resp.json().await.unwrap())
+        } else {
+            None
+        };
+        (status, body, reason)
+    }
+
+    async fn patch_agent(&self, id: &str, body: Value) {
+        let resp = self
+            .patch(&format!("/api/v1/agents/{id}"), &self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 200).await;
+    }
+}
+
+fn assignee(ticket: &Value) -> Option<String> {
+    ticket["assignee"]["id"].as_str().map(str::to_string)
+}
+
+#[actix_web::test]
+async fn round_robin_takes_turns_and_least_loaded_evens_out() {
+    let app = TestApp::spawn().await;
+    let rr = app.team("Rotation Co", "round_robin", 3).await;
+    let mut seen = Vec::new();
+    for n in 0..6 {
+        let ticket = app
+            .ticket_in(&rr.queue_id, &format!("T{n}"), "normal")
+            .await;
+        seen.push(assignee(&ticket).expect("pushed to someone"));
+    }
+    let mut ids: Vec<String> = rr.agents.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    let expected: Vec<String> = ids.iter().chain(ids.iter()).cloned().collect();
+    assert_eq!(seen, expected);
+
+    let ll = app.team("Balance Co", "least_loaded", 2).await;
+    // Give the first agent two tickets by hand; the queue then fills the other.
+    for n in 0..2 {
+        let ticket = app
+            .ticket_in(&ll.queue_id, &format!("Manual {n}"), "normal")
+            .await;
+        if assignee(&ticket).as_deref() != Some(ll.agents[0].0.as_str()) {
+            app.patch_ticket(
+                ticket["id"].as_str().unwrap(),
+                json!({"assignee": ll.agents[0].0}),
+            )
+            .await;
+        }
+    }
+    let next = app.ticket_in(&ll.queue_id, "Next", "normal").await;
+    assert_eq!(assignee(&next).as_deref(), Some(ll.agents[1].0.as_str()));
+    let id = next["id"].as_str().unwrap();
+    let assigned = app
+        .events(id)
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "assigned")
+        .unwrap();
+    assert_eq!(assigned["data"]["by"], "least_loaded");
+}
+
+#[actix_web::test]
+async fn push_skips_agents_off_shift_unavailable_at_capacity_or_without_skills() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Shift Co", "round_robin", 4).await;
+    let (a, b, c, d) = (
+        &team.agents[0].0,
+        &team.agents[1].0,
+        &team.agents[2].0,
+        &team.agents[3].0,
+    );
+    // a: a shift calendar that is closed now; b: unavailable; c: capacity 0.
+    let resp = app
+        .post("/api/v1/calendars", &app.admin)
+        .json(&json!({"name": "Nights", "timezone": "UTC", "weekly": [{"day": "mon", "start": "00:00", "end": "01:00"}]}))
+        .send()
+        .await
+        .unwrap();
+    let nights = expect_json(resp, 201).await;
+    app.clock.pin("2026-12-08T12:00:00Z".parse().unwrap());
+    app.patch_agent(a, json!({"shift_calendar_id": nights["id"]}))
+        .await;
+    let resp = app
+        .client
+        .put(app.url("/api/v1/agents/me/availability"))
+        .bearer_auth(&team.agents[1].1)
+        .json(&json!({"available": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(resp, 200).await, json!({"available": false}));
+    app.patch_agent(c, json!({"capacity": 0})).await;
+    for n in 0..3 {
+        let ticket = app
+            .ticket_in(&team.queue_id, &format!("Only d {n}"), "normal")
+            .await;
+        assert_eq!(assignee(&ticket).as_deref(), Some(d.as_str()));
+    }
+    // With d at capacity too, the next ticket waits unassigned ...
+    app.patch_agent(d, json!({"capacity": 3})).await;
+    let waiting = app.ticket_in(&team.queue_id, "Waits", "normal").await;
+    assert_eq!(assignee(&waiting), None);
+    // ... until b comes back.
+    let resp = app
+        .client
+        .put(app.url("/api/v1/agents/me/availability"))
+        .bearer_auth(&team.agents[1].1)
+        .json(&json!({"available": true}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let now = app
+        .read(&format!(
+            "/api/v1/tickets/{}",
+            waiting["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(assignee(&now).as_deref(), Some(b.as_str()));
+
+    // Skill matching: only an agent whose skills cover language and tags.
+    let skilled = app.team("Skill Co", "round_robin", 2).await;
+    let resp = app
+        .patch(&format!("/api/v1/queues/{}", skilled.queue_id), &app.admin)
+        .json(&json!({"skill_matching": true}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    app.patch_agent(&skilled.agents[1].0, json!({"skills": ["es", "billing"]}))
+        .await;
+    for n in 0..2 {
+        let ticket = app
+            .create_ticket(json!({"subject": format!("Factura {n}"), "body": "x", "customer": {"email": "s@example.com"}, "queue": skilled.queue_id, "language": "es-MX", "tags": ["billing"]}))
+            .await;
+        assert_eq!(
+            assignee(&ticket).as_deref(),
+            Some(skilled.agents[1].0.as_str())
+        );
+    }
+}
+
+#[actix_web::test]
+async fn claim_gives_the_most_urgent_oldest_ticket_and_says_why_when_it_cannot() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Pull Co", "pull", 2).await;
+    let (agent, token) = &team.agents[0];
+    let old_normal = app.ticket_in(&team.queue_id, "Old normal", "normal").await;
+    app.clock.advance(chrono::TimeDelta::seconds(5));
+    let _new_normal = app.ticket_in(&team.queue_id, "New normal", "normal").await;
+    let urgent = app.ticket_in(&team.queue_id, "Urgent", "urgent").await;
+    assert_eq!(assignee(&old_normal), None);
+
+    let (status, first, _) = app.claim(&team.queue_id, token).await;
+    assert_eq!(status, 200);
+    let first = first.unwrap();
+    assert_eq!(first["id"], urgent["id"]);
+    assert_eq!(first["assignee"]["id"], agent.as_str());
+    let (_, second, _) = app.claim(&team.queue_id, token).await;
+    assert_eq!(second.unwrap()["id"], old_normal["id"]);
+    let assigned = app
+        .events(old_normal["id"].as_str().unwrap())
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "assigned")
+        .unwrap();
+    assert_eq!(assigned["data"]["by"], "claim");
+
+    let view = app
+        .get(&format!("/api/v1/queues/{}/tickets", team.queue_id), token)
+        .send()
+        .await
+        .unwrap();
+    let view = expect_json(view, 200).await;
+    assert_eq!(view["waiting"], 1);
+    assert_eq!(view["counts"]["new"], 3);
+    assert_eq!(view["items"][0]["id"], urgent["id"]);
+    let mine = expect_json(
+        app.get("/api/v1/agents/me/tickets", token)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let mine: Vec<&Value> = mine.as_array().unwrap().iter().map(|t| &t["id"]).collect();
+    assert_eq!(mine, [&urgent["id"], &old_normal["id"]]);
+
+    // At capacity: 204 with the reason.
+    app.patch_agent(agent, json!({"capacity": 2})).await;
+    let (status, _, reason) = app.claim(&team.queue_id, token).await;
+    assert_eq!((status, reason.as_deref()), (204, Some("at_capacity")));
+    // The other agent empties the queue; then 204 without a reason.
+    let other = &team.agents[1].1;
+    assert_eq!(app.claim(&team.queue_id, other).await.0, 200);
+    let (status, _, reason) = app.claim(&team.queue_id, other).await;
+    assert_eq!((status, reason), (204, None));
+    // Another vendor's queue does not exist for this agent.
+    let foreign = app.team("Foreign Co", "pull", 1).await;
+    assert_eq!(app.claim(&foreign.queue_id, other).await.0, 404);
+    // Off shift: 204 with the reason.
+    let resp = app
+        .post("/api/v1/calendars", &app.admin)
+        .json(&json!({"name": "Never", "timezone": "UTC", "weekly": []}))
+        .send()
+        .await
+        .unwrap();
+    let never = expect_json(resp, 201).await;
+    app.patch_agent(&team.agents[1].0, json!({"shift_calendar_id": never["id"]}))
+        .await;
+    app.ticket_in(&team.queue_id, "Late one", "low").await;
+    let (status, _, reason) = app.claim(&team.queue_id, other).await;
+    assert_eq!((status, reason.as_deref()), (204, Some("off_shift")));
+}
+
+#[actix_web::test]
+async fn concurrent_claims_from_two_processes_never_give_a_ticket_twice() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Race Co", "pull", 8).await;
+    let second = app.another_process().await;
+    let total = 40;
+    for n in 0..total {
+        app.ticket_in(
+            &team.queue_id,
+            &format!("Race {n}"),
+            if n % 3 == 0 { "high" } else { "normal" },
+        )
+        .await;
+    }
+    let mut handles = Vec::new();
+    for (index, (agent_id, token)) in team.agents.iter().enumerate() {
+        let target = if index % 2 == 0 {
+            app.base.clone()
+        } else {
+            second.base.clone()
+        };
+        let (client, token, queue, agent_id) = (
+            app.client.clone(),
+            token.clone(),
+            team.queue_id.clone(),
+            agent_id.clone(),
+        );
+        handles.push(actix_web::rt::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let resp = client
+                    .post(format!("{target}/api/v1/queues/{queue}/claim"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status().as_u16() {
+                    200 => {
+                        let ticket: Value = resp.json().await.unwrap();
+                        assert_eq!(ticket["assignee"]["id"], agent_id.as_str());
+                        got.push(ticket["id"].as_str().unwrap().to_string());
+                    }
+                    204 => break,
+                    other => panic!("claim answered {other}: {}", resp.text().await.unwrap()),
+                }
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.unwrap());
+    }
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), total, "every ticket claimed once");
+    assert_eq!(unique.len(), total, "no ticket given twice");
+    // The history agrees: one assignment per ticket.
+    let mut assignments: HashMap<String, usize> = HashMap::new();
+    for id in &all {
+        let count = app
+            .events(id)
+            .await
+            .iter()
+            .filter(|e| e["kind"] == "assigned")
+            .count();
+        assignments.insert(id.clone(), count);
+    }
+    assert!(assignments.values().all(|n| *n == 1), "{assignments:?}");
+}
+
+#[actix_web::test]
+async fn release_returns_a_ticket_and_deactivation_releases_all() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Release Co", "round_robin", 2).await;
+    let ticket = app.ticket_in(&team.queue_id, "Hand back", "normal").await;
+    let holder = assignee(&ticket).unwrap();
+    let holder_token = &team.agents.iter().find(|(id, _)| *id == holder).unwrap().1;
+    let other = team.agents.iter().find(|(id, _)| *id != holder).unwrap();
+    let id = ticket["id"].as_str().unwrap();
+    let resp = app
+        .post(&format!("/api/v1/tickets/{id}/release"), &other.1)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(resp, 403).await;
+    let resp = app
+        .post(&format!("/api/v1/tickets/{id}/release"), holder_token)
+        .json(&json!({"note": "Needs a Spanish speaker"}))
+        .send()
+        .await
+        .unwrap();
+    let released = expect_json(resp, 200).await;
+    // A push queue gives it to someone else at once.
+    assert_eq!(assignee(&released).as_deref(), Some(other.0.as_str()));
+    let kinds: Vec<String> = app
+        .events(id)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.ends_with(&["unassigned".into(), "note_added".into(), "assigned".into()]),
+        "{kinds:?}"
+    );
+
+    let pull = app.team("Leaver Co", "pull", 1).await;
+    let (leaver, leaver_token) = &pull.agents[0];
+    app.ticket_in(&pull.queue_id, "One", "normal").await;
+    app.ticket_in(&pull.queue_id, "Two", "normal").await;
+    assert_eq!(app.claim(&pull.queue_id, leaver_token).await.0, 200);
+    assert_eq!(app.claim(&pull.queue_id, leaver_token).await.0, 200);
+    let gone = app
+        .delete(&format!("/api/v1/agents/{leaver}"), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let view = app
+        .read(&format!("/api/v1/queues/{}/tickets", pull.queue_id))
+        .await;
+    assert_eq!(view["waiting"], 2);
+    let first = view["items"][0]["id"].as_str().unwrap().to_string();
+    let unassigned = app
+        .events(&first)
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "unassigned")
+        .unwrap();
+    assert_eq!(unassigned["data"]["reason"], "deactivated");
+}
+
+#[actix_web::test]
+async fn a_ticket_moved_into_a_push_queue_is_assigned_there() {
+    let app = TestApp::spawn().await;
+    let from = app.team("Pull Side", "pull", 1).await;
+    let to = app.team("Push Side", "round_robin", 1).await;
+    let ticket = app.ticket_in(&from.queue_id, "Move me", "normal").await;
+    assert_eq!(assignee(&ticket), None);
+    let moved = app
+        .patch_ticket(
+            ticket["id"].as_str().unwrap(),
+            json!({"queue": to.queue_id}),
+        )
+        .await;
+    assert_eq!(assignee(&moved).as_deref(), Some(to.agents[0].0.as_str()));
+}
