@@ -5,6 +5,7 @@
 //! lives in this module and nowhere else.
 
 pub mod connection;
+pub mod event_feed;
 pub mod models;
 pub mod outbox_claim;
 pub mod schema;

@@ -144,6 +144,8 @@ diesel::table! {
         actor -> Text,
         data -> Text,
         created_at -> Timestamp,
+        feed_position -> Nullable<BigInt>,
+        feed_xid -> BigInt,
     }
 }
 

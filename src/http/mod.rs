@@ -10,6 +10,7 @@ pub mod body_deadline;
 pub mod calendars;
 pub mod client_address;
 pub mod directory;
+pub mod feed;
 pub mod form_body;
 pub mod inbound;
 pub mod intake_settings;
@@ -221,6 +222,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(calendars::routes)
             .configure(routing::routes)
             .configure(workload::routes)
+            .configure(feed::routes)
             .configure(support::routes)
             .configure(inbound::routes)
             .configure(outbox::routes)

@@ -2,8 +2,8 @@
 //! offline Swagger UI that renders it.
 
 use super::{
-    attachments, calendars, directory, inbound, intake_settings, ops, outbox, routing, tickets,
-    workload,
+    attachments, calendars, directory, feed, inbound, intake_settings, ops, outbox, routing,
+    tickets, workload,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         directory::create_agent, directory::list_agents, directory::get_agent, directory::update_agent, directory::deactivate_agent,
         calendars::create_calendar, calendars::list_calendars, calendars::get_calendar, calendars::update_calendar, calendars::delete_calendar,
         calendars::import_holidays, calendars::calendar_open,
+        feed::list_feed,
         workload::claim_next, workload::queue_tickets, workload::release_ticket, workload::my_tickets, workload::set_availability,
         routing::create_rule, routing::list_rules, routing::get_rule, routing::update_rule, routing::delete_rule, routing::test_rules,
         directory::create_token, directory::list_tokens, directory::revoke_token,

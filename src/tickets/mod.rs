@@ -3,6 +3,7 @@
 pub mod change;
 pub mod conversation;
 pub mod events;
+pub mod feed;
 pub mod files;
 pub mod query;
 pub mod redact;

@@ -9,6 +9,7 @@ mod common;
 mod demo;
 mod directory;
 mod email;
+mod feed;
 mod history;
 mod imap;
 mod isolation;

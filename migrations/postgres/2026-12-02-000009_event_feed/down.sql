@@ -1,0 +1,4 @@
+DROP INDEX ticket_events_feed;
+ALTER TABLE ticket_events DROP COLUMN feed_xid;
+ALTER TABLE ticket_events DROP COLUMN feed_position;
+DROP SEQUENCE ticket_event_feed_seq;
