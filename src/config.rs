@@ -32,13 +32,24 @@ pub struct Settings {
 }
 
 /// `[routing]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RoutingSettings {
     /// The queue (slug or id) of a new ticket that neither its caller, the
     /// rules nor its door placed; unset: such tickets wait outside every queue.
-    #[serde(default)]
     pub default_queue: Option<String>,
+    /// How often the dispatcher moves overdue tickets to overflow queues and
+    /// offers waiting tickets to agents who came on shift, in seconds.
+    pub dispatch_seconds: u64,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings {
+            default_queue: None,
+            dispatch_seconds: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -53,6 +53,9 @@ pub enum QueueSource {
     Default,
     /// None of them: the ticket waits outside every queue.
     None,
+    /// Routed again (`POST /tickets/{id}/route`) with no rule naming a
+    /// queue: the ticket stayed where it was.
+    Kept,
 }
 
 /// What a ticket came in with, before the rules ran: what a replay of the
@@ -63,6 +66,16 @@ pub struct IntakeFacts {
     pub tags: Vec<String>,
     pub intake_hint: Option<String>,
     pub recipients: Vec<String>,
+}
+
+/// Why a ticket moved queue without someone choosing the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueChangeReason {
+    /// No one took it within the queue's overflow time.
+    Overflow,
+    /// `POST /tickets/{id}/route` ran the rules again.
+    Rerouted,
 }
 
 /// How an agent came to hold a ticket.
@@ -124,6 +137,12 @@ pub enum EventData {
         from: Option<QueueRef>,
         to: Option<QueueRef>,
         handed_off: bool,
+        /// Why, when it was not someone moving it: `overflow`, `rerouted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<QueueChangeReason>,
+        /// The mover's word to the receiving team.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Routing placed a new ticket (or placed it again, `POST
     /// /tickets/{id}/route`): the rules that matched, under which version
@@ -325,6 +344,8 @@ mod tests {
                 follow_up_of: None,
             },
             EventData::QueueChanged {
+                reason: Some(QueueChangeReason::Overflow),
+                note: Some("Spanish speakers there".into()),
                 from: Some(queue("q1", "v1")),
                 to: Some(queue("q2", "v2")),
                 handed_off: true,

@@ -1,6 +1,7 @@
 //! Background workers. Each is safe to run in several Relay processes at
 //! once: work that must happen once is claimed through the database.
 
+pub mod dispatcher;
 pub mod imap_poller;
 pub mod outbox_sender;
 
@@ -11,4 +12,5 @@ use crate::db::Database;
 pub fn start(db: &Database, settings: &Settings) {
     outbox_sender::start(db.clone(), settings.clone());
     imap_poller::start(db.clone(), settings.clone());
+    dispatcher::start(db.clone(), settings.clone());
 }

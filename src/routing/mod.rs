@@ -10,5 +10,6 @@ pub mod compiled;
 pub mod dry_run;
 pub mod engine;
 pub mod placement;
+pub mod replay;
 pub mod rule;
 pub mod rules;

@@ -13,7 +13,9 @@ use super::engine::{Decision, Facts, RuleSet};
 use crate::db::models::{Agent, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues};
 use crate::db::{DbConnection, WriteConn};
-use crate::domain::event::{AgentRef, AssignedBy, EventData, IntakeFacts, QueueRef, QueueSource};
+use crate::domain::event::{
+    AgentRef, AssignedBy, EventData, IntakeFacts, QueueChangeReason, QueueRef, QueueSource,
+};
 use crate::error::AppResult;
 use diesel::prelude::*;
 use serde_json::{Map, Value};
@@ -43,6 +45,24 @@ pub fn agent_ref(agent: &Agent) -> AgentRef {
     AgentRef {
         agent_id: agent.id.clone(),
         vendor_id: agent.vendor_id.clone(),
+    }
+}
+
+/// The event of a move from one queue to another (a hand-off when the
+/// vendor changes).
+pub fn moved(
+    from: Option<&Queue>,
+    to: Option<&Queue>,
+    reason: Option<QueueChangeReason>,
+    note: Option<String>,
+) -> EventData {
+    let (from, to) = (from.map(queue_ref), to.map(queue_ref));
+    EventData::QueueChanged {
+        handed_off: from.as_ref().map(|q| &q.vendor_id) != to.as_ref().map(|q| &q.vendor_id),
+        from,
+        to,
+        reason,
+        note,
     }
 }
 
@@ -86,7 +106,7 @@ pub fn facts<'a>(
     }
 }
 
-/// Evaluates the current rules for a new ticket (not yet written).
+/// Evaluates the current rules for a ticket.
 fn decide(
     conn: &mut WriteConn<'_>,
     ticket: &Ticket,
@@ -306,4 +326,104 @@ pub fn settle(
         });
     }
     Ok(())
+}
+
+/// Runs the current rules again on a ticket (`POST /tickets/{id}/route`):
+/// a queue they name replaces the ticket's (a hand-off when its vendor
+/// changes: the agent of the old vendor lets go), and their priority, tags
+/// and SLA policy apply. The events to record, `routed` last.
+pub fn reroute(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    arrival: &Arrival<'_>,
+    intake: IntakeFacts,
+    note: Option<String>,
+) -> AppResult<Vec<EventData>> {
+    let (rules, decision) = decide(conn, ticket, arrival)?;
+    let mut events = Vec::new();
+    let mut notes = Vec::new();
+    let current = match &ticket.queue_id {
+        Some(id) => find_queue(conn, id)?,
+        None => None,
+    };
+    let mut placed = current.clone();
+    let mut source = QueueSource::Kept;
+    if let Some(wanted) = &decision.queue_id {
+        match find_queue(conn, wanted)? {
+            Some(queue) if Some(&queue.id) != ticket.queue_id.as_ref() => {
+                events.push(moved(
+                    current.as_ref(),
+                    Some(&queue),
+                    Some(QueueChangeReason::Rerouted),
+                    note,
+                ));
+                ticket.queue_id = Some(queue.id.clone());
+                source = QueueSource::Rules;
+                placed = Some(queue);
+            }
+            Some(_) => source = QueueSource::Rules,
+            None => notes.push(format!("no queue '{wanted}' (from rules); skipped")),
+        }
+    }
+    if let Some(holder_id) = ticket.assignee_id.clone() {
+        let holder: Agent = agents::table
+            .find(&holder_id)
+            .select(Agent::as_select())
+            .first(&mut **conn)?;
+        let fits = match (&placed, &holder.vendor_id) {
+            (Some(queue), Some(vendor)) => *vendor == queue.vendor_id,
+            (Some(_), None) => true,
+            (None, _) => true,
+        };
+        if !fits {
+            events.push(EventData::Unassigned {
+                from: agent_ref(&holder),
+                reason: crate::domain::event::ReleaseReason::HandedOff,
+            });
+            ticket.assignee_id = None;
+        }
+    }
+    let priority = decision.priority;
+    let before: crate::domain::Priority = ticket
+        .priority
+        .parse()
+        .map_err(crate::error::AppError::Internal)?;
+    if priority != before {
+        events.push(EventData::PriorityChanged {
+            from: before,
+            to: priority,
+        });
+        ticket.priority = priority.as_str().into();
+    }
+    let tags_before: Vec<String> = serde_json::from_str(&ticket.tags).unwrap_or_default();
+    if decision.tags != tags_before {
+        events.push(EventData::TagsChanged {
+            from: tags_before,
+            to: decision.tags.clone(),
+        });
+        ticket.tags = serde_json::to_string(&decision.tags).expect("tags serialise");
+    }
+    if decision.sla_policy_id.is_some() {
+        ticket.sla_policy_id = decision.sla_policy_id.clone();
+    }
+    if let (Some(agent_id), None) = (&decision.assignee_id, &ticket.assignee_id) {
+        if let Some(agent) = by_rule(conn, agent_id, placed.as_ref(), &mut notes)? {
+            ticket.assignee_id = Some(agent.id.clone());
+            events.push(EventData::Assigned {
+                from: None,
+                to: agent_ref(&agent),
+                by: Some(AssignedBy::Rule),
+            });
+        }
+    }
+    events.push(EventData::Routed {
+        rule_set_version: rules.version,
+        rules: decision.matched_rules,
+        queue: placed.as_ref().map(queue_ref),
+        queue_source: source,
+        sla_policy_id: decision.sla_policy_id,
+        intake,
+        notes,
+    });
+    Ok(events)
 }

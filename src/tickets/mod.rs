@@ -7,6 +7,7 @@ pub mod feed;
 pub mod files;
 pub mod query;
 pub mod redact;
+pub mod reroute;
 pub mod staff;
 pub mod update;
 pub mod view;

@@ -11,7 +11,7 @@ use crate::domain::event::{AssignedBy, EventData, ReleaseReason};
 use crate::domain::validate::{normalize_tags, Errors, MAX_SUBJECT};
 use crate::domain::{Priority, Role, Status};
 use crate::error::{AppError, AppResult};
-use crate::routing::placement::{agent_ref, queue_ref};
+use crate::routing::placement::{agent_ref, moved};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,9 @@ pub struct TicketPatch {
     #[serde(default, deserialize_with = "crate::domain::validate::present")]
     #[schema(value_type = Option<String>)]
     pub language: Option<Option<String>>,
+    /// With `queue`: a word for the receiving team, kept in the
+    /// `queue_changed` event (a hand-off note when the vendor changes).
+    pub handoff_note: Option<String>,
 }
 
 /// The answer to a change after which the caller can no longer see the
@@ -221,6 +224,18 @@ fn plan(
             t.priority = to.as_str().into();
         }
     }
+    let handoff_note = match patch.handoff_note.as_deref().map(str::trim) {
+        Some(note) if patch.queue.is_none() => {
+            errors.add("handoff_note", "goes with a queue change");
+            Some(note.to_string())
+        }
+        Some(note) if note.chars().count() > 2000 => {
+            errors.add("handoff_note", "at most 2000 characters");
+            None
+        }
+        Some("") | None => None,
+        Some(note) => Some(note.to_string()),
+    };
     if let Some(target) = &patch.queue {
         // The receiving vendor assigns a handed-off ticket itself; a foreign
         // queue named together with an assignee is refused as unknown, since
@@ -245,16 +260,12 @@ fn plan(
         };
         if let Some(new_queue) = resolved {
             if new_queue.as_ref().map(|q| &q.id) != queue.as_ref().map(|q| &q.id) {
-                let (from, to) = (
-                    queue.as_ref().map(queue_ref),
-                    new_queue.as_ref().map(queue_ref),
-                );
-                changes.push(EventData::QueueChanged {
-                    handed_off: from.as_ref().map(|q| &q.vendor_id)
-                        != to.as_ref().map(|q| &q.vendor_id),
-                    from,
-                    to,
-                });
+                changes.push(moved(
+                    queue.as_ref(),
+                    new_queue.as_ref(),
+                    None,
+                    handoff_note.clone(),
+                ));
                 t.queue_id = new_queue.as_ref().map(|q| q.id.clone());
                 queue = new_queue;
             }

@@ -8,12 +8,12 @@ use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
 use crate::db::{lock_ticket, ticket_claim, write_tx, Conn, DbConnection, WriteConn};
-use crate::domain::event::{AssignedBy, EventData, ReleaseReason};
+use crate::domain::event::{AssignedBy, EventData, QueueChangeReason, ReleaseReason};
 use crate::domain::{AuthorKind, Channel, Priority, Role};
 use crate::error::{AppError, AppResult};
 use crate::routing::assignment::{self, Unfit, WAITING_STATUSES};
 use crate::routing::compiled;
-use crate::routing::placement::{agent_ref, find_queue};
+use crate::routing::placement::{agent_ref, find_queue, moved};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -413,7 +413,12 @@ pub fn assign_waiting(conn: &mut WriteConn<'_>, vendor: Option<&str>) -> AppResu
             .limit(500)
             .select(Ticket::as_select())
             .load(&mut **conn)?;
-        for mut ticket in waiting {
+        for candidate in waiting {
+            // Another process may be assigning it: pass over it, or find it taken.
+            let Some(mut ticket) = ticket_claim::lock_if_waiting(conn, &candidate.id, &queue.id)?
+            else {
+                continue;
+            };
             let Some((agent, by)) =
                 assignment::choose(conn, &queue, &ticket, rules.directory(), None)?
             else {
@@ -473,4 +478,60 @@ pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usi
         )?;
     }
     Ok(count)
+}
+
+/// Moves every ticket that waited unassigned longer than its queue's
+/// overflow time to the overflow queue (a hand-off when that queue is
+/// another vendor's), where the queue's assignment takes over. Each ticket
+/// is locked first, so processes running this at once move it once.
+pub fn overflow_due(conn: &mut WriteConn<'_>) -> AppResult<usize> {
+    let overflowing: Vec<Queue> = queues::table
+        .filter(queues::overflow_queue_id.is_not_null())
+        .filter(queues::overflow_minutes.is_not_null())
+        .select(Queue::as_select())
+        .load(&mut **conn)?;
+    let mut moved_count = 0;
+    for queue in overflowing {
+        let (Some(target_id), Some(minutes)) = (&queue.overflow_queue_id, queue.overflow_minutes)
+        else {
+            continue;
+        };
+        let Some(target) = find_queue(conn, target_id)? else {
+            continue;
+        };
+        let cutoff = conn.now() - chrono::TimeDelta::minutes(i64::from(minutes));
+        let due: Vec<String> = tickets::table
+            .filter(tickets::queue_id.eq(&queue.id))
+            .filter(tickets::assignee_id.is_null())
+            .filter(tickets::status.eq_any(WAITING_STATUSES.iter().map(|s| s.as_str())))
+            .filter(tickets::queued_at.le(cutoff))
+            .order((tickets::queued_at.asc(), tickets::number.asc()))
+            .limit(500)
+            .select(tickets::id)
+            .load(&mut **conn)?;
+        for id in due {
+            let Some(mut ticket) = ticket_claim::lock_if_waiting(conn, &id, &queue.id)? else {
+                continue;
+            };
+            let version = ticket.version;
+            ticket.queue_id = Some(target.id.clone());
+            change::record(
+                conn,
+                &mut ticket,
+                version,
+                Change {
+                    actor: change::SYSTEM_ACTOR,
+                    messages: Vec::new(),
+                    events: vec![moved(
+                        Some(&queue),
+                        Some(&target),
+                        Some(QueueChangeReason::Overflow),
+                        None,
+                    )],
+                },
+            )?;
+            moved_count += 1;
+        }
+    }
+    Ok(moved_count)
 }

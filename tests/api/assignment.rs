@@ -421,3 +421,65 @@ async fn a_ticket_moved_into_a_push_queue_is_assigned_there() {
         .await;
     assert_eq!(assignee(&moved).as_deref(), Some(to.agents[0].0.as_str()));
 }
+
+#[actix_web::test]
+async fn overdue_tickets_overflow_once_and_waiting_ones_go_to_agents_coming_on_shift() {
+    let app = TestApp::spawn().await;
+    let primary = app.team("Primary Desk", "pull", 1).await;
+    let backup = app.team("Backup Desk", "round_robin", 1).await;
+    let resp = app
+        .patch(&format!("/api/v1/queues/{}", primary.queue_id), &app.admin)
+        .json(&json!({"overflow_queue": backup.queue_id, "overflow_minutes": 30}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    // The backup agent works Mondays 09:00-17:00 UTC only.
+    let resp = app
+        .post("/api/v1/calendars", &app.admin)
+        .json(&json!({"name": "Backup shift", "timezone": "UTC", "weekly": [{"day": "mon", "start": "09:00", "end": "17:00"}]}))
+        .send()
+        .await
+        .unwrap();
+    let shift = expect_json(resp, 201).await;
+    app.patch_agent(
+        &backup.agents[0].0,
+        json!({"shift_calendar_id": shift["id"]}),
+    )
+    .await;
+    app.clock.pin("2026-12-07T07:00:00Z".parse().unwrap());
+    let ticket = app
+        .ticket_in(&primary.queue_id, "Nobody takes me", "normal")
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    let second = app.another_process().await;
+    second.clock.pin("2026-12-07T07:20:00Z".parse().unwrap());
+    app.clock.pin("2026-12-07T07:20:00Z".parse().unwrap());
+    assert_eq!(app.run_dispatcher().overflowed, 0, "not due yet");
+    // Due: both processes run the dispatcher; the ticket moves once.
+    app.clock.pin("2026-12-07T07:31:00Z".parse().unwrap());
+    second.clock.pin("2026-12-07T07:31:00Z".parse().unwrap());
+    let (a, b) = (app.run_dispatcher(), second.run_dispatcher());
+    assert_eq!(a.overflowed + b.overflowed, 1);
+    let moved = app.read(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(moved["queue"]["id"], backup.queue_id);
+    assert!(moved["assignee"].is_null(), "the backup agent is off shift");
+    let changes: Vec<Value> = app
+        .events(id)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "queue_changed")
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["data"]["reason"], "overflow");
+    assert_eq!(changes[0]["data"]["handed_off"], true);
+    // 09:00: the backup agent comes on shift and the dispatcher assigns.
+    app.clock.pin("2026-12-07T09:00:30Z".parse().unwrap());
+    assert_eq!(app.run_dispatcher().assigned, 1);
+    let now = app.read(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(assignee(&now).as_deref(), Some(backup.agents[0].0.as_str()));
+    assert_eq!(
+        app.run_dispatcher(),
+        relay::jobs::dispatcher::DispatchReport::default()
+    );
+}

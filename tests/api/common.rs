@@ -252,6 +252,11 @@ impl TestApp {
 
     /// Delivers the due outbox once, as the background sender does
     /// (blocking; the HTTP server keeps running on its own threads).
+    /// One dispatcher pass (overflow, then waiting push assignment).
+    pub fn run_dispatcher(&self) -> relay::jobs::dispatcher::DispatchReport {
+        relay::jobs::dispatcher::run_once(&self.db).expect("dispatcher run")
+    }
+
     pub fn run_outbox(&self) -> relay::jobs::outbox_sender::SendReport {
         relay::jobs::outbox_sender::run_once(&self.db, &self.settings).expect("outbox run")
     }

@@ -438,3 +438,161 @@ async fn another_process_sees_a_rule_change_within_the_recheck_interval() {
         .await;
     assert_eq!(here["queue"]["id"], team.queue_id);
 }
+
+#[actix_web::test]
+async fn rerouting_moves_a_ticket_with_a_hand_off_note_and_assigns_it_there() {
+    let app = TestApp::spawn().await;
+    let first = app.vendor_with_agent("First Line", Role::Agent).await;
+    let second = app.vendor_with_agent("Second Line", Role::Agent).await;
+    let resp = app
+        .patch(&format!("/api/v1/queues/{}", second.queue_id), &app.admin)
+        .json(&json!({"assignment_strategy": "round_robin"}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let ticket = app
+        .create_ticket(json!({"subject": "Refund", "body": "x", "customer": {"email": "n@example.com"}, "queue": first.queue_id}))
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    app.patch_ticket(id, json!({"assignee": first.agent_id}))
+        .await;
+    app.create_rule(to_queue(
+        "Refunds",
+        &second.queue_id,
+        subject_contains("refund"),
+    ))
+    .await;
+    let resp = app
+        .post(&format!("/api/v1/tickets/{id}/route"), &app.admin)
+        .json(&json!({"note": "Refunds belong to Second Line"}))
+        .send()
+        .await
+        .unwrap();
+    let routed = expect_json(resp, 200).await;
+    assert_eq!(routed["queue"]["id"], second.queue_id);
+    assert_eq!(routed["assignee"]["id"], second.agent_id);
+    let events = app.events(id).await;
+    let tail: Vec<&str> = events
+        .iter()
+        .rev()
+        .take(4)
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(tail, ["assigned", "routed", "unassigned", "queue_changed"]);
+    let moved = events
+        .iter()
+        .find(|e| e["kind"] == "queue_changed")
+        .unwrap();
+    assert_eq!(moved["data"]["handed_off"], true);
+    assert_eq!(moved["data"]["reason"], "rerouted");
+    assert_eq!(moved["data"]["note"], "Refunds belong to Second Line");
+    // Only managers and admins re-route.
+    let denied = app
+        .post(&format!("/api/v1/tickets/{id}/route"), &second.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(denied, 403).await;
+    // A PATCH hand-off carries its note too; a note without a queue is refused.
+    let back = app
+        .patch_ticket(
+            id,
+            json!({"queue": first.queue_id, "handoff_note": "Back to you"}),
+        )
+        .await;
+    assert_eq!(back["queue"]["id"], first.queue_id);
+    let last_move = app
+        .events(id)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "queue_changed")
+        .last()
+        .unwrap();
+    assert_eq!(last_move["data"]["note"], "Back to you");
+    let current = app.read(&format!("/api/v1/tickets/{id}")).await;
+    let resp = app
+        .patch(&format!("/api/v1/tickets/{id}"), &app.admin)
+        .header("if-match", format!("\"{}\"", current["version"]))
+        .json(&json!({"handoff_note": "alone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem_fields(&expect_problem(resp, 422).await),
+        ["handoff_note"]
+    );
+}
+
+#[actix_web::test]
+async fn simulation_compares_the_stored_rules_with_a_proposal() {
+    let app = TestApp::spawn().await;
+    let billing = app.vendor_with_agent("Sim Billing", Role::Agent).await;
+    let tech = app.vendor_with_agent("Sim Tech", Role::Agent).await;
+    app.create_rule(to_queue(
+        "Refunds",
+        &billing.queue_id,
+        subject_contains("refund"),
+    ))
+    .await;
+    app.clock.pin("2026-11-10T10:00:00Z".parse().unwrap());
+    for subject in ["Refund A", "Refund B", "Password reset", "Crash on login"] {
+        app.create_ticket(ticket_body(subject, "o@example.com"))
+            .await;
+    }
+    let chosen = app
+        .create_ticket(json!({"subject": "Refund chosen", "body": "x", "customer": {"email": "p@example.com"}, "queue": tech.queue_id}))
+        .await;
+    let before = app.ticket_count();
+    let resp = app
+        .post("/api/v1/routing/rules/simulate", &app.admin)
+        .json(&json!({
+            "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z",
+            "rules": [
+                {"name": "Refunds", "conditions": subject_contains("refund"), "actions": [{"type": "set_queue", "queue_id": billing.queue_id}]},
+                {"name": "Tech", "conditions": {"any": [{"field": "subject", "op": "contains", "value": "crash"}, {"field": "subject", "op": "contains", "value": "password"}]}, "actions": [{"type": "set_queue", "queue_id": tech.queue_id}]}
+            ]
+        }))
+        .send()
+        .await
+        .unwrap();
+    let simulation = expect_json(resp, 200).await;
+    assert_eq!(simulation["tickets"], 5);
+    assert_eq!(simulation["moved"], 2);
+    let count = |queue: Value| {
+        simulation["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["queue_id"] == queue)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        count(json!(billing.queue_id)),
+        json!({"queue_id": billing.queue_id, "vendor_id": billing.vendor_id, "stored": 2, "proposed": 2})
+    );
+    assert_eq!(count(json!(tech.queue_id))["stored"], 1);
+    assert_eq!(count(json!(tech.queue_id))["proposed"], 3);
+    assert_eq!(count(Value::Null)["stored"], 2);
+    let examples: Vec<&str> = simulation["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(examples, ["Password reset", "Crash on login"]);
+    assert!(simulation["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["ticket_id"] != chosen["id"]));
+    assert_eq!(app.ticket_count(), before);
+    let bad = app
+        .post("/api/v1/routing/rules/simulate", &app.admin)
+        .json(&json!({"from": "2026-12-01T00:00:00Z", "to": "2026-11-01T00:00:00Z", "rules": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem_fields(&expect_problem(bad, 422).await), ["to"]);
+}
