@@ -218,6 +218,17 @@ pub fn normalize_tags(errors: &mut Errors, field: &str, tags: &[String]) -> Vec<
     out
 }
 
+/// For `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`: tells an absent field (leave as is) from `null`
+/// (clear it).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,15 +328,4 @@ mod tests {
         normalize_tags(&mut errors, "tags", &["has space".into()]);
         assert_eq!(errors.0.len(), 1);
     }
-}
-
-/// For `#[serde(default, deserialize_with = "present")]` on an
-/// `Option<Option<T>>`: tells an absent field (leave as is) from `null`
-/// (clear it).
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -113,11 +113,22 @@ struct Group {
     matchers: FieldMatchers,
 }
 
-/// Atoms computed one by one: comparisons of numbers, priorities, calendars.
+/// Atoms computed one by one, only for rules that need them: comparisons
+/// of numbers, priorities, calendars.
 #[derive(Debug)]
 struct DirectAtom {
-    atom: AtomId,
     condition: Condition,
+    /// For `calendar_open`: the calendar's index in `RuleSet::calendars`.
+    calendar: Option<usize>,
+}
+
+/// Where an atom's answer comes from.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// Marked by the per-field matchers.
+    Grouped,
+    /// `RuleSet::direct[i]`, computed on first need.
+    Direct(usize),
 }
 
 #[derive(Debug)]
@@ -134,7 +145,16 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     groups: Vec<Group>,
     direct: Vec<DirectAtom>,
-    atoms: usize,
+    slots: Vec<Slot>,
+    /// Per atom, the rules that can match only if it holds (it is a
+    /// positive matcher atom they require): a ticket is checked against
+    /// those its text triggers, plus `always`, not against every rule.
+    triggers: Vec<Vec<usize>>,
+    /// Rules without such an atom, checked for every ticket (a bitset by
+    /// rule index).
+    always: Vec<u64>,
+    /// Calendar ids the rules name, by index (see `DirectAtom::calendar`).
+    calendars: Vec<Option<Calendar>>,
     directory: Directory,
 }
 
@@ -239,14 +259,14 @@ impl RuleSet {
     /// Compiles `rules` (any order; evaluated by position, then as given).
     pub fn compile(version: i64, mut rules: Vec<Rule>, directory: Directory) -> RuleSet {
         rules.sort_by_key(|r| r.position);
-        let mut atoms = 0;
         let mut builders: Vec<(Field, bool, GroupBuilder)> = Vec::new();
         let mut direct = Vec::new();
+        let mut slots = Vec::new();
+        let mut calendar_ids: Vec<String> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
         for rule in rules {
             let mut atom_of = |condition: &Condition| {
-                let atom = atoms;
-                atoms += 1;
+                let atom = slots.len();
                 if is_grouped(condition) {
                     let key = GroupKey {
                         field: &condition.field,
@@ -269,10 +289,24 @@ impl RuleSet {
                         }
                     };
                     builder.add(atom, condition);
+                    slots.push(Slot::Grouped);
                 } else {
+                    let calendar = match (&condition.field, &condition.value) {
+                        (Field::CalendarOpen, Operand::Text(id)) => Some(
+                            calendar_ids
+                                .iter()
+                                .position(|known| known == id)
+                                .unwrap_or_else(|| {
+                                    calendar_ids.push(id.clone());
+                                    calendar_ids.len() - 1
+                                }),
+                        ),
+                        _ => None,
+                    };
+                    slots.push(Slot::Direct(direct.len()));
                     direct.push(DirectAtom {
-                        atom,
                         condition: condition.clone(),
+                        calendar,
                     });
                 }
                 (atom, condition.negated)
@@ -281,6 +315,7 @@ impl RuleSet {
             let any = rule.any.iter().map(&mut atom_of).collect();
             compiled.push(CompiledRule { rule, all, any });
         }
+        let (triggers, always) = index_triggers(&compiled, &slots);
         let groups = builders
             .into_iter()
             .map(|(field, case_sensitive, builder)| Group {
@@ -294,7 +329,13 @@ impl RuleSet {
             rules: compiled,
             groups,
             direct,
-            atoms,
+            slots,
+            triggers,
+            always,
+            calendars: calendar_ids
+                .iter()
+                .map(|id| directory.calendars.get(id).cloned())
+                .collect(),
             directory,
         }
     }
@@ -316,7 +357,43 @@ impl RuleSet {
     /// `explain`, why each rule matched or not.
     pub fn evaluate(&self, facts: &Facts<'_>, explain: bool) -> (Decision, Vec<RuleTrace>) {
         let hits = self.atom_hits(facts);
-        let holds = |(atom, negated): &(AtomId, bool)| hits[*atom] != *negated;
+        let direct: Vec<std::cell::Cell<Option<bool>>> =
+            vec![Default::default(); self.direct.len()];
+        let open: Vec<std::cell::Cell<Option<bool>>> =
+            vec![Default::default(); self.calendars.len()];
+        let value = |atom: AtomId| match self.slots[atom] {
+            Slot::Grouped => hits[atom],
+            Slot::Direct(index) => direct[index].get().unwrap_or_else(|| {
+                let answer = self.direct_hit(&self.direct[index], facts, &open);
+                direct[index].set(Some(answer));
+                answer
+            }),
+        };
+        let holds = |(atom, negated): &(AtomId, bool)| value(*atom) != *negated;
+        // With a trace every rule is shown; otherwise only the rules that
+        // can match are looked at (in order, so `stop` keeps its meaning).
+        let candidates: Vec<usize> = if explain {
+            (0..self.rules.len()).collect()
+        } else {
+            // A bitset in rule order: no sorting, no duplicates.
+            let mut marked = self.always.clone();
+            for (atom, hit) in hits.iter().enumerate() {
+                if *hit {
+                    for &rule in &self.triggers[atom] {
+                        marked[rule / 64] |= 1 << (rule % 64);
+                    }
+                }
+            }
+            marked
+                .iter()
+                .enumerate()
+                .flat_map(|(word, bits)| {
+                    (0..64)
+                        .filter(move |bit| bits & (1 << bit) != 0)
+                        .map(move |bit| word * 64 + bit)
+                })
+                .collect()
+        };
         let mut decision = Decision {
             matched_rules: Vec::new(),
             queue_id: None,
@@ -327,7 +404,7 @@ impl RuleSet {
         };
         let mut traces = Vec::new();
         let mut stopped = false;
-        for compiled in &self.rules {
+        for compiled in candidates.iter().map(|&index| &self.rules[index]) {
             let rule = &compiled.rule;
             if stopped || !rule.enabled {
                 if explain {
@@ -425,7 +502,7 @@ impl RuleSet {
     }
 
     fn atom_hits(&self, facts: &Facts<'_>) -> Vec<bool> {
-        let mut hits = vec![false; self.atoms];
+        let mut hits = vec![false; self.slots.len()];
         let from_domain = facts.from.rsplit_once('@').map(|(_, d)| d);
         for group in &self.groups {
             let values = field_values(&group.field, facts, from_domain);
@@ -440,19 +517,28 @@ impl RuleSet {
                 group.matchers.mark(text, &value, &mut hits);
             }
         }
-        for direct in &self.direct {
-            hits[direct.atom] = self.direct_hit(&direct.condition, facts);
-        }
         hits
     }
 
-    fn direct_hit(&self, condition: &Condition, facts: &Facts<'_>) -> bool {
+    /// A direct atom's positive answer; each calendar is asked once per
+    /// ticket (`open`), however many rules read it.
+    fn direct_hit(
+        &self,
+        atom: &DirectAtom,
+        facts: &Facts<'_>,
+        open: &[std::cell::Cell<Option<bool>>],
+    ) -> bool {
+        let condition = &atom.condition;
+        if let Some(index) = atom.calendar {
+            return open[index].get().unwrap_or_else(|| {
+                let answer = self.calendars[index]
+                    .as_ref()
+                    .is_some_and(|calendar| calendar.is_open(facts.received_at));
+                open[index].set(Some(answer));
+                answer
+            });
+        }
         match (&condition.field, condition.op, &condition.value) {
-            (Field::CalendarOpen, _, Operand::Text(id)) => self
-                .directory
-                .calendars
-                .get(id)
-                .is_some_and(|calendar| calendar.is_open(facts.received_at)),
             (Field::Priority, Op::Equals, Operand::Priority(p)) => facts.priority == *p,
             (Field::Priority, Op::Gt, Operand::Priority(p)) => rank(facts.priority) > rank(*p),
             (Field::Priority, Op::Lt, Operand::Priority(p)) => rank(facts.priority) < rank(*p),
@@ -487,6 +573,31 @@ impl RuleSet {
             _ => false,
         }
     }
+}
+
+/// Per atom, the rules it triggers, and the rules no atom triggers.
+fn index_triggers(rules: &[CompiledRule], slots: &[Slot]) -> (Vec<Vec<usize>>, Vec<u64>) {
+    let mut triggers = vec![Vec::new(); slots.len()];
+    let mut always = vec![0u64; rules.len().div_ceil(64)];
+    let positive_grouped =
+        |(atom, negated): &(AtomId, bool)| !negated && matches!(slots[*atom], Slot::Grouped);
+    for (index, rule) in rules.iter().enumerate() {
+        if let Some((atom, _)) = rule.all.iter().find(|a| positive_grouped(a)) {
+            // Required: the rule cannot match without it.
+            triggers[*atom].push(index);
+        } else if rule.all.is_empty()
+            && !rule.any.is_empty()
+            && rule.any.iter().all(positive_grouped)
+        {
+            // One of them is required.
+            for (atom, _) in &rule.any {
+                triggers[*atom].push(index);
+            }
+        } else {
+            always[index / 64] |= 1 << (index % 64);
+        }
+    }
+    (triggers, always)
 }
 
 fn trace_of(

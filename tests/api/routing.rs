@@ -506,8 +506,8 @@ async fn rerouting_moves_a_ticket_with_a_hand_off_note_and_assigns_it_there() {
         .events(id)
         .await
         .into_iter()
-        .filter(|e| e["kind"] == "queue_changed")
-        .last()
+        .rev()
+        .find(|e| e["kind"] == "queue_changed")
         .unwrap();
     assert_eq!(last_move["data"]["note"], "Back to you");
     let current = app.read(&format!("/api/v1/tickets/{id}")).await;
