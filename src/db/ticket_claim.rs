@@ -8,12 +8,52 @@
 //! - SQLite: `write_tx` holds the database's one write lock, so claims are
 //!   serialised and a plain select sees every earlier claim.
 //!
-//! Urgency: priority (urgent first), then the longest wait in the queue.
+//! Urgency: priority (urgent first), then the longest wait in the queue,
+//! read from one index (`tickets_waiting`, on [`URGENCY`]).
 
 use super::models::Ticket;
 use super::schema::tickets;
 use super::{DbConnection, WriteConn};
 use diesel::prelude::*;
+
+/// A ticket's priority as a rank, urgent first: the expression the
+/// `tickets_waiting` index is built on (keep the two identical).
+pub const URGENCY: &str =
+    "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END";
+
+macro_rules! most_urgent {
+    ($queue_id:expr, $statuses:expr) => {
+        tickets::table
+            .filter(tickets::queue_id.eq($queue_id))
+            .filter(tickets::assignee_id.is_null())
+            .filter(tickets::status.eq_any($statuses))
+            .order((
+                diesel::dsl::sql::<diesel::sql_types::Integer>(URGENCY),
+                tickets::queued_at.asc(),
+                tickets::number.asc(),
+            ))
+            .select(Ticket::as_select())
+            .limit(1)
+    };
+}
+
+/// The most urgent unassigned ticket of `queue_id` in `statuses` that no
+/// other claimer holds, locked for this transaction: one statement, one
+/// index range.
+pub fn lock_most_urgent(
+    conn: &mut WriteConn<'_>,
+    queue_id: &str,
+    statuses: &[&str],
+) -> QueryResult<Option<Ticket>> {
+    match conn.connection() {
+        DbConnection::Postgresql(c) => most_urgent!(queue_id, statuses)
+            .for_update()
+            .skip_locked()
+            .first(c)
+            .optional(),
+        DbConnection::Sqlite(c) => most_urgent!(queue_id, statuses).first(c).optional(),
+    }
+}
 
 macro_rules! waiting {
     ($queue_id:expr, $priority:expr, $statuses:expr, $limit:expr) => {
@@ -29,27 +69,8 @@ macro_rules! waiting {
 }
 
 /// Up to `limit` unassigned tickets of `queue_id` in `statuses` with
-/// `priority`, locked for this transaction, most urgent first. Every row
-/// returned is locked, so claimers ask for one (a batch would hide the rest
-/// of it from other claimers until this transaction ends).
-pub fn lock_waiting(
-    conn: &mut WriteConn<'_>,
-    queue_id: &str,
-    priority: &str,
-    statuses: &[&str],
-    limit: i64,
-) -> QueryResult<Vec<Ticket>> {
-    match conn.connection() {
-        DbConnection::Postgresql(c) => waiting!(queue_id, priority, statuses, limit)
-            .for_update()
-            .skip_locked()
-            .load(c),
-        DbConnection::Sqlite(c) => waiting!(queue_id, priority, statuses, limit).load(c),
-    }
-}
-
-/// Up to `limit` candidates like [`lock_waiting`]'s, not locked: for
-/// claimers who must pick among them (skills) before locking one.
+/// `priority`, most urgent first, not locked: for claimers who must pick
+/// among them (skills) before locking one.
 pub fn peek_waiting(
     conn: &mut WriteConn<'_>,
     queue_id: &str,

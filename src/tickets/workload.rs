@@ -92,36 +92,29 @@ pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<
                 return Ok(Err(Some(unfit.reason())));
             }
             let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
-            for priority in [
-                Priority::Urgent,
-                Priority::High,
-                Priority::Normal,
-                Priority::Low,
-            ] {
-                let fit = if queue.skill_matching {
-                    first_with_skills(w, &queue, &agent, priority, &statuses)?
-                } else {
-                    ticket_claim::lock_waiting(w, &queue.id, priority.as_str(), &statuses, 1)?.pop()
-                };
-                if let Some(mut ticket) = fit {
-                    let version = ticket.version;
-                    ticket.assignee_id = Some(agent.id.clone());
-                    change::record(
-                        w,
-                        &mut ticket,
-                        version,
-                        Change {
-                            actor: &caller.actor(),
-                            messages: Vec::new(),
-                            events: vec![EventData::Assigned {
-                                from: None,
-                                to: agent_ref(&agent),
-                                by: Some(AssignedBy::Claim),
-                            }],
-                        },
-                    )?;
-                    return Ok(Ok(ticket));
-                }
+            let fit = if queue.skill_matching {
+                first_with_skills(w, &queue, &agent, &statuses)?
+            } else {
+                ticket_claim::lock_most_urgent(w, &queue.id, &statuses)?
+            };
+            if let Some(mut ticket) = fit {
+                let version = ticket.version;
+                ticket.assignee_id = Some(agent.id.clone());
+                change::record(
+                    w,
+                    &mut ticket,
+                    version,
+                    Change {
+                        actor: &caller.actor(),
+                        messages: Vec::new(),
+                        events: vec![EventData::Assigned {
+                            from: None,
+                            to: agent_ref(&agent),
+                            by: Some(AssignedBy::Claim),
+                        }],
+                    },
+                )?;
+                return Ok(Ok(ticket));
             }
             Ok(Err(None))
         },
@@ -135,24 +128,29 @@ pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<
     }
 }
 
-/// The most urgent waiting ticket of `priority` the agent has the skills
-/// for, locked; candidates are read first and locked one at a time, so
+/// The most urgent waiting ticket the agent has the skills for, locked; candidates are read first and locked one at a time, so
 /// tickets the agent passes over stay claimable by others.
 fn first_with_skills(
     w: &mut WriteConn<'_>,
     queue: &Queue,
     agent: &Agent,
-    priority: Priority,
     statuses: &[&str],
 ) -> AppResult<Option<Ticket>> {
-    let candidates =
-        ticket_claim::peek_waiting(w, &queue.id, priority.as_str(), statuses, CLAIM_BATCH)?;
-    for candidate in candidates
-        .iter()
-        .filter(|t| assignment::has_skills(agent, t))
-    {
-        if let Some(locked) = ticket_claim::lock_if_waiting(w, &candidate.id, &queue.id)? {
-            return Ok(Some(locked));
+    for priority in [
+        Priority::Urgent,
+        Priority::High,
+        Priority::Normal,
+        Priority::Low,
+    ] {
+        let candidates =
+            ticket_claim::peek_waiting(w, &queue.id, priority.as_str(), statuses, CLAIM_BATCH)?;
+        for candidate in candidates
+            .iter()
+            .filter(|t| assignment::has_skills(agent, t))
+        {
+            if let Some(locked) = ticket_claim::lock_if_waiting(w, &candidate.id, &queue.id)? {
+                return Ok(Some(locked));
+            }
         }
     }
     Ok(None)

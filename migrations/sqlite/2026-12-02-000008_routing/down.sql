@@ -1,6 +1,7 @@
 DROP TABLE queue_rotations;
 DROP TABLE routing_rule_set;
 DROP TABLE routing_rules;
+DROP INDEX tickets_assignee_status;
 DROP INDEX tickets_waiting;
 ALTER TABLE tickets DROP COLUMN queued_at;
 ALTER TABLE tickets DROP COLUMN sla_policy_id;

@@ -38,7 +38,11 @@ ALTER TABLE agents ADD COLUMN available BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE tickets ADD COLUMN sla_policy_id TEXT;
 ALTER TABLE tickets ADD COLUMN queued_at TIMESTAMP;
 UPDATE tickets SET queued_at = created_at WHERE assignee_id IS NULL AND queue_id IS NOT NULL;
-CREATE INDEX tickets_waiting ON tickets (queue_id, priority, queued_at) WHERE assignee_id IS NULL;
+-- Claims read a queue's waiting tickets most urgent first (the expression
+-- is db::ticket_claim::URGENCY, word for word, so the planner uses it),
+-- then by wait, number breaking ties; agents' loads count open tickets.
+CREATE INDEX tickets_waiting ON tickets (queue_id, (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), queued_at, number) WHERE assignee_id IS NULL;
+CREATE INDEX tickets_assignee_status ON tickets (assignee_id, status);
 
 CREATE TABLE routing_rules (
     id TEXT PRIMARY KEY,
