@@ -189,13 +189,7 @@ pub fn route_new(
     }
     let assignee = match assigned {
         Some((agent, by)) => {
-            ticket.assignee_id = Some(agent.id.clone());
-            ticket.queued_at = None;
-            events.push(EventData::Assigned {
-                from: None,
-                to: agent_ref(&agent),
-                by: Some(by),
-            });
+            give(ticket, &agent, by, &mut events);
             Some(agent)
         }
         None => {
@@ -209,6 +203,17 @@ pub fn route_new(
         assignee,
         events,
     })
+}
+
+/// Gives an unassigned ticket to `agent`, with the event that says so.
+fn give(ticket: &mut Ticket, agent: &Agent, by: AssignedBy, events: &mut Vec<EventData>) {
+    ticket.assignee_id = Some(agent.id.clone());
+    ticket.queued_at = None;
+    events.push(EventData::Assigned {
+        from: None,
+        to: agent_ref(agent),
+        by: Some(by),
+    });
 }
 
 /// The ticket's queue by the one precedence, and where it came from. A
@@ -317,13 +322,7 @@ pub fn settle(
         rules.directory(),
         let_go_by.as_deref(),
     )? {
-        ticket.assignee_id = Some(agent.id.clone());
-        ticket.queued_at = None;
-        events.push(EventData::Assigned {
-            from: None,
-            to: agent_ref(&agent),
-            by: Some(by),
-        });
+        give(ticket, &agent, by, events);
     }
     Ok(())
 }

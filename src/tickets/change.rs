@@ -130,6 +130,27 @@ pub fn add_message(
     )
 }
 
+/// Records `events` on the ticket as it was read (locked) in this
+/// transaction, with the fields the caller already changed on it.
+pub fn update(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    actor: &str,
+    events: Vec<EventData>,
+) -> AppResult<()> {
+    let version = ticket.version;
+    record(
+        conn,
+        ticket,
+        version,
+        Change {
+            actor,
+            messages: Vec::new(),
+            events,
+        },
+    )
+}
+
 /// Takes the ticket from `from` to `open` for `reason` (a first reply, a
 /// customer writing again); the event that says so.
 pub fn reopen(

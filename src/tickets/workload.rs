@@ -98,21 +98,16 @@ pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<
                 ticket_claim::lock_most_urgent(w, &queue.id, &statuses)?
             };
             if let Some(mut ticket) = fit {
-                let version = ticket.version;
                 ticket.assignee_id = Some(agent.id.clone());
-                change::record(
+                change::update(
                     w,
                     &mut ticket,
-                    version,
-                    Change {
-                        actor: &caller.actor(),
-                        messages: Vec::new(),
-                        events: vec![EventData::Assigned {
-                            from: None,
-                            to: agent_ref(&agent),
-                            by: Some(AssignedBy::Claim),
-                        }],
-                    },
+                    &caller.actor(),
+                    vec![EventData::Assigned {
+                        from: None,
+                        to: agent_ref(&agent),
+                        by: Some(AssignedBy::Claim),
+                    }],
                 )?;
                 return Ok(Ok(ticket));
             }
@@ -423,21 +418,16 @@ pub fn assign_waiting(conn: &mut WriteConn<'_>, vendor: Option<&str>) -> AppResu
                 // Someone lacking skills for this one may still take the next.
                 continue;
             };
-            let version = ticket.version;
             ticket.assignee_id = Some(agent.id.clone());
-            change::record(
+            change::update(
                 conn,
                 &mut ticket,
-                version,
-                Change {
-                    actor: change::SYSTEM_ACTOR,
-                    messages: Vec::new(),
-                    events: vec![EventData::Assigned {
-                        from: None,
-                        to: agent_ref(&agent),
-                        by: Some(by),
-                    }],
-                },
+                change::SYSTEM_ACTOR,
+                vec![EventData::Assigned {
+                    from: None,
+                    to: agent_ref(&agent),
+                    by: Some(by),
+                }],
             )?;
             assigned += 1;
         }
@@ -459,20 +449,15 @@ pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usi
         .first(&mut **conn)?;
     let count = held.len();
     for mut ticket in held {
-        let version = ticket.version;
         ticket.assignee_id = None;
-        change::record(
+        change::update(
             conn,
             &mut ticket,
-            version,
-            Change {
-                actor: change::SYSTEM_ACTOR,
-                messages: Vec::new(),
-                events: vec![EventData::Unassigned {
-                    from: agent_ref(&holder),
-                    reason: ReleaseReason::Deactivated,
-                }],
-            },
+            change::SYSTEM_ACTOR,
+            vec![EventData::Unassigned {
+                from: agent_ref(&holder),
+                reason: ReleaseReason::Deactivated,
+            }],
         )?;
     }
     Ok(count)
@@ -511,22 +496,17 @@ pub fn overflow_due(conn: &mut WriteConn<'_>) -> AppResult<usize> {
             let Some(mut ticket) = ticket_claim::lock_if_waiting(conn, &id, &queue.id)? else {
                 continue;
             };
-            let version = ticket.version;
             ticket.queue_id = Some(target.id.clone());
-            change::record(
+            change::update(
                 conn,
                 &mut ticket,
-                version,
-                Change {
-                    actor: change::SYSTEM_ACTOR,
-                    messages: Vec::new(),
-                    events: vec![moved(
-                        Some(&queue),
-                        Some(&target),
-                        Some(QueueChangeReason::Overflow),
-                        None,
-                    )],
-                },
+                change::SYSTEM_ACTOR,
+                vec![moved(
+                    Some(&queue),
+                    Some(&target),
+                    Some(QueueChangeReason::Overflow),
+                    None,
+                )],
             )?;
             moved_count += 1;
         }
