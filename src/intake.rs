@@ -550,8 +550,11 @@ pub fn create_in_transaction(
     let actor = ctx
         .caller
         .map_or_else(|| format!("customer:{}", customer.id), Principal::actor);
+    let (from, organization) = (customer.email.clone(), customer.organization.clone());
     let arrival = Arrival {
         body: &s.body,
+        from: &from,
+        organization: organization.as_deref(),
         hint: ctx.routing.hint.as_deref(),
         recipients: &ctx.routing.recipients,
         explicit_queue: queue.is_some(),

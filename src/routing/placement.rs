@@ -11,7 +11,7 @@ use super::assignment;
 use super::compiled;
 use super::engine::{Decision, Facts, RuleSet};
 use crate::db::models::{Agent, Queue, Ticket};
-use crate::db::schema::{agents, customers, queues};
+use crate::db::schema::{agents, queues};
 use crate::db::{DbConnection, WriteConn};
 use crate::domain::event::{
     AgentRef, AssignedBy, EventData, IntakeFacts, QueueChangeReason, QueueRef, QueueSource,
@@ -25,6 +25,10 @@ use serde_json::{Map, Value};
 pub struct Arrival<'a> {
     /// The first message's text.
     pub body: &'a str,
+    /// The customer's address and organization (the caller has the
+    /// customer at hand: routing does not read it again).
+    pub from: &'a str,
+    pub organization: Option<&'a str>,
     /// The door's queue hint (a slug or id), also the `intake_hint` field.
     pub hint: Option<&'a str>,
     pub recipients: &'a [String],
@@ -79,15 +83,13 @@ pub fn find_queue(conn: &mut DbConnection, reference: &str) -> AppResult<Option<
 pub fn facts<'a>(
     ticket: &'a Ticket,
     arrival: &'a Arrival<'a>,
-    from: &'a str,
-    organization: Option<&'a str>,
     tags: &'a [String],
     custom_fields: &'a Map<String, Value>,
 ) -> Facts<'a> {
     Facts {
         subject: &ticket.subject,
         body: arrival.body,
-        from,
+        from: arrival.from,
         recipients: arrival.recipients,
         intake_hint: arrival.hint,
         channel: ticket
@@ -100,7 +102,7 @@ pub fn facts<'a>(
             .unwrap_or(crate::domain::Priority::Normal),
         language: ticket.language.as_deref(),
         tags,
-        organization,
+        organization: arrival.organization,
         custom_fields,
         received_at: ticket.created_at.and_utc(),
     }
@@ -114,21 +116,10 @@ fn decide(
 ) -> AppResult<(std::sync::Arc<RuleSet>, Decision)> {
     let (caches, now) = (conn.caches().clone(), conn.now());
     let rules = compiled::current(conn, &caches, now)?;
-    let (from, organization): (String, Option<String>) = customers::table
-        .find(&ticket.customer_id)
-        .select((customers::email, customers::organization))
-        .first(&mut **conn)?;
     let tags: Vec<String> = serde_json::from_str(&ticket.tags).unwrap_or_default();
     let custom: Map<String, Value> =
         serde_json::from_str(&ticket.custom_fields).unwrap_or_default();
-    let facts = facts(
-        ticket,
-        arrival,
-        &from,
-        organization.as_deref(),
-        &tags,
-        &custom,
-    );
+    let facts = facts(ticket, arrival, &tags, &custom);
     let (decision, _) = rules.evaluate(&facts, false);
     Ok((rules, decision))
 }

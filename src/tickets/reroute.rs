@@ -38,11 +38,14 @@ pub fn reroute(
     let id = write_tx(conn, |w| -> AppResult<String> {
         let (visible, ..) = query::find_row(w, &Visibility::All, reference)?;
         lock_ticket(w, &visible.id)?;
-        let (mut ticket, ..) = query::find_row(w, &Visibility::All, &TicketRef::Id(visible.id))?;
+        let (mut ticket, customer, ..) =
+            query::find_row(w, &Visibility::All, &TicketRef::Id(visible.id))?;
         let Arrived { body, intake, .. } =
             arrival_of(w, &ticket.id, &ticket.priority, &ticket.tags)?;
         let arrival = Arrival {
             body: &body,
+            from: &customer.email,
+            organization: customer.organization.as_deref(),
             hint: intake.intake_hint.as_deref(),
             recipients: &intake.recipients,
             explicit_queue: false,
