@@ -37,6 +37,26 @@ impl TestApp {
         }
     }
 
+    /// A cursor past every event stored now. On PostgreSQL a transaction
+    /// still running anywhere on the server (a parallel test's) holds the
+    /// feed back until it ends, so this reads until it has caught up.
+    async fn caught_up_cursor(&self) -> Option<String> {
+        let stored: HashSet<String> = self.event_ids_in_database().into_iter().collect();
+        let mut seen = HashSet::new();
+        let mut cursor = None;
+        let started = Instant::now();
+        while !stored.is_subset(&seen) && started.elapsed() < Duration::from_secs(60) {
+            let page = self.feed(&self.admin, cursor.as_deref(), 1).await;
+            seen.extend(ids(page["events"].as_array().unwrap()));
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        assert!(
+            stored.is_subset(&seen),
+            "the feed caught up with the stored events"
+        );
+        cursor
+    }
+
     fn event_ids_in_database(&self) -> Vec<String> {
         self.write(|w| {
             use diesel::prelude::*;
@@ -118,7 +138,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     let late = app
         .create_ticket(ticket_body("Late", "late@example.com"))
         .await;
-    let (_, cursor) = app.drain_feed(&app.admin, None).await;
+    let cursor = app.caught_up_cursor().await;
 
     // A transaction writes an event for `early` and holds on before committing.
     let (written_tx, written_rx) = std::sync::mpsc::channel();
@@ -166,13 +186,21 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     commit_tx.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(change.await.unwrap(), 200);
-    let after = app.feed(&app.admin, cursor.as_deref(), 0).await;
-    let kinds: Vec<&str> = after["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    // Both now, in order (waiting out any other test's open transaction).
+    let mut kinds: Vec<String> = Vec::new();
+    let mut after_cursor = cursor.clone();
+    let started = Instant::now();
+    while kinds.len() < 2 && started.elapsed() < Duration::from_secs(60) {
+        let page = app.feed(&app.admin, after_cursor.as_deref(), 1).await;
+        kinds.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap().to_string()),
+        );
+        after_cursor = page["next_cursor"].as_str().map(str::to_string);
+    }
     assert_eq!(kinds, ["viewed", "status_changed"]);
 }
 
@@ -186,7 +214,18 @@ async fn vendors_read_their_own_tickets_events_and_waiting_returns_news() {
         .await;
     app.create_ticket(json!({"subject": "Theirs", "body": "x", "customer": {"email": "t@example.com"}, "queue": other.queue_id}))
         .await;
-    let (events, cursor) = app.drain_feed(&own.token, None).await;
+    // (On PostgreSQL another test's open transaction may hold the feed back
+    // for a moment: wait for the first page.)
+    let mut events = Vec::new();
+    let mut cursor = None;
+    let started = Instant::now();
+    while events.is_empty() && started.elapsed() < Duration::from_secs(60) {
+        let page = app.feed(&own.token, None, 1).await;
+        events = page["events"].as_array().unwrap().clone();
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+    }
+    let (more, cursor) = app.drain_feed(&own.token, cursor).await;
+    events.extend(more);
     assert!(!events.is_empty());
     assert!(
         events.iter().all(|e| e["ticket_id"] == mine["id"]),
@@ -221,7 +260,7 @@ async fn vendors_read_their_own_tickets_events_and_waiting_returns_news() {
     app.set_status(mine["id"].as_str().unwrap(), "open").await;
     let (page, took) = waiting.await.unwrap();
     assert_eq!(page["events"][0]["kind"], "status_changed");
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(9), "{took:?}");
 
     // Nothing new: an empty page after the wait, with the same cursor.
     let started = Instant::now();
