@@ -117,17 +117,7 @@ pub fn add_message(
     message: Message,
     events: Vec<EventData>,
 ) -> AppResult<()> {
-    let version = ticket.version;
-    record(
-        conn,
-        ticket,
-        version,
-        Change {
-            actor,
-            messages: vec![message],
-            events,
-        },
-    )
+    record_as_read(conn, ticket, actor, vec![message], events)
 }
 
 /// Records `events` on the ticket as it was read (locked) in this
@@ -138,6 +128,17 @@ pub fn update(
     actor: &str,
     events: Vec<EventData>,
 ) -> AppResult<()> {
+    record_as_read(conn, ticket, actor, Vec::new(), events)
+}
+
+/// [`record`] at the version the ticket was read at.
+fn record_as_read(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut Ticket,
+    actor: &str,
+    messages: Vec<Message>,
+    events: Vec<EventData>,
+) -> AppResult<()> {
     let version = ticket.version;
     record(
         conn,
@@ -145,7 +146,7 @@ pub fn update(
         version,
         Change {
             actor,
-            messages: Vec::new(),
+            messages,
             events,
         },
     )

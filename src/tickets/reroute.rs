@@ -1,6 +1,6 @@
 //! `POST /api/v1/tickets/{id}/route`: run the current rules on a ticket again.
 
-use super::change::{self, Change};
+use super::change;
 use super::query::{self, TicketRef, Visibility};
 use super::view::TicketView;
 use crate::auth::Principal;
@@ -51,18 +51,8 @@ pub fn reroute(
             explicit_queue: false,
             default_queue: None,
         };
-        let version = ticket.version;
         let events = placement::reroute(w, &mut ticket, &arrival, intake.clone(), note.clone())?;
-        change::record(
-            w,
-            &mut ticket,
-            version,
-            Change {
-                actor: &caller.actor(),
-                messages: Vec::new(),
-                events,
-            },
-        )?;
+        change::update(w, &mut ticket, &caller.actor(), events)?;
         Ok(ticket.id)
     })?;
     query::load_by_id(conn, &id)

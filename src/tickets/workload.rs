@@ -415,8 +415,12 @@ pub fn assign_waiting(conn: &mut WriteConn<'_>, vendor: Option<&str>) -> AppResu
             let Some((agent, by)) =
                 assignment::choose(conn, &queue, &ticket, rules.directory(), None)?
             else {
-                // Someone lacking skills for this one may still take the next.
-                continue;
+                // Without skill matching every ticket fits the same agents:
+                // if none can take this one, none can take the rest.
+                if queue.skill_matching {
+                    continue;
+                }
+                break;
             };
             ticket.assignee_id = Some(agent.id.clone());
             change::update(
