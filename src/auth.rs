@@ -73,12 +73,33 @@ pub fn hash_secret(secret: &str) -> String {
 /// person's role now, for the vendor the person works for now: a demotion or
 /// a move takes effect on the next request, whatever tokens are out.
 pub fn authenticate(conn: &mut Conn, secret: &str) -> AppResult<Principal> {
+    authenticate_agent(conn, secret).map(|(principal, _)| principal)
+}
+
+/// The person a token acts for, as authentication read them.
+#[derive(Debug, Clone)]
+pub struct ActingAgent {
+    pub agent: Agent,
+    /// Open tickets they hold (`agents.open_tickets`, kept by the database).
+    pub open_tickets: i32,
+}
+
+/// [`authenticate`], with the agent the token acts for as the same query
+/// read them, for work that needs the person too.
+pub fn authenticate_agent(
+    conn: &mut Conn,
+    secret: &str,
+) -> AppResult<(Principal, Option<ActingAgent>)> {
     let refused = || AppError::Unauthorized("the bearer token is not valid or was revoked".into());
-    let (token, agent): (ApiToken, Option<Agent>) = api_tokens::table
+    let (token, agent, open_tickets): (ApiToken, Option<Agent>, Option<i32>) = api_tokens::table
         .left_join(agents::table)
         .filter(api_tokens::token_hash.eq(hash_secret(secret)))
         .filter(api_tokens::revoked_at.is_null())
-        .select((ApiToken::as_select(), Option::<Agent>::as_select()))
+        .select((
+            ApiToken::as_select(),
+            Option::<Agent>::as_select(),
+            agents::open_tickets.nullable(),
+        ))
         .first(&mut **conn)
         .optional()?
         .ok_or_else(refused)?;
@@ -109,12 +130,17 @@ pub fn authenticate(conn: &mut Conn, secret: &str) -> AppResult<Principal> {
                 .execute(&mut **conn)
         })?;
     }
-    Ok(Principal {
+    let principal = Principal {
         token_id: token.id,
         role,
         agent_id: token.agent_id,
-        vendor_id: agent.and_then(|a| a.vendor_id),
-    })
+        vendor_id: agent.as_ref().and_then(|a| a.vendor_id.clone()),
+    };
+    let acting = agent.map(|agent| ActingAgent {
+        agent,
+        open_tickets: open_tickets.unwrap_or(0),
+    });
+    Ok((principal, acting))
 }
 
 /// A token as listed to admins: never the secret or its hash.

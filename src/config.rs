@@ -41,6 +41,9 @@ pub struct RoutingSettings {
     /// How often the dispatcher moves overdue tickets to overflow queues and
     /// offers waiting tickets to agents who came on shift, in seconds.
     pub dispatch_seconds: u64,
+    /// Open assigned tickets a new agent may hold when their record names
+    /// no capacity of its own (0–1000).
+    pub default_capacity: i32,
 }
 
 impl Default for RoutingSettings {
@@ -48,6 +51,7 @@ impl Default for RoutingSettings {
         RoutingSettings {
             default_queue: None,
             dispatch_seconds: 30,
+            default_capacity: crate::directory::agents::DEFAULT_CAPACITY,
         }
     }
 }
@@ -560,6 +564,12 @@ impl Settings {
                 }
             }
         }
+        if !(0..=1000).contains(&self.routing.default_capacity) {
+            return fail(
+                "routing.default_capacity",
+                "must be between 0 and 1000".into(),
+            );
+        }
         self.validate_imap()?;
         self.validate_client_address()?;
         self.validate_metrics()?;
@@ -722,6 +732,8 @@ mod tests {
             assert!(err.contains("metrics.bind"), "{bind}: {err}");
         }
         assert!(refused("metrics.token", "short").contains("metrics.token"));
+        assert!(refused("routing.default_capacity", "-1").contains("default_capacity"));
+        assert!(refused("routing.default_capacity", "1001").contains("default_capacity"));
         let fig = Figment::from(Toml::string(BUILT_IN_DEFAULTS))
             .merge(("metrics.bind", "127.0.0.1:9090"))
             .merge(("metrics.token", "a-long-enough-secret"));

@@ -44,6 +44,7 @@ diesel::table! {
         updated_at -> Timestamp,
         shift_calendar_id -> Nullable<Text>,
         available -> Bool,
+        open_tickets -> Integer,
     }
 }
 

@@ -21,17 +21,41 @@ use diesel::prelude::*;
 pub const URGENCY: &str =
     "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END";
 
+/// [`URGENCY`] as an expression of its own: a `sql()` literal would keep
+/// the claim statement out of diesel's prepared-statement cache, and
+/// PostgreSQL would parse and plan it on every claim.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct Urgency;
+
+impl diesel::Expression for Urgency {
+    type SqlType = diesel::sql_types::Integer;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Urgency {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql(URGENCY);
+        Ok(())
+    }
+}
+
+impl diesel::AppearsOnTable<tickets::table> for Urgency {}
+
+impl diesel::SelectableExpression<tickets::table> for Urgency {}
+
+impl diesel::expression::ValidGrouping<()> for Urgency {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 macro_rules! most_urgent {
     ($queue_id:expr, $statuses:expr) => {
         tickets::table
             .filter(tickets::queue_id.eq($queue_id))
             .filter(tickets::assignee_id.is_null())
             .filter(tickets::status.eq_any($statuses))
-            .order((
-                diesel::dsl::sql::<diesel::sql_types::Integer>(URGENCY),
-                tickets::queued_at.asc(),
-                tickets::number.asc(),
-            ))
+            .order((Urgency, tickets::queued_at.asc(), tickets::number.asc()))
             .select(Ticket::as_select())
             .limit(1)
     };
@@ -104,5 +128,27 @@ pub fn lock_if_waiting(
             .first(c)
             .optional(),
         DbConnection::Sqlite(c) => still_waiting!().first(c).optional(),
+    }
+}
+
+/// The tickets `agent_id` holds in `statuses`, in id order, locked on
+/// PostgreSQL (SQLite's write transaction excludes every other writer).
+pub fn lock_held(
+    conn: &mut WriteConn<'_>,
+    agent_id: &str,
+    statuses: &[&str],
+) -> QueryResult<Vec<Ticket>> {
+    macro_rules! held {
+        () => {
+            tickets::table
+                .filter(tickets::assignee_id.eq(agent_id))
+                .filter(tickets::status.eq_any(statuses))
+                .order(tickets::id.asc())
+                .select(Ticket::as_select())
+        };
+    }
+    match conn.connection() {
+        DbConnection::Postgresql(c) => held!().for_update().load(c),
+        DbConnection::Sqlite(c) => held!().load(c),
     }
 }

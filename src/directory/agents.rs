@@ -159,6 +159,9 @@ fn ensure_may_manage(caller: &Principal, agent: &Agent) -> AppResult<()> {
     }
 }
 
+/// Open assigned tickets an agent may hold when no one said otherwise.
+pub const DEFAULT_CAPACITY: i32 = 10;
+
 pub fn create(
     conn: &mut WriteConn<'_>,
     caller: &Principal,
@@ -177,7 +180,7 @@ pub fn create(
             vendor_id: None,
             role: Role::Agent.as_str().into(),
             skills: "[]".into(),
-            capacity: 10,
+            capacity: DEFAULT_CAPACITY,
             active: true,
             created_at: at,
             updated_at: at,

@@ -2,8 +2,9 @@
 
 use super::problem::ApiError;
 use super::state::{run_db, AppState};
-use crate::auth::{authenticate, Principal};
+use crate::auth::{authenticate, authenticate_agent, ActingAgent, Principal};
 use crate::db::Conn;
+use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -107,7 +108,11 @@ impl Attempt {
     }
 
     fn authenticate(&self, conn: &mut Conn, token: &str) -> AppResult<Principal> {
-        let outcome = authenticate(conn, token);
+        self.counted(authenticate(conn, token))
+    }
+
+    /// A refused token spends the address's budget.
+    fn counted<T>(&self, outcome: AppResult<T>) -> AppResult<T> {
         if matches!(outcome, Err(AppError::Unauthorized(_))) {
             self.state.failed_tokens.record_failure(self.ip);
         }
@@ -137,6 +142,20 @@ impl BearerToken {
             (Some(token), Some(attempt)) => attempt.authenticate(conn, token).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// A caller who works tickets (not the intake role), with the agent
+    /// record the token acts for; 401 when no token was sent.
+    pub fn authenticate_worker(
+        &self,
+        conn: &mut Conn,
+    ) -> AppResult<(Principal, Option<ActingAgent>)> {
+        let (Some(token), Some(attempt)) = (&self.0, &self.1) else {
+            return Err(missing_token());
+        };
+        let (principal, agent) = attempt.counted(authenticate_agent(conn, token))?;
+        principal.require(Role::works_tickets)?;
+        Ok((principal, agent))
     }
 
     fn from_request_now(req: &HttpRequest) -> AppResult<Self> {
@@ -193,12 +212,16 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            resolve(req).await?.map(Caller).ok_or_else(|| {
-                AppError::Unauthorized("this endpoint needs 'Authorization: Bearer <token>'".into())
-                    .into()
-            })
+            resolve(req)
+                .await?
+                .map(Caller)
+                .ok_or_else(|| missing_token().into())
         })
     }
+}
+
+fn missing_token() -> AppError {
+    AppError::Unauthorized("this endpoint needs 'Authorization: Bearer <token>'".into())
 }
 
 /// A caller who works tickets: any role except the intake machine role.
@@ -212,7 +235,7 @@ impl FromRequest for Worker {
         let caller = Caller::from_request(req, payload);
         Box::pin(async move {
             let Caller(principal) = caller.await?;
-            principal.require(crate::domain::Role::works_tickets)?;
+            principal.require(Role::works_tickets)?;
             Ok(Worker(principal))
         })
     }

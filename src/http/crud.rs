@@ -1,15 +1,19 @@
 //! The five CRUD handlers every directory-like resource has.
 
 /// Declares the five CRUD handlers of one resource; they differ only in
-/// path, types and the service module they call.
+/// path, types and the service module they call. `prepare` fills a new
+/// item's defaults from the settings before it is created.
 macro_rules! crud_handlers {
     ($tag:literal, $path:literal, $item:literal, $service:ident, $input:ty, $view:ty,
-     $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident) => {
+     $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident
+     $(, prepare = $prepare:path)?) => {
         #[utoipa::path(post, path = $path, tag = $tag, request_body = $input,
             responses((status = 201, body = $view), (status = 422, body = Problem)), security(("bearer" = [])))]
         #[post($path)]
         async fn $create(state: web::Data<AppState>, caller: Caller, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-            let input: $input = parse_json(&body)?;
+            #[allow(unused_mut)]
+            let mut input: $input = parse_json(&body)?;
+            $($prepare(&mut input, &state.settings);)?
             let view = run_write(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
             Ok(HttpResponse::Created().json(view))
         }

@@ -6,6 +6,7 @@ use super::problem::{ApiError, Problem};
 use super::state::{run_db, run_write, AppState};
 use super::{no_content, parse_json};
 use crate::auth::{self, IssuedToken, TokenView};
+use crate::config::Settings;
 use crate::directory::agents::{AgentInput, AgentView};
 use crate::directory::queues::{self, QueueInput, QueueView};
 use crate::directory::vendors::{self, VendorInput, VendorView};
@@ -77,8 +78,16 @@ crud_handlers!(
     get_agent,
     update_agent,
     deactivate_agent,
-    deactivate
+    deactivate,
+    prepare = agent_defaults
 );
+
+/// A new agent's capacity, unless the request names one: `routing.default_capacity`.
+fn agent_defaults(input: &mut AgentInput, settings: &Settings) {
+    input
+        .capacity
+        .get_or_insert(settings.routing.default_capacity);
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

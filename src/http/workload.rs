@@ -1,7 +1,7 @@
 //! The agent's working API: claim the next ticket, release one, their own
 //! tickets, a queue's view, availability.
 
-use super::auth::Worker;
+use super::auth::{BearerToken, Worker};
 use super::parse_json;
 use super::problem::{ApiError, Problem};
 use super::state::{run_db, AppState};
@@ -35,10 +35,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[post("/api/v1/queues/{id}/claim")]
 async fn claim_next(
     state: web::Data<AppState>,
-    caller: Worker,
+    token: BearerToken,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let claimed = run_db(&state, move |conn| workload::claim(conn, &caller.0, &id)).await?;
+    // Authenticated on the claim's own connection: one pool checkout and
+    // one blocking hop, and the token's read gives the agent record too.
+    let claimed = run_db(&state, move |conn| {
+        let (caller, agent) = token.authenticate_worker(conn)?;
+        workload::claim(conn, &caller, agent, &id)
+    })
+    .await?;
     Ok(match claimed {
         Claim::Ticket(ticket) => HttpResponse::Ok()
             .insert_header((header::ETAG, ticket.etag()))

@@ -5,7 +5,7 @@
 //! queue's rotation is locked while it assigns.
 
 use crate::config::Settings;
-use crate::db::{write_tx, Database};
+use crate::db::Database;
 use crate::error::AppResult;
 use crate::tickets::workload;
 use std::time::Duration;
@@ -20,8 +20,8 @@ pub struct DispatchReport {
 /// queue in the same pass), then assignment.
 pub fn run_once(db: &Database) -> AppResult<DispatchReport> {
     let mut conn = db.get()?;
-    let overflowed = write_tx(&mut conn, workload::overflow_due)?;
-    let assigned = write_tx(&mut conn, |w| workload::assign_waiting(w, None))?;
+    let overflowed = workload::overflow_due(&mut conn)?;
+    let assigned = workload::assign_waiting(&mut conn, None)?;
     Ok(DispatchReport {
         overflowed,
         assigned,

@@ -13,14 +13,13 @@
 
 use super::engine::Directory;
 use crate::db::models::{Agent, Queue, Ticket};
-use crate::db::schema::{agents, queue_rotations, tickets};
-use crate::db::{DbConnection, WriteConn};
+use crate::db::schema::{agents, queue_rotations};
+use crate::db::WriteConn;
 use crate::domain::event::AssignedBy;
 use crate::domain::{Role, Status};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use std::collections::HashMap;
 
 /// Statuses in which an assigned ticket counts against its agent's capacity.
 pub const OPEN_STATUSES: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
@@ -97,23 +96,6 @@ pub fn has_skills(agent: &Agent, ticket: &Ticket) -> bool {
     knows_language && tags.iter().all(|t| skills.contains(t))
 }
 
-/// Open assigned tickets per agent.
-pub fn loads(conn: &mut DbConnection, agent_ids: &[String]) -> AppResult<HashMap<String, i64>> {
-    if agent_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(Option<String>, i64)> = tickets::table
-        .filter(tickets::assignee_id.eq_any(agent_ids))
-        .filter(tickets::status.eq_any(open_status_names()))
-        .group_by(tickets::assignee_id)
-        .select((tickets::assignee_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, n)| Some((id?, n)))
-        .collect())
-}
-
 /// Why `agent` may not take `ticket` in `queue` now, if anything stops it.
 pub fn unfit(
     agent: &Agent,
@@ -146,7 +128,7 @@ pub fn unfit(
 
 /// Takes the queue's rotation lock for this transaction and returns the
 /// agent who had the last turn.
-fn lock_rotation(conn: &mut WriteConn<'_>, queue_id: &str) -> AppResult<Option<String>> {
+pub fn lock_rotation(conn: &mut WriteConn<'_>, queue_id: &str) -> AppResult<Option<String>> {
     crate::insert_ignoring_conflicts!(
         conn,
         queue_rotations::table,
@@ -165,6 +147,16 @@ fn lock_rotation(conn: &mut WriteConn<'_>, queue_id: &str) -> AppResult<Option<S
         .first(&mut **conn)?)
 }
 
+/// The first of `agents` (in id order) after the one who had the last
+/// turn, wrapping round.
+fn next_turn<'a>(agents: Vec<&'a Agent>, last: Option<&str>) -> Option<&'a Agent> {
+    agents
+        .iter()
+        .find(|a| last.is_some_and(|last| a.id.as_str() > last))
+        .or(agents.first())
+        .copied()
+}
+
 /// The agent a push queue gives `ticket` to now, if any can take it;
 /// never `excluded` (the agent who just let go of it).
 pub fn choose(
@@ -180,37 +172,34 @@ pub fn choose(
     }
     let last = lock_rotation(conn, &queue.id)?;
     let at = conn.now().and_utc();
-    let candidates: Vec<Agent> = agents::table
+    let candidates: Vec<(Agent, i32)> = agents::table
         .filter(agents::vendor_id.eq(&queue.vendor_id))
         .filter(agents::active.eq(true))
         .filter(agents::available.eq(true))
         .filter(agents::role.eq_any([Role::Agent.as_str(), Role::Lead.as_str()]))
         .order(agents::id.asc())
-        .select(Agent::as_select())
+        .select((Agent::as_select(), agents::open_tickets))
         .load(&mut **conn)?;
-    let ids: Vec<String> = candidates.iter().map(|a| a.id.clone()).collect();
-    let loads = loads(conn, &ids)?;
-    let load_of = |a: &Agent| loads.get(&a.id).copied().unwrap_or(0);
-    let fit: Vec<&Agent> = candidates
+    let fit: Vec<(&Agent, i64)> = candidates
         .iter()
-        .filter(|a| Some(a.id.as_str()) != excluded)
-        .filter(|a| unfit(a, queue, Some(ticket), load_of(a), directory, at).is_none())
+        .map(|(agent, open)| (agent, i64::from(*open)))
+        .filter(|(agent, _)| Some(agent.id.as_str()) != excluded)
+        .filter(|(agent, load)| unfit(agent, queue, Some(ticket), *load, directory, at).is_none())
         .collect();
+    let last = last.as_deref();
     let chosen = match strategy {
-        Strategy::RoundRobin => fit
-            .iter()
-            .find(|a| last.as_deref().is_some_and(|last| a.id.as_str() > last))
-            .or(fit.first())
-            .copied(),
+        Strategy::RoundRobin => next_turn(fit.iter().map(|(agent, _)| *agent).collect(), last),
         // Fewest open tickets; on a tie, the one after the last turn, so
         // equally loaded agents take turns too.
         Strategy::LeastLoaded => {
-            let fewest = fit.iter().map(|a| load_of(a)).min();
-            let tied: Vec<&&Agent> = fit.iter().filter(|a| Some(load_of(a)) == fewest).collect();
-            tied.iter()
-                .find(|a| last.as_deref().is_some_and(|last| a.id.as_str() > last))
-                .or(tied.first())
-                .map(|a| **a)
+            let fewest = fit.iter().map(|(_, load)| *load).min();
+            next_turn(
+                fit.iter()
+                    .filter(|(_, load)| Some(*load) == fewest)
+                    .map(|(agent, _)| *agent)
+                    .collect(),
+                last,
+            )
         }
         Strategy::Pull => None,
     };

@@ -1,7 +1,7 @@
 //! Agents as the ticket side sees them: changing or deactivating one also
 //! gives their open tickets back to their queues, in the same transaction.
 
-use super::workload::release_all_of;
+use super::workload::{lock_for_release, release_all_of};
 use crate::auth::Principal;
 use crate::db::{write_tx, Conn};
 use crate::directory::agents::{self, AgentInput, AgentView};
@@ -16,6 +16,9 @@ pub fn update(
     input: &AgentInput,
 ) -> AppResult<AgentView> {
     write_tx(conn, |w| {
+        if input.active == Some(false) {
+            lock_for_release(w, id)?;
+        }
         let view = agents::update_in_transaction(w, caller, id, input)?;
         if !view.active {
             release_all_of(w, &view.id)?;

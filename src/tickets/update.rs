@@ -161,6 +161,28 @@ struct Planned {
     changes: Vec<EventData>,
 }
 
+/// Agents take tickets for themselves and let go of their own; giving a
+/// ticket to someone else, or taking it from them, is for leads and above.
+fn ensure_may_assign(
+    caller: &Principal,
+    target: Option<&str>,
+    holder: Option<&Agent>,
+) -> AppResult<()> {
+    if caller.role != Role::Agent {
+        return Ok(());
+    }
+    let me = caller.agent_id.as_deref();
+    let to_self_or_nobody = target.is_none() || target == me;
+    let held_by_other = holder.is_some_and(|h| Some(h.id.as_str()) != me);
+    if to_self_or_nobody && !held_by_other {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "agents may assign tickets to themselves and unassign their own; reassigning is for leads, managers and admins".into(),
+        ))
+    }
+}
+
 fn plan(
     conn: &mut DbConnection,
     caller: &Principal,
@@ -272,6 +294,7 @@ fn plan(
         }
     }
     if let Some(target) = &patch.assignee {
+        ensure_may_assign(caller, target.as_deref(), assignee.as_ref())?;
         match target {
             Some(agent_id) => match find_assignable(conn, caller, agent_id)? {
                 Some(agent) => {

@@ -228,11 +228,20 @@ impl Disclosure {
             .select(vendors::mask_customer_pii)
             .first(conn)
             .optional()?;
-        Ok(Disclosure::Vendor {
-            vendor_id: vendor_id.to_string(),
-            // A vendor that is gone cannot have said its agents may see more.
-            mask_customer_pii: mask.unwrap_or(true),
-        })
+        // A vendor that is gone cannot have said its agents may see more.
+        Ok(Self::with_vendor_setting(caller, mask.unwrap_or(true)))
+    }
+
+    /// For `caller`, whose vendor's `mask_customer_pii` was read along with
+    /// other work (staff see everything whatever it says).
+    pub fn with_vendor_setting(caller: &Principal, mask_customer_pii: bool) -> Self {
+        match caller.vendor_scope() {
+            None => Disclosure::Everything,
+            Some(vendor_id) => Disclosure::Vendor {
+                vendor_id: vendor_id.to_string(),
+                mask_customer_pii,
+            },
+        }
     }
 
     pub fn masks_customers(&self) -> bool {

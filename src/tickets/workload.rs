@@ -3,10 +3,10 @@
 
 use super::change::{self, Change};
 use super::query::{self, TicketRef, Visibility};
-use super::view::{TicketRow, TicketView};
-use crate::auth::Principal;
+use super::view::{Disclosure, TicketRow, TicketView};
+use crate::auth::{ActingAgent, Principal};
 use crate::db::models::{Agent, Customer, Queue, Ticket};
-use crate::db::schema::{agents, customers, queues, tickets};
+use crate::db::schema::{agents, customers, queues, tickets, vendors};
 use crate::db::{lock_ticket, ticket_claim, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::event::{AssignedBy, EventData, QueueChangeReason, ReleaseReason};
 use crate::domain::{AuthorKind, Channel, Priority, Role};
@@ -34,17 +34,25 @@ pub enum Claim {
 /// The agent a token speaks for; only people with an agent record work tickets.
 fn caller_agent(conn: &mut DbConnection, caller: &Principal) -> AppResult<Agent> {
     caller.require(Role::works_tickets)?;
-    let Some(id) = &caller.agent_id else {
-        return Err(AppError::Forbidden(
-            "this token acts for no agent: only an agent's token can claim or hold tickets".into(),
-        ));
-    };
-    agents::table
+    let id = acting_agent_id(caller)?;
+    let agent = agents::table
         .find(id)
         .select(Agent::as_select())
         .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::Forbidden("the token's agent no longer exists".into()))
+        .optional()?;
+    agent.ok_or_else(agent_gone)
+}
+
+fn acting_agent_id(caller: &Principal) -> AppResult<&str> {
+    caller.agent_id.as_deref().ok_or_else(|| {
+        AppError::Forbidden(
+            "this token acts for no agent: only an agent's token can claim or hold tickets".into(),
+        )
+    })
+}
+
+fn agent_gone() -> AppError {
+    AppError::Forbidden("the token's agent no longer exists".into())
 }
 
 /// A queue the caller may work: their vendor's (a foreign one is not found).
@@ -54,28 +62,63 @@ fn workable_queue(
     reference: &str,
 ) -> AppResult<Queue> {
     let queue = find_queue(conn, reference)?.ok_or_else(|| AppError::not_found("queue"))?;
+    ensure_workable(caller, &queue)?;
+    Ok(queue)
+}
+
+fn ensure_workable(caller: &Principal, queue: &Queue) -> AppResult<()> {
     match caller.vendor_scope() {
         Some(own) if own != queue.vendor_id => Err(AppError::not_found("queue")),
-        _ => Ok(queue),
+        _ => Ok(()),
     }
+}
+
+/// [`workable_queue`] with what the caller is shown of its tickets, in one
+/// read: a vendor-scoped caller works only its own vendor's queues, so the
+/// queue's vendor says whether customers are masked.
+fn workable_queue_disclosed(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    reference: &str,
+) -> AppResult<(Queue, Disclosure)> {
+    let (queue, mask_customer_pii): (Queue, bool) = queues::table
+        .inner_join(vendors::table)
+        .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
+        .select((Queue::as_select(), vendors::mask_customer_pii))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("queue"))?;
+    ensure_workable(caller, &queue)?;
+    let disclosure = Disclosure::with_vendor_setting(caller, mask_customer_pii);
+    Ok((queue, disclosure))
 }
 
 /// Gives the caller the most urgent waiting ticket of the queue it may
 /// take (priority, then the longest wait), atomically: two claimers never
-/// get the same ticket.
-pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<Claim> {
-    let agent = caller_agent(conn, caller)?;
-    let queue = workable_queue(conn, caller, queue_ref)?;
+/// get the same ticket. `acting` is the agent the caller's token acts
+/// for, as authentication read them. The hot path of agents working a queue, so
+/// it reads nothing twice: the answer is built from the rows it holds.
+pub fn claim(
+    conn: &mut Conn,
+    caller: &Principal,
+    acting: Option<ActingAgent>,
+    queue_ref: &str,
+) -> AppResult<Claim> {
+    acting_agent_id(caller)?;
+    let ActingAgent {
+        agent,
+        open_tickets: load,
+    } = acting.ok_or_else(agent_gone)?;
+    let (queue, disclosure) = workable_queue_disclosed(conn, caller, queue_ref)?;
     let caches = conn.caches().clone();
     let claimed = write_tx(
         conn,
-        |w| -> AppResult<Result<Ticket, Option<&'static str>>> {
+        |w| -> AppResult<Result<(Ticket, Customer), Option<&'static str>>> {
             let now = w.now();
             let rules = compiled::current(w, &caches, now)?;
-            let load = assignment::loads(w, std::slice::from_ref(&agent.id))?
-                .get(&agent.id)
-                .copied()
-                .unwrap_or(0);
+            // The load as authentication read it: an agent's own claims
+            // come one after another, and a push racing this claim could
+            // take them one ticket past capacity at most, as before.
             // Availability is about pushed work; a claim is the agent asking.
             let blocker = assignment::unfit(
                 &Agent {
@@ -84,7 +127,7 @@ pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<
                 },
                 &queue,
                 None,
-                load,
+                i64::from(load),
                 rules.directory(),
                 now.and_utc(),
             );
@@ -97,27 +140,31 @@ pub fn claim(conn: &mut Conn, caller: &Principal, queue_ref: &str) -> AppResult<
             } else {
                 ticket_claim::lock_most_urgent(w, &queue.id, &statuses)?
             };
-            if let Some(mut ticket) = fit {
-                ticket.assignee_id = Some(agent.id.clone());
-                change::update(
-                    w,
-                    &mut ticket,
-                    &caller.actor(),
-                    vec![EventData::Assigned {
-                        from: None,
-                        to: agent_ref(&agent),
-                        by: Some(AssignedBy::Claim),
-                    }],
-                )?;
-                return Ok(Ok(ticket));
-            }
-            Ok(Err(None))
+            let Some(mut ticket) = fit else {
+                return Ok(Err(None));
+            };
+            ticket.assignee_id = Some(agent.id.clone());
+            change::update(
+                w,
+                &mut ticket,
+                &caller.actor(),
+                vec![EventData::Assigned {
+                    from: None,
+                    to: agent_ref(&agent),
+                    by: Some(AssignedBy::Claim),
+                }],
+            )?;
+            let customer = customers::table
+                .find(&ticket.customer_id)
+                .select(Customer::as_select())
+                .first(&mut **w)?;
+            Ok(Ok((ticket, customer)))
         },
     )?;
     match claimed {
-        Ok(ticket) => {
-            let view = query::load_by_id(conn, &ticket.id)?;
-            Ok(Claim::Ticket(Box::new(view.as_seen_by(conn, caller)?)))
+        Ok((ticket, customer)) => {
+            let view = TicketView::from_row((ticket, customer, Some(queue), Some(agent)))?;
+            Ok(Claim::Ticket(Box::new(disclosure.ticket(view))))
         }
         Err(reason) => Ok(Claim::Nothing(reason)),
     }
@@ -364,89 +411,111 @@ pub fn set_availability(
     wanted: &Availability,
 ) -> AppResult<Availability> {
     let agent = caller_agent(conn, caller)?;
-    write_tx(conn, |w| -> AppResult<()> {
+    write_tx(conn, |w| {
         let at = w.now();
         diesel::update(agents::table.find(&agent.id))
             .set((
                 agents::available.eq(wanted.available),
                 agents::updated_at.eq(at),
             ))
-            .execute(&mut **w)?;
-        if wanted.available {
-            if let Some(vendor) = &agent.vendor_id {
-                assign_waiting(w, Some(vendor))?;
-            }
-        }
-        Ok(())
+            .execute(&mut **w)
     })?;
+    if wanted.available {
+        if let Some(vendor) = &agent.vendor_id {
+            assign_waiting(conn, Some(vendor))?;
+        }
+    }
     Ok(wanted.clone())
 }
 
 /// Offers every waiting ticket of the push queues (of `vendor`, or all)
 /// to their agents, oldest first; what no one can take keeps waiting.
-/// Returns how many were assigned.
-pub fn assign_waiting(conn: &mut WriteConn<'_>, vendor: Option<&str>) -> AppResult<usize> {
+/// Returns how many were assigned. Each ticket is assigned in a
+/// transaction of its own, so no transaction holds several agents' rows
+/// (see "Lock order" in docs/DESIGN.md).
+pub fn assign_waiting(conn: &mut Conn, vendor: Option<&str>) -> AppResult<usize> {
     let mut push_queues = queues::table
         .filter(queues::assignment_strategy.ne("pull"))
+        .order(queues::id.asc())
         .select(Queue::as_select())
         .into_boxed();
     if let Some(vendor) = vendor {
         push_queues = push_queues.filter(queues::vendor_id.eq(vendor.to_string()));
     }
     let push_queues: Vec<Queue> = push_queues.load(&mut **conn)?;
-    let (caches, now) = (conn.caches().clone(), conn.now());
-    let rules = compiled::current(conn, &caches, now)?;
     let mut assigned = 0;
     for queue in push_queues {
-        let waiting: Vec<Ticket> = tickets::table
+        let waiting: Vec<String> = tickets::table
             .filter(tickets::queue_id.eq(&queue.id))
             .filter(tickets::assignee_id.is_null())
             .filter(tickets::status.eq_any(WAITING_STATUSES.iter().map(|s| s.as_str())))
             .order((tickets::queued_at.asc(), tickets::number.asc()))
             .limit(500)
-            .select(Ticket::as_select())
+            .select(tickets::id)
             .load(&mut **conn)?;
-        for candidate in waiting {
-            // Another process may be assigning it: pass over it, or find it taken.
-            let Some(mut ticket) = ticket_claim::lock_if_waiting(conn, &candidate.id, &queue.id)?
-            else {
-                continue;
-            };
-            let Some((agent, by)) =
-                assignment::choose(conn, &queue, &ticket, rules.directory(), None)?
-            else {
+        for id in waiting {
+            match write_tx(conn, |w| assign_one(w, &queue, &id))? {
+                Offer::Taken => assigned += 1,
+                Offer::Skipped => {}
                 // Without skill matching every ticket fits the same agents:
                 // if none can take this one, none can take the rest.
-                if queue.skill_matching {
-                    continue;
-                }
-                break;
-            };
-            ticket.assignee_id = Some(agent.id.clone());
-            change::update(
-                conn,
-                &mut ticket,
-                change::SYSTEM_ACTOR,
-                vec![EventData::Assigned {
-                    from: None,
-                    to: agent_ref(&agent),
-                    by: Some(by),
-                }],
-            )?;
-            assigned += 1;
+                Offer::NoOne if queue.skill_matching => {}
+                Offer::NoOne => break,
+            }
         }
     }
     Ok(assigned)
 }
 
+/// What offering one waiting ticket came to.
+enum Offer {
+    Taken,
+    /// Another process holds it, or it no longer waits.
+    Skipped,
+    NoOne,
+}
+
+fn assign_one(w: &mut WriteConn<'_>, queue: &Queue, id: &str) -> AppResult<Offer> {
+    let Some(mut ticket) = ticket_claim::lock_if_waiting(w, id, &queue.id)? else {
+        return Ok(Offer::Skipped);
+    };
+    let (caches, now) = (w.caches().clone(), w.now());
+    let rules = compiled::current(w, &caches, now)?;
+    let Some((agent, by)) = assignment::choose(w, queue, &ticket, rules.directory(), None)? else {
+        return Ok(Offer::NoOne);
+    };
+    ticket.assignee_id = Some(agent.id.clone());
+    change::update(
+        w,
+        &mut ticket,
+        change::SYSTEM_ACTOR,
+        vec![EventData::Assigned {
+            from: None,
+            to: agent_ref(&agent),
+            by: Some(by),
+        }],
+    )?;
+    Ok(Offer::Taken)
+}
+
+/// Locks what releasing `agent_id`'s open tickets will change, in the
+/// order every change takes its locks (tickets, then queue rotations, then
+/// agents: see "Lock order" in docs/DESIGN.md), before the agent's own row
+/// is written; returns the tickets.
+pub fn lock_for_release(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<Vec<Ticket>> {
+    let held = ticket_claim::lock_held(conn, agent_id, &assignment::open_status_names())?;
+    let queues: std::collections::BTreeSet<&str> =
+        held.iter().filter_map(|t| t.queue_id.as_deref()).collect();
+    for queue_id in queues {
+        assignment::lock_rotation(conn, queue_id)?;
+    }
+    Ok(held)
+}
+
 /// Gives a deactivated agent's open tickets back to their queues, each with
 /// an `unassigned` event (reason `deactivated`); push queues assign them again.
 pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usize> {
-    let held: Vec<Ticket> = tickets::table
-        .filter(tickets::assignee_id.eq(agent_id))
-        .filter(tickets::status.eq_any(assignment::open_status_names()))
-        .select(Ticket::as_select())
-        .load(&mut **conn)?;
+    let held = lock_for_release(conn, agent_id)?;
     let holder: Agent = agents::table
         .find(agent_id)
         .select(Agent::as_select())
@@ -470,11 +539,13 @@ pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usi
 /// Moves every ticket that waited unassigned longer than its queue's
 /// overflow time to the overflow queue (a hand-off when that queue is
 /// another vendor's), where the queue's assignment takes over. Each ticket
-/// is locked first, so processes running this at once move it once.
-pub fn overflow_due(conn: &mut WriteConn<'_>) -> AppResult<usize> {
+/// is locked first, so processes running this at once move it once, and
+/// moved in a transaction of its own.
+pub fn overflow_due(conn: &mut Conn) -> AppResult<usize> {
     let overflowing: Vec<Queue> = queues::table
         .filter(queues::overflow_queue_id.is_not_null())
         .filter(queues::overflow_minutes.is_not_null())
+        .order(queues::id.asc())
         .select(Queue::as_select())
         .load(&mut **conn)?;
     let mut moved_count = 0;
@@ -497,22 +568,25 @@ pub fn overflow_due(conn: &mut WriteConn<'_>) -> AppResult<usize> {
             .select(tickets::id)
             .load(&mut **conn)?;
         for id in due {
-            let Some(mut ticket) = ticket_claim::lock_if_waiting(conn, &id, &queue.id)? else {
-                continue;
-            };
-            ticket.queue_id = Some(target.id.clone());
-            change::update(
-                conn,
-                &mut ticket,
-                change::SYSTEM_ACTOR,
-                vec![moved(
-                    Some(&queue),
-                    Some(&target),
-                    Some(QueueChangeReason::Overflow),
-                    None,
-                )],
-            )?;
-            moved_count += 1;
+            let moved_one = write_tx(conn, |w| -> AppResult<bool> {
+                let Some(mut ticket) = ticket_claim::lock_if_waiting(w, &id, &queue.id)? else {
+                    return Ok(false);
+                };
+                ticket.queue_id = Some(target.id.clone());
+                change::update(
+                    w,
+                    &mut ticket,
+                    change::SYSTEM_ACTOR,
+                    vec![moved(
+                        Some(&queue),
+                        Some(&target),
+                        Some(QueueChangeReason::Overflow),
+                        None,
+                    )],
+                )?;
+                Ok(true)
+            })?;
+            moved_count += usize::from(moved_one);
         }
     }
     Ok(moved_count)

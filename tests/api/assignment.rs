@@ -217,6 +217,16 @@ async fn claim_gives_the_most_urgent_oldest_ticket_and_says_why_when_it_cannot()
     let first = first.unwrap();
     assert_eq!(first["id"], urgent["id"]);
     assert_eq!(first["assignee"]["id"], agent.as_str());
+    // The claim answers what GET shows the agent (masking included).
+    let shown = app
+        .get(
+            &format!("/api/v1/tickets/{}", urgent["id"].as_str().unwrap()),
+            token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(shown, 200).await, first);
     let (_, second, _) = app.claim(&team.queue_id, token).await;
     assert_eq!(second.unwrap()["id"], old_normal["id"]);
     let assigned = app
@@ -482,4 +492,69 @@ async fn overdue_tickets_overflow_once_and_waiting_ones_go_to_agents_coming_on_s
         app.run_dispatcher(),
         relay::jobs::dispatcher::DispatchReport::default()
     );
+}
+
+#[actix_web::test]
+async fn agents_take_and_let_go_of_tickets_but_only_leads_reassign() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Reassign Co", "pull", 2).await;
+    let vendor = app.read(&format!("/api/v1/queues/{}", team.queue_id)).await["vendor_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.create_agent("lead@reassign.example", "lead", Some(&vendor))
+        .await;
+    let lead = app.token(Role::Lead, Some("lead@reassign.example"));
+    let ticket = app.ticket_in(&team.queue_id, "Whose is it", "normal").await;
+    let id = ticket["id"].as_str().unwrap();
+    let ((first, first_token), (second, second_token)) = (&team.agents[0], &team.agents[1]);
+    let assign = |token: String, to: Value| {
+        let app = &app;
+        async move {
+            let current = app.read(&format!("/api/v1/tickets/{id}")).await;
+            app.patch(&format!("/api/v1/tickets/{id}"), &token)
+                .header("If-Match", format!("\"{}\"", current["version"]))
+                .json(&json!({ "assignee": to }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // An agent gives a ticket to no one but themselves.
+    expect_problem(assign(first_token.clone(), json!(second)).await, 403).await;
+    let taken = expect_json(assign(first_token.clone(), json!(first)).await, 200).await;
+    assert_eq!(assignee(&taken).as_deref(), Some(first.as_str()));
+    // ...and neither takes a colleague's ticket nor lets it go for them.
+    expect_problem(assign(second_token.clone(), json!(second)).await, 403).await;
+    expect_problem(assign(second_token.clone(), Value::Null).await, 403).await;
+    // A lead reassigns; the new holder may let go of it.
+    let moved = expect_json(assign(lead.clone(), json!(second)).await, 200).await;
+    assert_eq!(assignee(&moved).as_deref(), Some(second.as_str()));
+    let released = expect_json(assign(second_token.clone(), Value::Null).await, 200).await;
+    assert_eq!(assignee(&released), None);
+    let assignments = app
+        .events(id)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "assigned")
+        .count();
+    assert_eq!(assignments, 2, "refused changes leave no events");
+}
+
+#[actix_web::test]
+async fn new_agents_get_the_configured_capacity_unless_they_name_one() {
+    let app = TestApp::spawn_with(|s| s.routing.default_capacity = 3).await;
+    let vendor = app.create_vendor("Capacity Co", "UTC").await;
+    let vendor_id = vendor["id"].as_str().unwrap();
+    let plain = app
+        .create_agent("plain@capacity.example", "agent", Some(vendor_id))
+        .await;
+    assert_eq!(plain["capacity"], 3);
+    let resp = app
+        .post("/api/v1/agents", &app.admin)
+        .json(&json!({"name": "Busy", "email": "busy@capacity.example", "role": "agent", "vendor_id": vendor_id, "capacity": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(resp, 201).await["capacity"], 7);
 }
