@@ -167,6 +167,7 @@ pub fn create(
     caller: &Principal,
     input: &AgentInput,
 ) -> AppResult<AgentView> {
+    require_reader(caller)?;
     require_fields(&[
         ("name", input.name.is_some()),
         ("email", input.email.is_some()),
@@ -206,6 +207,9 @@ fn load(conn: &mut DbConnection, id: &str) -> AppResult<Agent> {
         .ok_or_else(|| AppError::not_found("agent"))
 }
 
+/// Leads, managers and admins read and manage agents; anyone else is
+/// refused before any lookup, so the answer confirms nothing (such as
+/// whether a vendor id in the body exists).
 fn require_reader(caller: &Principal) -> AppResult<()> {
     caller.require(|r| matches!(r, Role::Lead | Role::Manager | Role::Admin))
 }

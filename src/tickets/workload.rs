@@ -285,7 +285,7 @@ pub fn release(
 /// The caller's open tickets, most urgent first.
 pub fn my_tickets(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<TicketView>> {
     let agent = caller_agent(conn, caller)?;
-    let rows: Vec<TicketRow> = tickets::table
+    let mut query = tickets::table
         .inner_join(customers::table)
         .left_join(queues::table)
         .left_join(agents::table)
@@ -297,7 +297,14 @@ pub fn my_tickets(conn: &mut DbConnection, caller: &Principal) -> AppResult<Vec<
             Option::<Queue>::as_select(),
             Option::<Agent>::as_select(),
         ))
-        .load(conn)?;
+        .into_boxed();
+    // A vendor agent may still be the assignee of a ticket they can no
+    // longer see (a manager took it out of every queue): it is not theirs
+    // to list.
+    if let Some(own) = caller.vendor_scope() {
+        query = query.filter(queues::vendor_id.eq(own.to_string()));
+    }
+    let rows: Vec<TicketRow> = query.load(conn)?;
     let views = by_urgency(rows)?;
     let disclosure = super::view::Disclosure::load(conn, caller)?;
     Ok(views.into_iter().map(|v| disclosure.ticket(v)).collect())

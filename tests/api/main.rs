@@ -1,6 +1,7 @@
 //! Integration tests: the real HTTP app on port 0, a fresh database per test.
 
 mod assignment;
+mod authorization;
 mod bad_input;
 mod browser;
 mod calendars;
