@@ -1,7 +1,10 @@
 -- PostgreSQL alone doing a claim's durable work (bench/claim's baseline):
 -- lock the most urgent waiting ticket of the queue, skipping those other
 -- claimers hold, assign it, and record the assignment, in one transaction.
-\set agent random(1, 16)
+-- Each client is one agent claiming for itself, as in Relay's run (the
+-- agents.open_tickets trigger then never makes two clients wait on one
+-- agent's row).
+\set agent :client_id + 1
 WITH next AS (
     SELECT id FROM tickets
     WHERE queue_id = 'bench-queue' AND assignee_id IS NULL AND status IN ('new', 'open')

@@ -21,62 +21,86 @@ use diesel::prelude::*;
 pub const URGENCY: &str =
     "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END";
 
-/// [`URGENCY`] as an expression of its own: a `sql()` literal would keep
-/// the claim statement out of diesel's prepared-statement cache, and
-/// PostgreSQL would parse and plan it on every claim.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct Urgency;
+/// Declares `$name`, an expression of `tickets` whose SQL is the constant
+/// `$sql`. Unlike a `sql()` literal it keeps its statement in diesel's
+/// prepared-statement cache, so PostgreSQL does not parse and plan the
+/// claim anew every time.
+macro_rules! constant_sql {
+    ($(#[$doc:meta])* $name:ident: $sql_type:ty = $sql:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        struct $name;
 
-impl diesel::Expression for Urgency {
-    type SqlType = diesel::sql_types::Integer;
+        impl diesel::Expression for $name {
+            type SqlType = $sql_type;
+        }
+
+        impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+            ) -> QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl diesel::AppearsOnTable<tickets::table> for $name {}
+
+        impl diesel::SelectableExpression<tickets::table> for $name {}
+
+        impl diesel::expression::ValidGrouping<()> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    };
 }
 
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Urgency {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
-        out.push_sql(URGENCY);
-        Ok(())
-    }
-}
+constant_sql!(
+    /// [`URGENCY`], for ordering.
+    Urgency: diesel::sql_types::Integer = URGENCY
+);
 
-impl diesel::AppearsOnTable<tickets::table> for Urgency {}
+constant_sql!(
+    /// `status IN (…)` with the statuses written into the statement rather
+    /// than bound: with only the queue bound, PostgreSQL settles on one
+    /// generic plan for the claim.
+    Waiting: diesel::sql_types::Bool = WAITING_SQL
+);
 
-impl diesel::SelectableExpression<tickets::table> for Urgency {}
-
-impl diesel::expression::ValidGrouping<()> for Urgency {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
+/// The statuses an unassigned ticket waits in (`routing::assignment::
+/// WAITING_STATUSES`; a unit test keeps the two in step).
+const WAITING_SQL: &str = "status IN ('new', 'open')";
 
 macro_rules! most_urgent {
-    ($queue_id:expr, $statuses:expr) => {
+    ($queue_id:expr) => {
         tickets::table
             .filter(tickets::queue_id.eq($queue_id))
             .filter(tickets::assignee_id.is_null())
-            .filter(tickets::status.eq_any($statuses))
+            .filter(Waiting)
             .order((Urgency, tickets::queued_at.asc(), tickets::number.asc()))
             .select(Ticket::as_select())
             .limit(1)
     };
 }
 
-/// The most urgent unassigned ticket of `queue_id` in `statuses` that no
+/// The most urgent waiting unassigned ticket of `queue_id` that no
 /// other claimer holds, locked for this transaction: one statement, one
 /// index range.
-pub fn lock_most_urgent(
-    conn: &mut WriteConn<'_>,
-    queue_id: &str,
-    statuses: &[&str],
-) -> QueryResult<Option<Ticket>> {
+pub fn lock_most_urgent(conn: &mut WriteConn<'_>, queue_id: &str) -> QueryResult<Option<Ticket>> {
     match conn.connection() {
-        DbConnection::Postgresql(c) => most_urgent!(queue_id, statuses)
+        DbConnection::Postgresql(c) => most_urgent!(queue_id)
             .for_update()
             .skip_locked()
             .first(c)
             .optional(),
-        DbConnection::Sqlite(c) => most_urgent!(queue_id, statuses).first(c).optional(),
+        DbConnection::Sqlite(c) => most_urgent!(queue_id).first(c).optional(),
     }
+}
+
+/// The statuses [`lock_most_urgent`] treats as waiting, for the test that
+/// keeps them in step with the routing rules' list.
+pub fn waiting_statuses_sql() -> &'static str {
+    WAITING_SQL
 }
 
 macro_rules! waiting {

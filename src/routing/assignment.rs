@@ -213,3 +213,20 @@ pub fn choose(
     };
     Ok(Some((agent.clone(), by)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claim_statement_waits_on_the_same_statuses() {
+        let listed: Vec<String> = WAITING_STATUSES
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(
+            crate::db::ticket_claim::waiting_statuses_sql(),
+            format!("status IN ({})", listed.join(", "))
+        );
+    }
+}

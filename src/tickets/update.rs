@@ -322,11 +322,13 @@ fn plan(
             }
         }
     }
-    // An assignee must work for the vendor that owns the queue. If the ticket
-    // was handed to another vendor's queue, the old assignee lets go of it; an
-    // explicitly requested mismatch is refused.
-    if let (Some(a), Some(q)) = (&assignee, &queue) {
-        if a.vendor_id.as_ref().is_some_and(|v| *v != q.vendor_id) {
+    // An assignee must work for the vendor that owns the queue (a vendor's
+    // agent holds no ticket outside every queue). If the ticket was handed
+    // to another vendor's queue, or taken out of every queue, the old
+    // assignee lets go of it; an explicitly requested mismatch is refused.
+    if let Some(a) = &assignee {
+        let owner = queue.as_ref().map(|q| q.vendor_id.as_str());
+        if a.vendor_id.as_deref().is_some_and(|v| Some(v) != owner) {
             if matches!(patch.assignee, Some(Some(_))) {
                 errors.add(
                     "assignee",

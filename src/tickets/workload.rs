@@ -134,11 +134,11 @@ pub fn claim(
             if let Some(unfit @ (Unfit::OffShift | Unfit::AtCapacity | Unfit::Inactive)) = blocker {
                 return Ok(Err(Some(unfit.reason())));
             }
-            let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
             let fit = if queue.skill_matching {
+                let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
                 first_with_skills(w, &queue, &agent, &statuses)?
             } else {
-                ticket_claim::lock_most_urgent(w, &queue.id, &statuses)?
+                ticket_claim::lock_most_urgent(w, &queue.id)?
             };
             let Some(mut ticket) = fit else {
                 return Ok(Err(None));

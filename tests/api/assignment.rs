@@ -558,3 +558,81 @@ async fn new_agents_get_the_configured_capacity_unless_they_name_one() {
         .unwrap();
     assert_eq!(expect_json(resp, 201).await["capacity"], 7);
 }
+
+/// Each agent's `open_tickets` as the database keeps it, beside a count of
+/// the open tickets they hold.
+fn loads_kept_and_counted(app: &TestApp) -> Vec<(String, i32, i64)> {
+    use diesel::prelude::*;
+    use relay::db::schema::{agents, tickets};
+    let mut conn = app.db.get().unwrap();
+    let kept: Vec<(String, i32)> = agents::table
+        .select((agents::id, agents::open_tickets))
+        .order(agents::id)
+        .load(&mut *conn)
+        .unwrap();
+    kept.into_iter()
+        .map(|(id, open)| {
+            let counted: i64 = tickets::table
+                .filter(tickets::assignee_id.eq(&id))
+                .filter(tickets::status.eq_any(["new", "open", "pending", "on_hold"]))
+                .count()
+                .get_result(&mut *conn)
+                .unwrap();
+            (id, open, counted)
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_load_the_database_keeps_matches_the_tickets_held_through_every_change() {
+    let app = TestApp::spawn().await;
+    let team = app.team("Load Co", "round_robin", 3).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let ticket = app
+            .ticket_in(&team.queue_id, &format!("T{n}"), "normal")
+            .await;
+        ids.push(ticket["id"].as_str().unwrap().to_string());
+    }
+    // Statuses in and out of the open set, a reassignment, a release, a
+    // claim, an unassignment and a deactivation.
+    app.set_status(&ids[0], "pending").await;
+    app.set_status(&ids[1], "solved").await;
+    app.set_status(&ids[1], "open").await;
+    app.set_status(&ids[2], "solved").await;
+    app.patch_ticket(&ids[3], json!({"assignee": team.agents[0].0}))
+        .await;
+    // Out of every queue, a vendor's agent no longer holds it.
+    let unrouted = app.patch_ticket(&ids[3], json!({"queue": null})).await;
+    assert_eq!(assignee(&unrouted), None);
+    let last = app.events(&ids[3]).await.pop().unwrap();
+    assert_eq!(
+        (&last["kind"], &last["data"]["reason"]),
+        (&json!("unassigned"), &json!("handed_off"))
+    );
+    app.patch_ticket(&ids[4], json!({"assignee": null})).await;
+    let holder = assignee(&app.read(&format!("/api/v1/tickets/{}", ids[5])).await).unwrap();
+    let token = &team.agents.iter().find(|(id, _)| *id == holder).unwrap().1;
+    let resp = app
+        .post(&format!("/api/v1/tickets/{}/release", ids[5]), token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let pull = app.team("Load Pull Co", "pull", 1).await;
+    app.ticket_in(&pull.queue_id, "Claimed", "high").await;
+    assert_eq!(app.claim(&pull.queue_id, &pull.agents[0].1).await.0, 200);
+    let gone = app
+        .delete(&format!("/api/v1/agents/{}", team.agents[1].0), &app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+
+    let loads = loads_kept_and_counted(&app);
+    assert!(loads.iter().any(|(_, _, counted)| *counted > 0));
+    for (agent, kept, counted) in loads {
+        assert_eq!(i64::from(kept), counted, "agent {agent}");
+    }
+}

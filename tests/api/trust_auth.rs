@@ -293,7 +293,8 @@ async fn a_hand_off_by_id_answers_only_that_it_happened() {
 #[actix_web::test]
 async fn a_hand_off_named_with_an_assignee_confirms_nothing() {
     let app = TestApp::spawn().await;
-    let a = app.vendor_with_agent("Vendor A", Role::Agent).await;
+    // A lead: agents may not give tickets to others at all.
+    let a = app.vendor_with_agent("Vendor A", Role::Lead).await;
     let b = app.vendor_with_agent("Vendor B", Role::Agent).await;
     let ticket = ticket_in(&app, &a.queue_id, "stays with A").await;
     let made_up = unknown_id();
@@ -329,7 +330,8 @@ async fn a_hand_off_named_with_an_assignee_confirms_nothing() {
 #[actix_web::test]
 async fn another_vendors_agent_answers_like_an_unknown_assignee() {
     let app = TestApp::spawn().await;
-    let a = app.vendor_with_agent("Vendor A", Role::Agent).await;
+    // A lead: agents may not give tickets to others at all.
+    let a = app.vendor_with_agent("Vendor A", Role::Lead).await;
     let b = app.vendor_with_agent("Vendor B", Role::Agent).await;
     let ticket = ticket_in(&app, &a.queue_id, "for A").await;
     let made_up = unknown_id();

@@ -107,7 +107,7 @@ async fn a_replay_shows_what_the_first_answer_showed_not_later_changes() {
     let changed = admin_patch(
         &app,
         id,
-        json!({"subject": "VIP: lost parcel", "tags": ["vip", "legal"], "assignee": a.agent_id,
+        json!({"subject": "VIP: lost parcel", "tags": ["vip", "legal"], "queue": a.queue_id, "assignee": a.agent_id,
                "custom_fields": {"internal_note": "refund approved"}}),
     )
     .await;
