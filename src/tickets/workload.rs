@@ -96,8 +96,9 @@ fn workable_queue_disclosed(
 /// Gives the caller the most urgent waiting ticket of the queue it may
 /// take (priority, then the longest wait), atomically: two claimers never
 /// get the same ticket. `acting` is the agent the caller's token acts
-/// for, as authentication read them. The hot path of agents working a queue, so
-/// it reads nothing twice: the answer is built from the rows it holds.
+/// for, as authentication read them. The hot path of agents working a
+/// queue, so it reads nothing twice: the answer is built from the rows it
+/// holds.
 pub fn claim(
     conn: &mut Conn,
     caller: &Principal,
@@ -116,10 +117,11 @@ pub fn claim(
         |w| -> AppResult<Result<(Ticket, Customer), Option<&'static str>>> {
             let now = w.now();
             let rules = compiled::current(w, &caches, now)?;
-            // The load as authentication read it: an agent's own claims
-            // come one after another, and a push racing this claim could
-            // take them one ticket past capacity at most, as before.
-            // Availability is about pushed work; a claim is the agent asking.
+            // The load as the token's read found it, just before this
+            // transaction: an agent's own claims come one after another,
+            // so only a push committing in between can take them past
+            // capacity, by one. Availability is about pushed work; a
+            // claim is the agent asking.
             let blocker = assignment::unfit(
                 &Agent {
                     available: true,
@@ -170,8 +172,9 @@ pub fn claim(
     }
 }
 
-/// The most urgent waiting ticket the agent has the skills for, locked; candidates are read first and locked one at a time, so
-/// tickets the agent passes over stay claimable by others.
+/// The most urgent waiting ticket the agent has the skills for, locked;
+/// candidates are read first and locked one at a time, so tickets the
+/// agent passes over stay claimable by others.
 fn first_with_skills(
     w: &mut WriteConn<'_>,
     queue: &Queue,
