@@ -1,8 +1,8 @@
 //! Bearer tokens: random 256-bit secrets, stored only as SHA-256 hashes
 //! (they are not passwords, so a slow hash would only cost latency).
 
-use crate::db::models::{Agent, ApiToken};
-use crate::db::schema::{agents, api_tokens};
+use crate::db::models::{Agent, ApiToken, Queue};
+use crate::db::schema::{agents, api_tokens, queues, vendors};
 use crate::db::{write_statement, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -84,25 +84,93 @@ pub struct ActingAgent {
     pub open_tickets: i32,
 }
 
+fn refused() -> AppError {
+    AppError::Unauthorized("the bearer token is not valid or was revoked".into())
+}
+
+/// What the token's query reads: the token, the agent it acts for, and
+/// their open tickets.
+type TokenRow = (ApiToken, Option<Agent>, Option<i32>);
+
+macro_rules! token_query {
+    ($secret:expr) => {
+        api_tokens::table
+            .left_join(agents::table)
+            .filter(api_tokens::token_hash.eq(hash_secret($secret)))
+            .filter(api_tokens::revoked_at.is_null())
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        (
+            ApiToken::as_select(),
+            Option::<Agent>::as_select(),
+            agents::open_tickets.nullable(),
+        )
+    };
+}
+
 /// [`authenticate`], with the agent the token acts for as the same query
 /// read them, for work that needs the person too.
 pub fn authenticate_agent(
     conn: &mut Conn,
     secret: &str,
 ) -> AppResult<(Principal, Option<ActingAgent>)> {
-    let refused = || AppError::Unauthorized("the bearer token is not valid or was revoked".into());
-    let (token, agent, open_tickets): (ApiToken, Option<Agent>, Option<i32>) = api_tokens::table
-        .left_join(agents::table)
-        .filter(api_tokens::token_hash.eq(hash_secret(secret)))
-        .filter(api_tokens::revoked_at.is_null())
+    let row: Option<TokenRow> = token_query!(secret)
+        .select(token_columns!())
+        .first(&mut **conn)
+        .optional()?;
+    resolve(conn, row.ok_or_else(refused)?)
+}
+
+/// A queue as the claim reads it: the queue and whether its vendor masks
+/// customers' details.
+pub type QueueWithMasking = (Queue, bool);
+
+/// [`authenticate_agent`] and the queue `queue_ref` (id or slug) in one
+/// query, for claims, the hot path of agents working a queue; `None` when
+/// there is no such queue. Whether the caller may work it is the caller's
+/// check.
+pub fn authenticate_for_queue(
+    conn: &mut Conn,
+    secret: &str,
+    queue_ref: &str,
+) -> AppResult<(Principal, Option<ActingAgent>, Option<QueueWithMasking>)> {
+    type Row = (
+        ApiToken,
+        Option<Agent>,
+        Option<i32>,
+        Option<Queue>,
+        Option<bool>,
+    );
+    let row: Option<Row> = token_query!(secret)
+        .left_join(
+            queues::table.on(queues::id
+                .eq(queue_ref.to_string())
+                .or(queues::slug.eq(queue_ref.to_string()))),
+        )
+        .left_join(vendors::table.on(vendors::id.eq(queues::vendor_id)))
         .select((
             ApiToken::as_select(),
             Option::<Agent>::as_select(),
             agents::open_tickets.nullable(),
+            Option::<Queue>::as_select(),
+            vendors::mask_customer_pii.nullable(),
         ))
         .first(&mut **conn)
-        .optional()?
-        .ok_or_else(refused)?;
+        .optional()?;
+    let (token, agent, open_tickets, queue, mask) = row.ok_or_else(refused)?;
+    let (principal, acting) = resolve(conn, (token, agent, open_tickets))?;
+    // A queue always has its vendor; a missing one masks.
+    Ok((principal, acting, queue.map(|q| (q, mask.unwrap_or(true)))))
+}
+
+/// The caller a token's row speaks for, recording the token's use.
+fn resolve(
+    conn: &mut Conn,
+    (token, agent, open_tickets): TokenRow,
+) -> AppResult<(Principal, Option<ActingAgent>)> {
     if agent.as_ref().is_some_and(|a| !a.active) {
         return Err(refused());
     }

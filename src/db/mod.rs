@@ -341,6 +341,60 @@ diesel::define_sql_function! {
     fn nextval(sequence: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
 }
 
+/// An UPDATE that diesel may keep prepared. diesel never caches an UPDATE,
+/// since a changeset's columns may vary with what is set; a changeset
+/// that always writes the same columns (`treat_none_as_null`, no skipped
+/// fields) has one statement text, so planning it once is safe.
+struct PreparedUpdate<U>(U);
+
+impl<U> diesel::query_builder::QueryId for PreparedUpdate<U>
+where
+    U: 'static,
+{
+    type QueryId = PreparedUpdate<U>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<U, DB> diesel::query_builder::QueryFragment<DB> for PreparedUpdate<U>
+where
+    DB: diesel::backend::Backend,
+    U: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<U, C> diesel::RunQueryDsl<C> for PreparedUpdate<U> {}
+
+/// Writes a ticket's mutable columns if it is still at `expected_version`;
+/// the number of rows written (0: someone else changed it). Every change
+/// of a ticket runs this, so its statement stays prepared on both
+/// backends.
+pub fn update_ticket_row(
+    conn: &mut WriteConn<'_>,
+    ticket: &models::Ticket,
+    expected_version: i32,
+) -> QueryResult<usize> {
+    use schema::tickets;
+    let update = PreparedUpdate(
+        diesel::update(
+            tickets::table
+                .filter(tickets::id.eq(ticket.id.clone()))
+                .filter(tickets::version.eq(expected_version)),
+        )
+        .set(ticket.changes()),
+    );
+    match conn.connection() {
+        DbConnection::Postgresql(c) => update.execute(c),
+        DbConnection::Sqlite(c) => update.execute(c),
+    }
+}
+
 /// The number of the first ticket (the PostgreSQL sequence starts here too).
 const FIRST_TICKET_NUMBER: i64 = 10001;
 

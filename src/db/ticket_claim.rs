@@ -11,7 +11,7 @@
 //! Urgency: priority (urgent first), then the longest wait in the queue,
 //! read from one index (`tickets_waiting`, on [`URGENCY`]).
 
-use super::models::Ticket;
+use super::models::{Customer, Ticket};
 use super::schema::tickets;
 use super::{DbConnection, WriteConn};
 use diesel::prelude::*;
@@ -71,6 +71,37 @@ constant_sql!(
 /// WAITING_STATUSES`; a unit test keeps the two in step).
 const WAITING_SQL: &str = "status IN ('new', 'open')";
 
+constant_sql!(
+    /// The ticket's customer's address, read by the claim statement.
+    CustomerEmail: diesel::sql_types::Text =
+        "(SELECT email FROM customers WHERE customers.id = tickets.customer_id)"
+);
+
+constant_sql!(
+    CustomerName: diesel::sql_types::Nullable<diesel::sql_types::Text> =
+        "(SELECT name FROM customers WHERE customers.id = tickets.customer_id)"
+);
+
+constant_sql!(
+    CustomerOrganization: diesel::sql_types::Nullable<diesel::sql_types::Text> =
+        "(SELECT organization FROM customers WHERE customers.id = tickets.customer_id)"
+);
+
+constant_sql!(
+    CustomerSince: diesel::sql_types::Timestamp =
+        "(SELECT created_at FROM customers WHERE customers.id = tickets.customer_id)"
+);
+
+type CustomerColumns = (
+    String,
+    Option<String>,
+    Option<String>,
+    chrono::NaiveDateTime,
+);
+
+// The customer is read by subqueries rather than a join: `FOR UPDATE`
+// would lock the customer's row too, and every claimer of that
+// customer's tickets would skip them all.
 macro_rules! most_urgent {
     ($queue_id:expr) => {
         tickets::table
@@ -78,23 +109,46 @@ macro_rules! most_urgent {
             .filter(tickets::assignee_id.is_null())
             .filter(Waiting)
             .order((Urgency, tickets::queued_at.asc(), tickets::number.asc()))
-            .select(Ticket::as_select())
+            .select((
+                Ticket::as_select(),
+                (
+                    CustomerEmail,
+                    CustomerName,
+                    CustomerOrganization,
+                    CustomerSince,
+                ),
+            ))
             .limit(1)
     };
 }
 
 /// The most urgent waiting unassigned ticket of `queue_id` that no
-/// other claimer holds, locked for this transaction: one statement, one
+/// other claimer holds, with its customer, locked for this transaction: one statement, one
 /// index range.
-pub fn lock_most_urgent(conn: &mut WriteConn<'_>, queue_id: &str) -> QueryResult<Option<Ticket>> {
-    match conn.connection() {
+pub fn lock_most_urgent(
+    conn: &mut WriteConn<'_>,
+    queue_id: &str,
+) -> QueryResult<Option<(Ticket, Customer)>> {
+    let found: Option<(Ticket, CustomerColumns)> = match conn.connection() {
         DbConnection::Postgresql(c) => most_urgent!(queue_id)
             .for_update()
             .skip_locked()
             .first(c)
-            .optional(),
-        DbConnection::Sqlite(c) => most_urgent!(queue_id).first(c).optional(),
-    }
+            .optional()?,
+        DbConnection::Sqlite(c) => most_urgent!(queue_id).first(c).optional()?,
+    };
+    Ok(
+        found.map(|(ticket, (email, name, organization, created_at))| {
+            let customer = Customer {
+                id: ticket.customer_id.clone(),
+                email,
+                name,
+                organization,
+                created_at,
+            };
+            (ticket, customer)
+        }),
+    )
 }
 
 /// The statuses [`lock_most_urgent`] treats as waiting, for the test that

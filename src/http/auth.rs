@@ -2,7 +2,7 @@
 
 use super::problem::ApiError;
 use super::state::{run_db, AppState};
-use crate::auth::{authenticate, authenticate_agent, ActingAgent, Principal};
+use crate::auth::{authenticate, authenticate_for_queue, ActingAgent, Principal, QueueWithMasking};
 use crate::db::Conn;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -145,17 +145,19 @@ impl BearerToken {
     }
 
     /// A caller who works tickets (not the intake role), with the agent
-    /// record the token acts for; 401 when no token was sent.
-    pub fn authenticate_worker(
+    /// the token acts for and the queue `queue_ref`, read together (see
+    /// [`authenticate_for_queue`]); 401 when no token was sent.
+    pub fn authenticate_worker_for_queue(
         &self,
         conn: &mut Conn,
-    ) -> AppResult<(Principal, Option<ActingAgent>)> {
+        queue_ref: &str,
+    ) -> AppResult<(Principal, Option<ActingAgent>, Option<QueueWithMasking>)> {
         let (Some(token), Some(attempt)) = (&self.0, &self.1) else {
             return Err(missing_token());
         };
-        let (principal, agent) = attempt.counted(authenticate_agent(conn, token))?;
-        principal.require(Role::works_tickets)?;
-        Ok((principal, agent))
+        let found = attempt.counted(authenticate_for_queue(conn, token, queue_ref))?;
+        found.0.require(Role::works_tickets)?;
+        Ok(found)
     }
 
     fn from_request_now(req: &HttpRequest) -> AppResult<Self> {

@@ -39,10 +39,10 @@ async fn claim_next(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     // Authenticated on the claim's own connection: one pool checkout and
-    // one blocking hop, and the token's read gives the agent record too.
+    // one blocking hop, and the token's read gives the agent and the queue.
     let claimed = run_db(&state, move |conn| {
-        let (caller, agent) = token.authenticate_worker(conn)?;
-        workload::claim(conn, &caller, agent, &id)
+        let (caller, agent, queue) = token.authenticate_worker_for_queue(conn, &id)?;
+        workload::claim(conn, &caller, agent, queue)
     })
     .await?;
     Ok(match claimed {

@@ -8,14 +8,13 @@
 
 use super::events;
 use crate::db::models::{Message, Ticket, TicketEvent};
-use crate::db::schema::{messages, ticket_events, tickets};
-use crate::db::{insert_ticket, WriteConn};
+use crate::db::schema::{messages, ticket_events};
+use crate::db::{insert_ticket, update_ticket_row, WriteConn};
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
 use crate::routing::placement::{self, Arrival, Placed};
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
 /// The actor of what Relay does by itself (mail delivery, acknowledgements).
 pub const SYSTEM_ACTOR: &str = "system";
@@ -75,13 +74,7 @@ pub fn record(
     placement::settle(conn, ticket, &mut change.events)?;
     ticket.version = expected_version + 1;
     ticket.updated_at = conn.now();
-    let written = diesel::update(
-        tickets::table
-            .filter(tickets::id.eq(&ticket.id))
-            .filter(tickets::version.eq(expected_version)),
-    )
-    .set(ticket.changes())
-    .execute(&mut **conn)?;
+    let written = update_ticket_row(conn, ticket, expected_version)?;
     if written == 0 {
         return Err(stale(expected_version + 1));
     }

@@ -4,9 +4,9 @@
 use super::change::{self, Change};
 use super::query::{self, TicketRef, Visibility};
 use super::view::{Disclosure, TicketRow, TicketView};
-use crate::auth::{ActingAgent, Principal};
+use crate::auth::{ActingAgent, Principal, QueueWithMasking};
 use crate::db::models::{Agent, Customer, Queue, Ticket};
-use crate::db::schema::{agents, customers, queues, tickets, vendors};
+use crate::db::schema::{agents, customers, queues, tickets};
 use crate::db::{lock_ticket, ticket_claim, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::event::{AssignedBy, EventData, QueueChangeReason, ReleaseReason};
 use crate::domain::{AuthorKind, Channel, Priority, Role};
@@ -73,21 +73,14 @@ fn ensure_workable(caller: &Principal, queue: &Queue) -> AppResult<()> {
     }
 }
 
-/// [`workable_queue`] with what the caller is shown of its tickets, in one
-/// read: a vendor-scoped caller works only its own vendor's queues, so the
-/// queue's vendor says whether customers are masked.
+/// A queue read with its vendor's masking, if the caller may work it, and
+/// what the caller is shown of its tickets: a vendor-scoped caller works
+/// only its own vendor's queues, so the queue's vendor decides masking.
 fn workable_queue_disclosed(
-    conn: &mut DbConnection,
     caller: &Principal,
-    reference: &str,
+    found: Option<QueueWithMasking>,
 ) -> AppResult<(Queue, Disclosure)> {
-    let (queue, mask_customer_pii): (Queue, bool) = queues::table
-        .inner_join(vendors::table)
-        .filter(queues::id.eq(reference).or(queues::slug.eq(reference)))
-        .select((Queue::as_select(), vendors::mask_customer_pii))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("queue"))?;
+    let (queue, mask_customer_pii) = found.ok_or_else(|| AppError::not_found("queue"))?;
     ensure_workable(caller, &queue)?;
     let disclosure = Disclosure::with_vendor_setting(caller, mask_customer_pii);
     Ok((queue, disclosure))
@@ -96,21 +89,21 @@ fn workable_queue_disclosed(
 /// Gives the caller the most urgent waiting ticket of the queue it may
 /// take (priority, then the longest wait), atomically: two claimers never
 /// get the same ticket. `acting` is the agent the caller's token acts
-/// for, as authentication read them. The hot path of agents working a
+/// for and `queue` the queue asked for, as authentication read them. The hot path of agents working a
 /// queue, so it reads nothing twice: the answer is built from the rows it
 /// holds.
 pub fn claim(
     conn: &mut Conn,
     caller: &Principal,
     acting: Option<ActingAgent>,
-    queue_ref: &str,
+    queue: Option<QueueWithMasking>,
 ) -> AppResult<Claim> {
     acting_agent_id(caller)?;
     let ActingAgent {
         agent,
         open_tickets: load,
     } = acting.ok_or_else(agent_gone)?;
-    let (queue, disclosure) = workable_queue_disclosed(conn, caller, queue_ref)?;
+    let (queue, disclosure) = workable_queue_disclosed(caller, queue)?;
     let caches = conn.caches().clone();
     let claimed = write_tx(
         conn,
@@ -138,11 +131,20 @@ pub fn claim(
             }
             let fit = if queue.skill_matching {
                 let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
-                first_with_skills(w, &queue, &agent, &statuses)?
+                match first_with_skills(w, &queue, &agent, &statuses)? {
+                    Some(ticket) => {
+                        let customer = customers::table
+                            .find(&ticket.customer_id)
+                            .select(Customer::as_select())
+                            .first(&mut **w)?;
+                        Some((ticket, customer))
+                    }
+                    None => None,
+                }
             } else {
                 ticket_claim::lock_most_urgent(w, &queue.id)?
             };
-            let Some(mut ticket) = fit else {
+            let Some((mut ticket, customer)) = fit else {
                 return Ok(Err(None));
             };
             ticket.assignee_id = Some(agent.id.clone());
@@ -156,10 +158,6 @@ pub fn claim(
                     by: Some(AssignedBy::Claim),
                 }],
             )?;
-            let customer = customers::table
-                .find(&ticket.customer_id)
-                .select(Customer::as_select())
-                .first(&mut **w)?;
             Ok(Ok((ticket, customer)))
         },
     )?;
