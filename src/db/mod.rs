@@ -341,35 +341,41 @@ diesel::define_sql_function! {
     fn nextval(sequence: diesel::sql_types::Text) -> diesel::sql_types::BigInt;
 }
 
-/// An UPDATE that diesel may keep prepared. diesel never caches an UPDATE,
-/// since a changeset's columns may vary with what is set; a changeset
-/// that always writes the same columns (`treat_none_as_null`, no skipped
-/// fields) has one statement text, so planning it once is safe.
-struct PreparedUpdate<U>(U);
+/// A ticket's UPDATE, written out here because diesel never keeps an
+/// `UpdateStatement` prepared (a changeset's columns may vary with what is
+/// set). `TicketChanges` always sets the same columns (`treat_none_as_null`,
+/// no skipped fields), so this statement's text never changes and
+/// PostgreSQL plans it once per connection instead of on every change.
+struct TicketUpdate<C, W> {
+    changes: C,
+    filter: W,
+}
 
-impl<U> diesel::query_builder::QueryId for PreparedUpdate<U>
-where
-    U: 'static,
-{
-    type QueryId = PreparedUpdate<U>;
+impl<C: 'static, W: 'static> diesel::query_builder::QueryId for TicketUpdate<C, W> {
+    type QueryId = Self;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<U, DB> diesel::query_builder::QueryFragment<DB> for PreparedUpdate<U>
+impl<C, W, DB> diesel::query_builder::QueryFragment<DB> for TicketUpdate<C, W>
 where
     DB: diesel::backend::Backend,
-    U: diesel::query_builder::QueryFragment<DB>,
+    C: diesel::query_builder::QueryFragment<DB>,
+    W: diesel::query_builder::QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
-        Ok(true)
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        out.push_identifier("tickets")?;
+        out.push_sql(" SET ");
+        self.changes.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())
     }
 }
 
-impl<U, C> diesel::RunQueryDsl<C> for PreparedUpdate<U> {}
+impl<C, W, Conn> diesel::RunQueryDsl<Conn> for TicketUpdate<C, W> {}
 
 /// Writes a ticket's mutable columns if it is still at `expected_version`;
 /// the number of rows written (0: someone else changed it). Every change
@@ -381,14 +387,12 @@ pub fn update_ticket_row(
     expected_version: i32,
 ) -> QueryResult<usize> {
     use schema::tickets;
-    let update = PreparedUpdate(
-        diesel::update(
-            tickets::table
-                .filter(tickets::id.eq(ticket.id.clone()))
-                .filter(tickets::version.eq(expected_version)),
-        )
-        .set(ticket.changes()),
-    );
+    let update = TicketUpdate {
+        changes: ticket.changes().as_changeset(),
+        filter: tickets::id
+            .eq(ticket.id.clone())
+            .and(tickets::version.eq(expected_version)),
+    };
     match conn.connection() {
         DbConnection::Postgresql(c) => update.execute(c),
         DbConnection::Sqlite(c) => update.execute(c),
