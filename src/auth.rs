@@ -68,22 +68,6 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Resolves a bearer token. Revoked tokens and tokens of deactivated agents
-/// are refused. A person's token acts with the lower of its own role and the
-/// person's role now, for the vendor the person works for now: a demotion or
-/// a move takes effect on the next request, whatever tokens are out.
-pub fn authenticate(conn: &mut Conn, secret: &str) -> AppResult<Principal> {
-    authenticate_agent(conn, secret).map(|(principal, _)| principal)
-}
-
-/// The person a token acts for, as authentication read them.
-#[derive(Debug, Clone)]
-pub struct ActingAgent {
-    pub agent: Agent,
-    /// Open tickets they hold (`agents.open_tickets`, kept by the database).
-    pub open_tickets: i32,
-}
-
 fn refused() -> AppError {
     AppError::Unauthorized("the bearer token is not valid or was revoked".into())
 }
@@ -101,35 +85,37 @@ macro_rules! token_query {
     };
 }
 
-macro_rules! token_columns {
-    () => {
-        (
+/// Resolves a bearer token. Revoked tokens and tokens of deactivated agents
+/// are refused. A person's token acts with the lower of its own role and the
+/// person's role now, for the vendor the person works for now: a demotion or
+/// a move takes effect on the next request, whatever tokens are out.
+pub fn authenticate(conn: &mut Conn, secret: &str) -> AppResult<Principal> {
+    let row: Option<TokenRow> = token_query!(secret)
+        .select((
             ApiToken::as_select(),
             Option::<Agent>::as_select(),
             agents::open_tickets.nullable(),
-        )
-    };
-}
-
-/// [`authenticate`], with the agent the token acts for as the same query
-/// read them, for work that needs the person too.
-pub fn authenticate_agent(
-    conn: &mut Conn,
-    secret: &str,
-) -> AppResult<(Principal, Option<ActingAgent>)> {
-    let row: Option<TokenRow> = token_query!(secret)
-        .select(token_columns!())
+        ))
         .first(&mut **conn)
         .optional()?;
-    resolve(conn, row.ok_or_else(refused)?)
+    let (principal, _) = resolve(conn, row.ok_or_else(refused)?)?;
+    Ok(principal)
+}
+
+/// The person a token acts for, as authentication read them.
+#[derive(Debug, Clone)]
+pub struct ActingAgent {
+    pub agent: Agent,
+    /// Open tickets they hold (`agents.open_tickets`, kept by the database).
+    pub open_tickets: i32,
 }
 
 /// A queue as the claim reads it: the queue and whether its vendor masks
 /// customers' details.
 pub type QueueWithMasking = (Queue, bool);
 
-/// [`authenticate_agent`] and the queue `queue_ref` (id or slug) in one
-/// query, for claims, the hot path of agents working a queue; `None` when
+/// [`authenticate`], with the agent the token acts for and the queue
+/// `queue_ref` (id or slug) as the same query read them, for claims, the hot path of agents working a queue; `None` when
 /// there is no such queue. Whether the caller may work it is the caller's
 /// check.
 pub fn authenticate_for_queue(
