@@ -16,12 +16,17 @@ pub fn update(
     input: &AgentInput,
 ) -> AppResult<AgentView> {
     write_tx(conn, |w| {
-        if input.active == Some(false) {
-            lock_for_release(w, id)?;
-        }
+        // Locked before the agent's row is written (see `lock_for_release`).
+        // An agent who is inactive already holds nothing: deactivation
+        // released it all, and no one assigns to inactive agents.
+        let held = if input.active == Some(false) {
+            lock_for_release(w, id)?
+        } else {
+            Vec::new()
+        };
         let view = agents::update_in_transaction(w, caller, id, input)?;
         if !view.active {
-            release_all_of(w, &view.id)?;
+            release_all_of(w, &view.id, held)?;
         }
         Ok(view)
     })

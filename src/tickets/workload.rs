@@ -520,10 +520,14 @@ pub fn lock_for_release(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<V
     Ok(held)
 }
 
-/// Gives a deactivated agent's open tickets back to their queues, each with
-/// an `unassigned` event (reason `deactivated`); push queues assign them again.
-pub fn release_all_of(conn: &mut WriteConn<'_>, agent_id: &str) -> AppResult<usize> {
-    let held = lock_for_release(conn, agent_id)?;
+/// Gives a deactivated agent's open tickets (`held`, from
+/// [`lock_for_release`]) back to their queues, each with an `unassigned`
+/// event (reason `deactivated`); push queues assign them again.
+pub fn release_all_of(
+    conn: &mut WriteConn<'_>,
+    agent_id: &str,
+    held: Vec<Ticket>,
+) -> AppResult<usize> {
     let holder: Agent = agents::table
         .find(agent_id)
         .select(Agent::as_select())
