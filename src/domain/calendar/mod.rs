@@ -5,8 +5,8 @@
 //! pattern into real (UTC) intervals one local date at a time, so a
 //! 09:00–17:00 interval is 8 real hours on every date, and a 00:00–24:00 day
 //! is 23 or 25 hours on the dates the clocks change. Queue coverage, agent
-//! shifts, follow-the-sun routing and (later) SLA business time all read the
-//! same stream of open intervals, [`Calendar::open_intervals`].
+//! shifts, follow-the-sun routing and SLA business time ([`business_time`])
+//! all read the same stream of open intervals, [`Calendar::open_intervals`].
 //!
 //! Wall-clock times the zone skips or repeats resolve one way, so the mapping
 //! from wall clock to real time never goes backwards: a time that does not
@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 use super::validate::Errors;
+
+pub mod business_time;
 
 /// Minutes in a day: the end of an interval that runs to midnight (`24:00`).
 pub const DAY_MINUTES: u16 = 24 * 60;
@@ -317,6 +319,16 @@ impl OpenIntervals<'_> {
         }
         true
     }
+
+    /// Where the search window ends: every open interval before this instant
+    /// has been given out or skipped, so a search that must go further
+    /// restarts here. `None` when the window reaches the end of time.
+    fn window_end(&self) -> Option<DateTime<Utc>> {
+        // `read_date` marks the end of time by setting `last_date` to MIN.
+        let reached_end_of_time = self.last_date == NaiveDate::MIN;
+        let after_window = self.last_date.succ_opt().filter(|_| !reached_end_of_time)?;
+        Some(self.calendar.instant(after_window, 0))
+    }
 }
 
 impl Iterator for OpenIntervals<'_> {
@@ -412,7 +424,7 @@ pub fn day_name(day: Weekday) -> &'static str {
 mod tests {
     use super::*;
 
-    fn interval(day: &str, start: &str, end: &str) -> WeeklyInterval {
+    pub(super) fn interval(day: &str, start: &str, end: &str) -> WeeklyInterval {
         WeeklyInterval {
             day: day.into(),
             start: start.into(),
@@ -420,7 +432,7 @@ mod tests {
         }
     }
 
-    fn calendar(zone: &str, weekly: Vec<WeeklyInterval>, holidays: &[&str]) -> Calendar {
+    pub(super) fn calendar(zone: &str, weekly: Vec<WeeklyInterval>, holidays: &[&str]) -> Calendar {
         let definition = Definition {
             name: "test".into(),
             timezone: zone.into(),
@@ -433,18 +445,18 @@ mod tests {
         calendar.unwrap()
     }
 
-    fn every_day(start: &str, end: &str) -> Vec<WeeklyInterval> {
+    pub(super) fn every_day(start: &str, end: &str) -> Vec<WeeklyInterval> {
         DAY_NAMES.iter().map(|d| interval(d, start, end)).collect()
     }
 
-    fn weekdays(start: &str, end: &str) -> Vec<WeeklyInterval> {
+    pub(super) fn weekdays(start: &str, end: &str) -> Vec<WeeklyInterval> {
         DAY_NAMES[..5]
             .iter()
             .map(|d| interval(d, start, end))
             .collect()
     }
 
-    fn at(text: &str) -> DateTime<Utc> {
+    pub(super) fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
             .unwrap()
             .with_timezone(&Utc)
@@ -680,15 +692,26 @@ mod tests {
         assert!(holidays_from_icalendar("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n").is_err());
     }
 
-    mod reference {
+    pub(super) mod reference {
         //! Openness by reading the wall clock, the obvious way, at instants
         //! whose wall-clock time happens once.
         use super::*;
         use chrono::{NaiveDateTime, Timelike};
         use proptest::prelude::*;
 
-        fn reference_open(definition: &Definition, zone: Tz, at: DateTime<Utc>) -> bool {
-            let local: NaiveDateTime = at.with_timezone(&zone).naive_local();
+        pub(in crate::domain::calendar) fn reference_open(
+            definition: &Definition,
+            zone: Tz,
+            at: DateTime<Utc>,
+        ) -> bool {
+            wall_clock_open(definition, at.with_timezone(&zone).naive_local())
+        }
+
+        /// Whether the definition is open at a wall-clock time.
+        pub(in crate::domain::calendar) fn wall_clock_open(
+            definition: &Definition,
+            local: NaiveDateTime,
+        ) -> bool {
             if definition.holidays.contains(&local.date()) {
                 return false;
             }
@@ -701,7 +724,7 @@ mod tests {
             })
         }
 
-        fn zones() -> impl Strategy<Value = &'static str> {
+        pub(in crate::domain::calendar) fn zones() -> impl Strategy<Value = &'static str> {
             prop::sample::select(vec![
                 "America/New_York",
                 "Europe/Berlin",
@@ -711,7 +734,7 @@ mod tests {
             ])
         }
 
-        fn weekly() -> impl Strategy<Value = Vec<WeeklyInterval>> {
+        pub(in crate::domain::calendar) fn weekly() -> impl Strategy<Value = Vec<WeeklyInterval>> {
             // Per day, up to two disjoint intervals on a 30-minute grid.
             prop::collection::vec(
                 (0usize..7, prop::collection::btree_set(0u16..=48, 0..=4)),
