@@ -329,24 +329,9 @@ where
         match &entry.data {
             EventData::StatusChanged { to, .. } => walk.status_changed(at, id, *to),
             EventData::PriorityChanged { to, .. } => walk.priority_changed(id, *to),
-            EventData::QueueChanged { to, .. } => {
-                if !walk.holders[walk.place.holder].is(to.as_ref()) {
-                    let holder = match walk.holders.iter().position(|h| h.is(to.as_ref())) {
-                        Some(known) => known,
-                        None => {
-                            walk.holders.push(Holder::of(to.as_ref()));
-                            walk.holders.len() - 1
-                        }
-                    };
-                    walk.holder_changed(
-                        at,
-                        id,
-                        Place {
-                            holder,
-                            calendar: calendar_for(to.as_ref()),
-                        },
-                    );
-                }
+            // Only a change of holder moves a clock (and calls for a calendar).
+            EventData::QueueChanged { to, .. } if !walk.holds(to.as_ref()) => {
+                walk.holder_changed(at, id, to.as_ref(), calendar_for(to.as_ref()))
             }
             EventData::Replied { .. } => walk.agent_replied(at, id),
             EventData::CustomerReplied {
@@ -713,7 +698,25 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Walk<'_, 'h, 'c, C> {
         }
     }
 
-    fn holder_changed(&mut self, at: DateTime<Utc>, id: &'h str, place: Place<'c, C>) {
+    fn holds(&self, queue: Option<&QueueRef>) -> bool {
+        self.holders[self.place.holder].is(queue)
+    }
+
+    fn holder_changed(
+        &mut self,
+        at: DateTime<Utc>,
+        id: &'h str,
+        queue: Option<&QueueRef>,
+        calendar: &'c C,
+    ) {
+        let holder = match self.holders.iter().position(|h| h.is(queue)) {
+            Some(known) => known,
+            None => {
+                self.holders.push(Holder::of(queue));
+                self.holders.len() - 1
+            }
+        };
+        let place = Place { holder, calendar };
         self.place = place;
         for clock in self.clocks.current().filter(|c| c.is_live()) {
             clock.change_place(at, id, place);

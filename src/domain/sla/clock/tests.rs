@@ -781,6 +781,60 @@ fn clocks_serialise_in_snake_case_with_utc_times() {
     );
 }
 
+/// Counts the questions a clock asks its calendar.
+struct Counting<'a> {
+    calendar: &'a dyn BusinessCalendar,
+    adds: std::cell::Cell<usize>,
+    betweens: std::cell::Cell<usize>,
+}
+
+impl BusinessCalendar for Counting<'_> {
+    fn add_business_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+        self.adds.set(self.adds.get() + 1);
+        self.calendar.add_business_seconds(from, seconds)
+    }
+
+    fn business_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.betweens.set(self.betweens.get() + 1);
+        self.calendar.business_seconds_between(from, to)
+    }
+}
+
+#[test]
+fn the_calendar_is_asked_once_per_counted_span_not_per_event() {
+    let office = new_york();
+    let counting = Counting {
+        calendar: &office,
+        adds: Default::default(),
+        betweens: Default::default(),
+    };
+    let mut history = History::created("2026-01-12T14:00:00Z", Priority::Normal, queue("q1", "v1"));
+    for minute in 0..500 {
+        let when = at("2026-01-12T14:00:00Z") + chrono::Duration::minutes(minute);
+        history = history.add(
+            when,
+            EventData::NoteAdded {
+                message_id: "m".into(),
+            },
+        );
+    }
+    let history = history
+        .status("2026-01-13T15:00:00Z", Status::Pending)
+        .status("2026-01-14T15:00:00Z", Status::Open);
+    // Any calendar behind the trait: here a trait object.
+    let calendar: &dyn BusinessCalendar = &counting;
+    let clocks = compute(
+        &terms(None, None, Some(40 * HOUR)),
+        |_| calendar,
+        &history.entries,
+        at("2026-01-15T15:00:00Z"),
+    );
+    assert_eq!(clocks[0].state, ClockState::Running);
+    // Two spans (before and after the pause), and one addition each for
+    // the due and the warning time.
+    assert_eq!((counting.betweens.get(), counting.adds.get()), (2, 2));
+}
+
 mod random_histories {
     use super::*;
     use proptest::prelude::*;
