@@ -214,11 +214,6 @@ impl Holder {
             queue_id: queue.map(|q| q.queue_id.clone()),
         }
     }
-
-    fn is(&self, queue: Option<&QueueRef>) -> bool {
-        self.queue_id.as_deref() == queue.map(|q| q.queue_id.as_str())
-            && self.vendor_id.as_deref() == queue.map(|q| q.vendor_id.as_str())
-    }
 }
 
 /// The business seconds a clock used while one holder held the ticket.
@@ -255,8 +250,11 @@ pub struct Clock {
 /// for what they mean). `calendar_for` gives the calendar to count on while
 /// a queue (or, for `None`, no queue) holds the ticket: the policy's
 /// calendar for every queue, [`Calendar::always_open`] for 24/7, or the
-/// holding queue's coverage calendar (follow-the-sun). Entries after
-/// `as_of` are ignored; the clocks come sorted by metric, then cycle.
+/// holding queue's coverage calendar (follow-the-sun); it is asked at
+/// creation and at each change of holder only. `history` is in the order
+/// things happened, starting with `created` (anything before it is
+/// ignored; no `created`, no clocks). Entries after `as_of` are ignored;
+/// the clocks come sorted by metric, then cycle.
 pub fn compute<'c, C, F>(
     terms: &Terms,
     calendar_for: F,
@@ -291,7 +289,7 @@ where
             holder: 0,
             calendar: calendar_for(queue),
         },
-        holders: vec![Holder::of(queue)],
+        holders: vec![queue],
         awaiting_customer: false,
         next_response_tracked: terms.tracks(Metric::NextResponse),
         clocks: Trackers {
@@ -564,7 +562,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
         mut self,
         terms: &Terms,
         priority_now: Priority,
-        holders: &[Holder],
+        holders: &[Option<&QueueRef>],
         as_of: DateTime<Utc>,
     ) -> Option<Clock> {
         let priority = self.stop.as_ref().map_or(priority_now, |s| s.priority);
@@ -603,14 +601,14 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
             warning_at: warning.map(|(at, _)| at),
             state,
             breached_at: breach.map(|(at, _)| at),
-            breached_by: breach.map(|(_, holder)| holders[holder].clone()),
+            breached_by: breach.map(|(_, holder)| Holder::of(holders[holder])),
             business_seconds_used: self.used,
             pauses: self.pauses,
             by_vendor: by_vendor
                 .into_iter()
                 .map(|(holder, business_seconds)| VendorSeconds {
-                    vendor_id: holders[holder].vendor_id.clone(),
-                    queue_id: holders[holder].queue_id.clone(),
+                    vendor_id: holders[holder].map(|q| q.vendor_id.clone()),
+                    queue_id: holders[holder].map(|q| q.queue_id.clone()),
                     business_seconds,
                 })
                 .collect(),
@@ -642,8 +640,9 @@ struct Walk<'t, 'h, 'c, C: ?Sized> {
     status: Status,
     priority: Priority,
     place: Place<'c, C>,
-    /// Everyone who held the ticket, in order of first holding.
-    holders: Vec<Holder>,
+    /// Everyone who held the ticket, in order of first holding (named as
+    /// the history does; copied only into the clocks at the end).
+    holders: Vec<Option<&'h QueueRef>>,
     /// An agent replied and no customer message has started a cycle since.
     awaiting_customer: bool,
     next_response_tracked: bool,
@@ -699,20 +698,20 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Walk<'_, 'h, 'c, C> {
     }
 
     fn holds(&self, queue: Option<&QueueRef>) -> bool {
-        self.holders[self.place.holder].is(queue)
+        self.holders[self.place.holder] == queue
     }
 
     fn holder_changed(
         &mut self,
         at: DateTime<Utc>,
         id: &'h str,
-        queue: Option<&QueueRef>,
+        queue: Option<&'h QueueRef>,
         calendar: &'c C,
     ) {
-        let holder = match self.holders.iter().position(|h| h.is(queue)) {
+        let holder = match self.holders.iter().position(|h| *h == queue) {
             Some(known) => known,
             None => {
-                self.holders.push(Holder::of(queue));
+                self.holders.push(queue);
                 self.holders.len() - 1
             }
         };
