@@ -164,6 +164,8 @@ fn facts(t: &Ticket) -> Facts<'_> {
         organization: Some("Customer 12"),
         custom_fields: &t.fields,
         received_at: "2026-12-07T10:00:00Z".parse().unwrap(),
+        queue_id: None,
+        vendor_id: None,
     }
 }
 

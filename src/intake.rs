@@ -16,7 +16,8 @@ use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::routing::placement::Arrival;
 use crate::tickets::change::{self, Change};
-use crate::tickets::{query, view::TicketView, TicketRef, Visibility};
+use crate::tickets::view::{SlaSummary, TicketView};
+use crate::tickets::{query, TicketRef, Visibility};
 use diesel::prelude::*;
 use public_fields::{PublicFields, RestrictedField};
 use serde::Deserialize;
@@ -561,7 +562,7 @@ pub fn create_in_transaction(
         default_queue: ctx.routing.default_queue.as_deref(),
     };
     let mut opened: Option<Created> = None;
-    change::open(
+    let sla = change::open(
         conn,
         &mut ticket,
         Change {
@@ -588,7 +589,8 @@ pub fn create_in_transaction(
             }
         },
     )?;
-    let created = opened.expect("open ran its step");
+    let mut created = opened.expect("open ran its step");
+    created.ticket.sla = sla.and_then(|row| SlaSummary::of(&row, conn.now()));
     attachments::store(conn, &message_id, uploads)?;
     let view = &created.ticket;
     // The first answer is kept with the key, in the key's one INSERT, so a

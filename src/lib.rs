@@ -27,5 +27,6 @@ pub mod jobs;
 pub mod mailgate;
 pub mod metrics;
 pub mod routing;
+pub mod sla;
 pub mod telemetry;
 pub mod tickets;

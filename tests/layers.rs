@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "email",
     "intake",
     "tickets",
+    "sla",
     "routing",
     "attachments",
     "directory",

@@ -366,3 +366,78 @@ pub struct RoutingRuleRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = sla_policies)]
+#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct SlaPolicyRow {
+    pub id: String,
+    pub name: String,
+    pub position: i32,
+    pub enabled: bool,
+    pub vendor_id: Option<String>,
+    /// JSON of `sla::policy::Definition`.
+    pub definition: String,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sla_policy_versions)]
+pub struct SlaPolicyVersion {
+    pub policy_id: String,
+    pub version: i32,
+    /// JSON of `sla::policy::Definition`.
+    pub definition: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = ticket_sla)]
+#[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct TicketSlaRow {
+    pub ticket_id: String,
+    pub policy_id: Option<String>,
+    pub policy_version: Option<i32>,
+    pub due_at: Option<NaiveDateTime>,
+    pub state: Option<String>,
+    pub attention_at: Option<NaiveDateTime>,
+    pub computed_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sla_clocks)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct SlaClockRow {
+    pub ticket_id: String,
+    pub metric: String,
+    pub cycle: i32,
+    pub policy_id: String,
+    pub policy_version: i32,
+    pub target_seconds: i64,
+    pub started_at: NaiveDateTime,
+    pub stopped_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub warning_at: Option<NaiveDateTime>,
+    pub state: String,
+    pub breached_at: Option<NaiveDateTime>,
+    pub business_seconds_used: i64,
+    /// JSON: pauses, by_vendor, events, breached_by.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sla_notices)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct SlaNotice {
+    pub ticket_id: String,
+    pub metric: String,
+    pub cycle: i32,
+    pub threshold: String,
+    pub due_at: NaiveDateTime,
+    pub noticed_at: NaiveDateTime,
+    pub withdrawn_at: Option<NaiveDateTime>,
+}

@@ -195,6 +195,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     routing_rules,
     routing_rule_set,
     queue_rotations,
+    sla_policies,
+    sla_policy_versions,
+    ticket_sla,
+    sla_clocks,
+    sla_notices,
 );
 
 diesel::table! {
@@ -334,7 +339,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sla_policies (id) {
+        id -> Text,
+        name -> Text,
+        position -> Integer,
+        enabled -> Bool,
+        vendor_id -> Nullable<Text>,
+        definition -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_policy_versions (policy_id, version) {
+        policy_id -> Text,
+        version -> Integer,
+        definition -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_sla (ticket_id) {
+        ticket_id -> Text,
+        policy_id -> Nullable<Text>,
+        policy_version -> Nullable<Integer>,
+        due_at -> Nullable<Timestamp>,
+        state -> Nullable<Text>,
+        attention_at -> Nullable<Timestamp>,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_clocks (ticket_id, metric, cycle) {
+        ticket_id -> Text,
+        metric -> Text,
+        cycle -> Integer,
+        policy_id -> Text,
+        policy_version -> Integer,
+        target_seconds -> BigInt,
+        started_at -> Timestamp,
+        stopped_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
+        warning_at -> Nullable<Timestamp>,
+        state -> Text,
+        breached_at -> Nullable<Timestamp>,
+        business_seconds_used -> BigInt,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    sla_notices (ticket_id, metric, cycle, threshold) {
+        ticket_id -> Text,
+        metric -> Text,
+        cycle -> Integer,
+        threshold -> Text,
+        due_at -> Timestamp,
+        noticed_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(calendar_versions -> calendars (calendar_id));
+diesel::joinable!(ticket_sla -> tickets (ticket_id));
 diesel::joinable!(queue_rotations -> queues (queue_id));
 diesel::joinable!(inbound_messages -> tickets (ticket_id));
 diesel::joinable!(ticket_participants -> tickets (ticket_id));

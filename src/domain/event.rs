@@ -6,7 +6,9 @@
 //! vendor), because slugs are renamed and queues change hands: SLA clocks,
 //! vendor accounting and reports read the history, not today's directory.
 
+use super::sla::clock::Metric;
 use super::{Channel, Priority, Status};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -254,6 +256,79 @@ pub enum EventData {
     /// A vendor's agent or lead read the ticket's customer data (reads in a
     /// burst make one event).
     Viewed {},
+    /// The ticket's clocks now run under another policy or version
+    /// (`null`: no policy matches any more).
+    #[serde(rename = "sla.policy_applied")]
+    SlaPolicyApplied {
+        from: Option<SlaPolicyRef>,
+        to: Option<SlaPolicyRef>,
+    },
+    /// A running clock's target changed (a priority change, a policy
+    /// edit); it keeps its start and the time it used.
+    #[serde(rename = "sla.target_changed")]
+    SlaTargetChanged {
+        metric: Metric,
+        cycle: u32,
+        from_seconds: i64,
+        to_seconds: i64,
+    },
+    /// A clock used its policy's warning share of its target.
+    #[serde(rename = "sla.warning")]
+    SlaWarning {
+        metric: Metric,
+        cycle: u32,
+        warning_at: DateTime<Utc>,
+        due_at: DateTime<Utc>,
+    },
+    /// A clock ran out; `breached_at` is the exact due time, however late
+    /// the scanner saw it, charged to the queue that held the ticket then.
+    #[serde(rename = "sla.breached")]
+    SlaBreached {
+        metric: Metric,
+        cycle: u32,
+        breached_at: DateTime<Utc>,
+        charged_to: Option<QueueRef>,
+    },
+    /// A policy's escalation ran (what it did, in order).
+    #[serde(rename = "sla.escalated")]
+    SlaEscalated {
+        metric: Metric,
+        cycle: u32,
+        on: SlaThreshold,
+        actions: Vec<String>,
+    },
+    /// A warning or breach no longer applies (the policy changed or was
+    /// switched off), so its notice is withdrawn.
+    #[serde(rename = "sla.withdrawn")]
+    SlaWithdrawn {
+        metric: Metric,
+        cycle: u32,
+        on: SlaThreshold,
+    },
+}
+
+/// A policy version a ticket's clocks ran under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SlaPolicyRef {
+    pub policy_id: String,
+    pub version: i32,
+}
+
+/// The two moments a clock is announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaThreshold {
+    Warning,
+    Breach,
+}
+
+impl SlaThreshold {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaThreshold::Warning => "warning",
+            SlaThreshold::Breach => "breach",
+        }
+    }
 }
 
 impl EventData {
@@ -279,6 +354,12 @@ impl EventData {
             EventData::AcknowledgementSuppressed { .. } => "acknowledgement_suppressed",
             EventData::DeliveryFailed { .. } => "delivery_failed",
             EventData::Viewed {} => "viewed",
+            EventData::SlaPolicyApplied { .. } => "sla.policy_applied",
+            EventData::SlaTargetChanged { .. } => "sla.target_changed",
+            EventData::SlaWarning { .. } => "sla.warning",
+            EventData::SlaBreached { .. } => "sla.breached",
+            EventData::SlaEscalated { .. } => "sla.escalated",
+            EventData::SlaWithdrawn { .. } => "sla.withdrawn",
         }
     }
 
@@ -308,6 +389,7 @@ impl EventData {
             EventData::QueueChanged { from, to, .. } => {
                 from.iter_mut().chain(to.iter_mut()).collect()
             }
+            EventData::SlaBreached { charged_to, .. } => charged_to.iter_mut().collect(),
             _ => Vec::new(),
         }
     }
@@ -439,6 +521,42 @@ mod tests {
                 diagnostic: None,
             },
             EventData::Viewed {},
+            EventData::SlaPolicyApplied {
+                from: None,
+                to: Some(SlaPolicyRef {
+                    policy_id: "p1".into(),
+                    version: 2,
+                }),
+            },
+            EventData::SlaTargetChanged {
+                metric: Metric::FirstResponse,
+                cycle: 1,
+                from_seconds: 28_800,
+                to_seconds: 3_600,
+            },
+            EventData::SlaWarning {
+                metric: Metric::Resolution,
+                cycle: 1,
+                warning_at: "2026-12-07T10:00:00Z".parse().unwrap(),
+                due_at: "2026-12-07T11:00:00Z".parse().unwrap(),
+            },
+            EventData::SlaBreached {
+                metric: Metric::NextResponse,
+                cycle: 2,
+                breached_at: "2026-12-07T11:00:00Z".parse().unwrap(),
+                charged_to: Some(queue("q2", "v2")),
+            },
+            EventData::SlaEscalated {
+                metric: Metric::NextResponse,
+                cycle: 2,
+                on: SlaThreshold::Breach,
+                actions: vec!["raise_priority".into()],
+            },
+            EventData::SlaWithdrawn {
+                metric: Metric::FirstResponse,
+                cycle: 1,
+                on: SlaThreshold::Warning,
+            },
         ]
     }
 
@@ -467,6 +585,6 @@ mod tests {
         let mut events = samples();
         let queues: usize = events.iter_mut().map(|e| e.queues_mut().len()).sum();
         let agents: usize = events.iter_mut().map(|e| e.agents_mut().len()).sum();
-        assert_eq!((queues, agents), (4, 2));
+        assert_eq!((queues, agents), (5, 2));
     }
 }

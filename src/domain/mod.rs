@@ -45,6 +45,7 @@ pub mod event;
 pub mod language;
 pub mod outbox;
 pub mod role;
+pub mod sla;
 pub mod ticket;
 pub mod validate;
 

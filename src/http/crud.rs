@@ -1,12 +1,24 @@
 //! The five CRUD handlers every directory-like resource has.
 
+/// The runner a CRUD macro option names, or the default.
+macro_rules! chosen_runner {
+    ($default:ident) => {
+        $default
+    };
+    ($default:ident, $chosen:ident) => {
+        $chosen
+    };
+}
+
 /// Declares the five CRUD handlers of one resource; they differ only in
 /// path, types and the service module they call. `prepare` fills a new
-/// item's defaults from the settings before it is created.
+/// item's defaults from the settings before it is created. A service whose
+/// `create` runs its own write transaction (to act after the commit) says
+/// `create_runner = run_db`; by default `create` runs inside one.
 macro_rules! crud_handlers {
     ($tag:literal, $path:literal, $item:literal, $service:ident, $input:ty, $view:ty,
      $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident, $delete_fn:ident
-     $(, prepare = $prepare:path)?) => {
+     $(, prepare = $prepare:path)? $(, create_runner = $runner:ident)?) => {
         #[utoipa::path(post, path = $path, tag = $tag, request_body = $input,
             responses((status = 201, body = $view), (status = 422, body = Problem)), security(("bearer" = [])))]
         #[post($path)]
@@ -14,7 +26,7 @@ macro_rules! crud_handlers {
             #[allow(unused_mut)]
             let mut input: $input = parse_json(&body)?;
             $($prepare(&mut input, &state.settings);)?
-            let view = run_write(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
+            let view = chosen_runner!(run_write $(, $runner)?)(&state, move |conn| $service::create(conn, &caller.0, &input)).await?;
             Ok(HttpResponse::Created().json(view))
         }
 

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod outbox;
 pub mod problem;
 pub mod routing;
+pub mod sla;
 pub mod state;
 pub mod support;
 pub mod text_guard;
@@ -221,6 +222,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(directory::routes)
             .configure(calendars::routes)
             .configure(routing::routes)
+            .configure(sla::routes)
             .configure(workload::routes)
             .configure(feed::routes)
             .configure(support::routes)

@@ -133,6 +133,8 @@ pub fn test(
         organization: t.organization.as_deref(),
         custom_fields: &t.custom_fields,
         received_at,
+        queue_id: None,
+        vendor_id: None,
     };
     let (decision, traces) = set.evaluate(&facts, true);
     let mut placed = (None, QueueSource::None);

@@ -37,6 +37,10 @@ pub struct Facts<'a> {
     pub organization: Option<&'a str>,
     pub custom_fields: &'a Map<String, Value>,
     pub received_at: DateTime<Utc>,
+    /// The holding queue and its vendor: known to SLA policies, not yet to
+    /// routing (`None` there).
+    pub queue_id: Option<&'a str>,
+    pub vendor_id: Option<&'a str>,
 }
 
 /// Calendars and queue coverage the rules read, by id.
@@ -651,6 +655,8 @@ fn field_values<'a>(
         Field::Language => facts.language.map(Borrowed).into_iter().collect(),
         Field::Tags => facts.tags.iter().map(|t| Borrowed(t.as_str())).collect(),
         Field::Organization => facts.organization.map(Borrowed).into_iter().collect(),
+        Field::Queue => facts.queue_id.map(Borrowed).into_iter().collect(),
+        Field::Vendor => facts.vendor_id.map(Borrowed).into_iter().collect(),
         Field::CustomField(name) => match facts.custom_fields.get(name) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(text)) => vec![Borrowed(text.as_str())],
@@ -775,6 +781,8 @@ mod tests {
                 organization: None,
                 custom_fields: &self.fields,
                 received_at: self.at,
+                queue_id: None,
+                vendor_id: None,
             }
         }
     }

@@ -105,6 +105,8 @@ pub fn facts<'a>(
         organization: arrival.organization,
         custom_fields,
         received_at: ticket.created_at.and_utc(),
+        queue_id: None,
+        vendor_id: None,
     }
 }
 

@@ -206,6 +206,8 @@ pub fn simulate(
             organization: customer.organization.as_deref(),
             custom_fields: &custom,
             received_at: ticket.created_at.and_utc(),
+            queue_id: None,
+            vendor_id: None,
         };
         // The intake precedence (see `placement`): caller, rules, hint, default.
         let place = |set: &RuleSet| -> Option<String> {

@@ -113,11 +113,25 @@ pub enum Field {
     Organization,
     CustomField(String),
     CalendarOpen,
+    /// The queue that holds the ticket (SLA policies only: routing decides it).
+    Queue,
+    /// The vendor that owns the holding queue (SLA policies only).
+    Vendor,
+}
+
+/// Who the conditions are for: routing rules run before the ticket has a
+/// queue, SLA policies after, so only policies may read `queue` and `vendor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Routing,
+    SlaPolicy,
 }
 
 impl Field {
-    fn parse(name: &str) -> Option<Field> {
+    fn parse(name: &str, scope: Scope) -> Option<Field> {
         Some(match name {
+            "queue" if scope == Scope::SlaPolicy => Field::Queue,
+            "vendor" if scope == Scope::SlaPolicy => Field::Vendor,
             "subject" => Field::Subject,
             "body" => Field::Body,
             "from" => Field::From,
@@ -198,6 +212,8 @@ pub struct References<'a> {
     pub queues: Vec<(String, &'a str)>,
     pub agents: Vec<(String, &'a str)>,
     pub calendars: Vec<(String, &'a str)>,
+    pub vendors: Vec<(String, &'a str)>,
+    pub sla_policies: Vec<(String, &'a str)>,
 }
 
 fn parse_op(op: &str) -> Option<(Op, bool)> {
@@ -245,15 +261,20 @@ pub fn build_regex(pattern: &str, case_sensitive: bool) -> Result<regex::Regex, 
 fn check_condition<'a>(
     input: &'a ConditionInput,
     at: &str,
+    scope: Scope,
     errors: &mut Errors,
     refs: &mut References<'a>,
 ) -> Option<Condition> {
-    let field = Field::parse(&input.field);
+    let field = Field::parse(&input.field, scope);
     if field.is_none() {
+        let policy_fields = match scope {
+            Scope::Routing => "",
+            Scope::SlaPolicy => ", queue, vendor",
+        };
         errors.add(
             &format!("{at}.field"),
             format!(
-                "unknown field '{}' (expected subject, body, from, from_domain, recipient, intake_hint, channel, priority, language, tags, organization, custom_fields.NAME or calendar_open)",
+                "unknown field '{}' (expected subject, body, from, from_domain, recipient, intake_hint, channel, priority, language, tags, organization, custom_fields.NAME, calendar_open{policy_fields})",
                 input.field
             ),
         );
@@ -281,6 +302,42 @@ fn check_condition<'a>(
             errors.add(
                 &format!("{at}.op"),
                 "calendar_open takes equals or not_equals and a calendar id",
+            );
+            return None;
+        }
+        (Field::Queue | Field::Vendor, Op::Equals | Op::In) => {
+            let ids: Option<Vec<&'a str>> = match (&input.value, op) {
+                (Value::String(id), Op::Equals) => Some(vec![id.as_str()]),
+                (Value::Array(items), Op::In) if (1..=MAX_LIST_ITEMS).contains(&items.len()) => {
+                    items.iter().map(Value::as_str).collect()
+                }
+                _ => None,
+            };
+            let Some(ids) = ids else {
+                errors.add(
+                    &value_at,
+                    match op {
+                        Op::In => format!("must be a list of 1 to {MAX_LIST_ITEMS} ids"),
+                        _ => "must be an id".to_string(),
+                    },
+                );
+                return None;
+            };
+            let list = if field == Field::Queue {
+                &mut refs.queues
+            } else {
+                &mut refs.vendors
+            };
+            list.extend(ids.iter().map(|id| (value_at.clone(), *id)));
+            match op {
+                Op::In => Operand::List(ids.iter().map(|id| id.to_string()).collect()),
+                _ => Operand::Text(ids[0].to_string()),
+            }
+        }
+        (Field::Queue | Field::Vendor, _) => {
+            errors.add(
+                &format!("{at}.op"),
+                "queue and vendor take equals, not_equals or in, with ids",
             );
             return None;
         }
@@ -365,11 +422,9 @@ fn check_action<'a>(
                 refs.queues.push((format!("{at}.queue_ids[{index}]"), id));
             }
         }
-        Action::SetSlaPolicy { policy_id } => {
-            if policy_id.trim().is_empty() || policy_id.len() > 64 {
-                errors.add(&format!("{at}.policy_id"), "must be a policy id");
-            }
-        }
+        Action::SetSlaPolicy { policy_id } => refs
+            .sla_policies
+            .push((format!("{at}.policy_id"), policy_id)),
         Action::AddTags { tags } | Action::RemoveTags { tags } => {
             let normalized = normalize_tags(errors, &format!("{at}.tags"), tags);
             return match action {
@@ -380,6 +435,32 @@ fn check_action<'a>(
         Action::SetPriority { .. } => {}
     }
     action.clone()
+}
+
+/// The checked `all` and `any` groups of `conditions`, every problem named
+/// by its JSON path under `conditions`.
+pub fn check_conditions<'a>(
+    conditions: &'a ConditionsInput,
+    scope: Scope,
+    errors: &mut Errors,
+    refs: &mut References<'a>,
+) -> (Vec<Condition>, Vec<Condition>) {
+    if conditions.all.len() + conditions.any.len() > MAX_CONDITIONS {
+        errors.add("conditions", format!("at most {MAX_CONDITIONS} conditions"));
+    }
+    let mut check = |group: &str, inputs: &'a [ConditionInput]| -> Vec<Condition> {
+        inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, condition)| {
+                let at = format!("conditions.{group}[{index}]");
+                check_condition(condition, &at, scope, errors, refs)
+            })
+            .collect()
+    };
+    let all = check("all", &conditions.all);
+    let any = check("any", &conditions.any);
+    (all, any)
 }
 
 /// The rule `input` describes, with every problem named by its JSON path
@@ -404,31 +485,11 @@ pub fn validate<'a>(
     if !(0..=1_000_000).contains(&position) {
         errors.add("position", "must be between 0 and 1000000");
     }
-    let (mut all, mut any) = (Vec::new(), Vec::new());
-    match &input.conditions {
-        Some(conditions) => {
-            if conditions.all.len() + conditions.any.len() > MAX_CONDITIONS {
-                errors.add("conditions", format!("at most {MAX_CONDITIONS} conditions"));
-            }
-            for (group, inputs, out) in [
-                ("all", &conditions.all, &mut all),
-                ("any", &conditions.any, &mut any),
-            ] {
-                for (index, condition) in inputs.iter().enumerate() {
-                    let at = format!("conditions.{group}[{index}]");
-                    if let Some(checked) = check_condition(condition, &at, errors, refs) {
-                        out.push(checked);
-                    }
-                }
-            }
-        }
-        None => {
-            if let Some(rule) = base {
-                all = rule.all.clone();
-                any = rule.any.clone();
-            }
-        }
-    }
+    let (all, any) = match (&input.conditions, base) {
+        (Some(conditions), _) => check_conditions(conditions, Scope::Routing, errors, refs),
+        (None, Some(rule)) => (rule.all.clone(), rule.any.clone()),
+        (None, None) => (Vec::new(), Vec::new()),
+    };
     let actions = match (&input.actions, base) {
         (Some(actions), _) => {
             if actions.is_empty() || actions.len() > MAX_ACTIONS {

@@ -4,7 +4,7 @@
 use super::rule::{self, Action, ConditionsInput, References, Rule, RuleInput, MAX_RULES};
 use crate::auth::Principal;
 use crate::db::models::RoutingRuleRow;
-use crate::db::schema::{agents, calendars, queues, routing_rules};
+use crate::db::schema::{agents, calendars, queues, routing_rules, sla_policies, vendors};
 use crate::db::{write_tx, Conn, DbConnection, WriteConn};
 use crate::directory::routing_version;
 use crate::domain::validate::Errors;
@@ -86,55 +86,57 @@ pub fn load_all(conn: &mut DbConnection) -> AppResult<Vec<RoutingRuleRow>> {
         .load(conn)?)
 }
 
-/// Checks that what the rules name exists: queues, active agents, calendars.
+/// Checks that what rules and SLA policies name exists: queues, vendors,
+/// active agents, calendars, SLA policies.
 pub fn check_references(
     conn: &mut DbConnection,
     refs: &References<'_>,
     errors: &mut Errors,
 ) -> AppResult<()> {
-    fn known(wanted: &[(String, &str)], found: HashSet<String>, what: &str, errors: &mut Errors) {
+    fn ids(list: &[(String, &str)]) -> Vec<String> {
+        list.iter().map(|(_, id)| id.to_string()).collect()
+    }
+    let lookups: [(&[(String, &str)], &str); 5] = [
+        (&refs.queues, "queue"),
+        (&refs.vendors, "vendor"),
+        (&refs.agents, "active agent"),
+        (&refs.calendars, "calendar"),
+        (&refs.sla_policies, "SLA policy"),
+    ];
+    for (wanted, what) in lookups {
+        if wanted.is_empty() {
+            continue;
+        }
+        let found: HashSet<String> = match what {
+            "queue" => queues::table
+                .filter(queues::id.eq_any(ids(wanted)))
+                .select(queues::id)
+                .load(conn)?,
+            "vendor" => vendors::table
+                .filter(vendors::id.eq_any(ids(wanted)))
+                .select(vendors::id)
+                .load(conn)?,
+            "active agent" => agents::table
+                .filter(agents::id.eq_any(ids(wanted)))
+                .filter(agents::active.eq(true))
+                .select(agents::id)
+                .load(conn)?,
+            "calendar" => calendars::table
+                .filter(calendars::id.eq_any(ids(wanted)))
+                .select(calendars::id)
+                .load(conn)?,
+            _ => sla_policies::table
+                .filter(sla_policies::id.eq_any(ids(wanted)))
+                .select(sla_policies::id)
+                .load(conn)?,
+        }
+        .into_iter()
+        .collect();
         for (field, id) in wanted {
             if !found.contains(*id) {
                 errors.add(field, format!("no {what} '{id}'"));
             }
         }
-    }
-    let ids = |list: &[(String, &str)]| {
-        list.iter()
-            .map(|(_, id)| id.to_string())
-            .collect::<Vec<_>>()
-    };
-    if !refs.queues.is_empty() {
-        let found = queues::table
-            .filter(queues::id.eq_any(ids(&refs.queues)))
-            .select(queues::id)
-            .load::<String>(conn)?;
-        known(&refs.queues, found.into_iter().collect(), "queue", errors);
-    }
-    if !refs.agents.is_empty() {
-        let found = agents::table
-            .filter(agents::id.eq_any(ids(&refs.agents)))
-            .filter(agents::active.eq(true))
-            .select(agents::id)
-            .load::<String>(conn)?;
-        known(
-            &refs.agents,
-            found.into_iter().collect(),
-            "active agent",
-            errors,
-        );
-    }
-    if !refs.calendars.is_empty() {
-        let found = calendars::table
-            .filter(calendars::id.eq_any(ids(&refs.calendars)))
-            .select(calendars::id)
-            .load::<String>(conn)?;
-        known(
-            &refs.calendars,
-            found.into_iter().collect(),
-            "calendar",
-            errors,
-        );
     }
     Ok(())
 }

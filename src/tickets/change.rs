@@ -7,13 +7,14 @@
 //! recomputation hook in here and nowhere else.
 
 use super::events;
-use crate::db::models::{Message, Ticket, TicketEvent};
+use crate::db::models::{Message, Ticket, TicketEvent, TicketSlaRow};
 use crate::db::schema::{messages, ticket_events};
 use crate::db::{insert_ticket, update_ticket_row, WriteConn};
 use crate::domain::event::{EventData, StatusReason};
 use crate::domain::Status;
 use crate::error::{AppError, AppResult};
 use crate::routing::placement::{self, Arrival, Placed};
+use crate::sla;
 use chrono::NaiveDateTime;
 
 /// The actor of what Relay does by itself (mail delivery, acknowledgements).
@@ -33,14 +34,15 @@ pub struct Change<'a> {
 /// Its history starts `created` (as routed), `routed`, then the change's
 /// events. `then` runs once the ticket has its number (a channel's
 /// acknowledgement mail); the events it returns are recorded with the
-/// change's, in the same statement.
+/// change's, in the same statement. Returns the ticket's SLA summary
+/// (`None`: no policy applies).
 pub fn open(
     conn: &mut WriteConn<'_>,
     ticket: &mut Ticket,
     mut change: Change<'_>,
     arrival: &Arrival<'_>,
     then: impl FnOnce(&mut WriteConn<'_>, &Ticket, &Placed) -> AppResult<Vec<EventData>>,
-) -> AppResult<()> {
+) -> AppResult<Option<TicketSlaRow>> {
     let placed = placement::route_new(conn, ticket, arrival)?;
     let created = EventData::Created {
         channel: ticket.channel.parse().map_err(AppError::Internal)?,
@@ -54,7 +56,8 @@ pub fn open(
     );
     insert_ticket(conn, ticket)?;
     change.events.extend(then(conn, ticket, &placed)?);
-    write_messages_and_events(conn, &ticket.id, change)
+    let history = write_messages_and_events(conn, &ticket.id, change)?;
+    sla::tracking::opened(conn, ticket, arrival, &history)
 }
 
 /// Writes `ticket` as changed (read at `expected_version`; its version moves
@@ -78,7 +81,11 @@ pub fn record(
     if written == 0 {
         return Err(stale(expected_version + 1));
     }
-    write_messages_and_events(conn, &ticket.id.clone(), change)
+    let events = change.events.clone();
+    write_messages_and_events(conn, &ticket.id.clone(), change)?;
+    let said = sla::tracking::changed(conn, ticket, &events)?;
+    events::append_all(conn, &ticket.id, SYSTEM_ACTOR, &said)?;
+    Ok(())
 }
 
 /// Writes history that was built rather than happening now (the demo's
@@ -98,7 +105,7 @@ pub fn import(
     if !events.is_empty() {
         crate::insert_rows!(conn, ticket_events::table, events)?;
     }
-    Ok(())
+    sla::tracking::imported(conn, ticket)
 }
 
 /// Adds `message` to the ticket as it was read (locked) in this
@@ -174,16 +181,21 @@ pub fn note(
     Ok(())
 }
 
+/// Writes the change's messages and events; returns the event rows.
 fn write_messages_and_events(
     conn: &mut WriteConn<'_>,
     ticket_id: &str,
     change: Change<'_>,
-) -> AppResult<()> {
+) -> AppResult<Vec<TicketEvent>> {
     if !change.messages.is_empty() {
         crate::insert_rows!(conn, messages::table, change.messages)?;
     }
-    events::append_all(conn, ticket_id, change.actor, &change.events)?;
-    Ok(())
+    Ok(events::append_all(
+        conn,
+        ticket_id,
+        change.actor,
+        &change.events,
+    )?)
 }
 
 pub fn stale(current: i32) -> AppError {

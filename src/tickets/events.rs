@@ -19,22 +19,26 @@ pub fn append(
     actor: &str,
     event: &EventData,
 ) -> QueryResult<()> {
-    append_all(conn, ticket_id, actor, std::slice::from_ref(event))
+    append_all(conn, ticket_id, actor, std::slice::from_ref(event)).map(drop)
 }
 
 /// Records the events of one change, in order, in one statement (on
-/// PostgreSQL). They share the change's instant; their ids keep their order.
+/// PostgreSQL). They share the change's instant; their ids keep their
+/// order. Returns the rows written.
 pub fn append_all(
     conn: &mut WriteConn<'_>,
     ticket_id: &str,
     actor: &str,
     events: &[EventData],
-) -> QueryResult<()> {
+) -> QueryResult<Vec<TicketEvent>> {
     let rows: Vec<TicketEvent> = events
         .iter()
         .map(|event| row(conn.new_id(), ticket_id, actor, event, conn.now()))
         .collect();
-    crate::insert_rows!(conn, ticket_events::table, rows)
+    if !rows.is_empty() {
+        crate::insert_rows!(conn, ticket_events::table, rows)?;
+    }
+    Ok(rows)
 }
 
 /// The row of an event with its id and time given: for history that is

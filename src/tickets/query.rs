@@ -2,13 +2,14 @@
 //! outside the caller's vendor is simply not found.
 
 use super::events;
-use super::view::{Disclosure, TicketPage, TicketRow, TicketView};
+use super::view::{attach_sla, Disclosure, TicketPage, TicketRow, TicketView};
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
 use crate::db::{like_pattern, lower, Conn, DbConnection};
 use crate::domain::{Priority, Status};
 use crate::error::{AppError, AppResult};
+use crate::sla;
 use diesel::prelude::*;
 
 /// Who may see which tickets.
@@ -100,7 +101,19 @@ pub fn find(
 pub fn read(conn: &mut Conn, caller: &Principal, reference: &TicketRef) -> AppResult<TicketView> {
     let ticket = find(conn, &Visibility::of(caller), reference)?;
     events::record_view(conn, caller, &ticket.id)?;
-    ticket.as_seen_by(conn, caller)
+    let now = conn.now();
+    ticket.as_seen_by(conn, now, caller)
+}
+
+/// Why the ticket is due when it is (`GET /tickets/{id}/sla`), for a
+/// caller who may read it.
+pub fn explain_sla(
+    conn: &mut Conn,
+    caller: &Principal,
+    reference: &TicketRef,
+) -> AppResult<sla::explain::Explanation> {
+    let (ticket, ..) = find_row(conn, &Visibility::of(caller), reference)?;
+    sla::explain::explain(conn, &ticket, caller.vendor_scope())
 }
 
 /// Loads a ticket by id without a visibility check, for code that has just
@@ -155,10 +168,11 @@ impl Cursor {
 /// that sees customers masked may not look them up by address either: the
 /// `customer` filter would confirm who a customer is.
 pub fn list_for(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     filter: &TicketFilter,
 ) -> AppResult<TicketPage> {
+    let now = conn.now();
     let disclosure = Disclosure::load(conn, caller)?;
     if disclosure.masks_customers() && filter.customer_email.is_some() {
         return Err(AppError::invalid(
@@ -166,7 +180,8 @@ pub fn list_for(
             "this vendor sees customer addresses masked, so tickets cannot be found by one",
         ));
     }
-    let page = list(conn, &Visibility::of(caller), filter)?;
+    let mut page = list(conn, &Visibility::of(caller), filter)?;
+    attach_sla(conn, now, &mut page.items)?;
     Ok(disclosure.page(page))
 }
 

@@ -149,8 +149,9 @@ pub fn patch_ticket(
             handed_off: true,
         }));
     }
+    let now = conn.now();
     Ok(PatchAnswer::Ticket(Box::new(
-        view.as_seen_by(conn, caller)?,
+        view.as_seen_by(conn, now, caller)?,
     )))
 }
 

@@ -4,13 +4,13 @@ use super::redact::{
     for_each_string, mask_address, mask_addresses_in, mask_addresses_in_json, mask_name,
 };
 use crate::auth::Principal;
-use crate::db::models::{Agent, Customer, Message, Queue, Ticket, TicketEvent};
-use crate::db::schema::{agents, vendors};
+use crate::db::models::{Agent, Customer, Message, Queue, Ticket, TicketEvent, TicketSlaRow};
+use crate::db::schema::{agents, ticket_sla, vendors};
 use crate::db::DbConnection;
 use crate::domain::event::EventData;
 use crate::domain::{AuthorKind, Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -59,6 +59,60 @@ pub struct TicketView {
     pub updated_at: DateTime<Utc>,
     pub solved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Its SLA at a glance; `null` when no policy applies.
+    pub sla: Option<SlaSummary>,
+}
+
+/// A ticket's SLA at a glance (`GET /tickets/{id}/sla` explains it).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SlaSummary {
+    /// The earliest due time of a clock that still counts (not stopped,
+    /// not paused); `null` when none does.
+    pub due_at: Option<DateTime<Utc>>,
+    /// `breached` when a clock that has not stopped ran out (its due time
+    /// passed), else `running` or `paused`; once every clock stopped,
+    /// `breached` if one did, else `met`.
+    pub state: String,
+}
+
+impl SlaSummary {
+    /// The summary as of `now`: a running clock whose due time passed is
+    /// breached even before the scanner has announced it.
+    pub fn of(row: &TicketSlaRow, now: NaiveDateTime) -> Option<SlaSummary> {
+        let state = row.state.clone()?;
+        let overdue = row.due_at.is_some_and(|due| due < now);
+        Some(SlaSummary {
+            due_at: row.due_at.map(|t| t.and_utc()),
+            state: if overdue && state != "met" {
+                "breached".to_string()
+            } else {
+                state
+            },
+        })
+    }
+}
+
+/// Fills each view's `sla` from the stored summaries, in one query.
+pub fn attach_sla(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    views: &mut [TicketView],
+) -> AppResult<()> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
+    let rows: Vec<TicketSlaRow> = ticket_sla::table
+        .filter(ticket_sla::ticket_id.eq_any(ids))
+        .select(TicketSlaRow::as_select())
+        .load(conn)?;
+    for view in views {
+        view.sla = rows
+            .iter()
+            .find(|row| row.ticket_id == view.id)
+            .and_then(|row| SlaSummary::of(row, now));
+    }
+    Ok(())
 }
 
 /// A ticket row with the rows it refers to, as loaded by one joined query.
@@ -104,6 +158,7 @@ impl TicketView {
             updated_at: ticket.updated_at.and_utc(),
             solved_at: ticket.solved_at.map(|t| t.and_utc()),
             closed_at: ticket.closed_at.map(|t| t.and_utc()),
+            sla: None,
         })
     }
 
@@ -113,8 +168,15 @@ impl TicketView {
         format!("\"{}\"", self.version)
     }
 
-    /// This ticket as `caller` is shown it (see [`Disclosure`]).
-    pub fn as_seen_by(self, conn: &mut DbConnection, caller: &Principal) -> AppResult<Self> {
+    /// This ticket as `caller` is shown it (see [`Disclosure`]), with its
+    /// SLA summary as of `now`.
+    pub fn as_seen_by(
+        mut self,
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+        caller: &Principal,
+    ) -> AppResult<Self> {
+        attach_sla(conn, now, std::slice::from_mut(&mut self))?;
         Ok(Disclosure::load(conn, caller)?.ticket(self))
     }
 }

@@ -280,7 +280,8 @@ pub fn release(
         Ok(ticket.id)
     })?;
     let view = query::load_by_id(conn, &id)?;
-    view.as_seen_by(conn, caller)
+    let now = conn.now();
+    view.as_seen_by(conn, now, caller)
 }
 
 /// The caller's open tickets, most urgent first.

@@ -19,7 +19,9 @@
 
 use crate::common::*;
 use diesel::prelude::*;
-use relay::db::schema::{agents, calendars, customers, outbox, queues, tickets, vendors};
+use relay::db::schema::{
+    agents, calendars, customers, outbox, queues, sla_policies, tickets, vendors,
+};
 use relay::domain::Role;
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
@@ -145,6 +147,8 @@ enum Fresh {
     Calendar,
     /// A routing rule sending to the scope's queue.
     Rule,
+    /// An SLA policy of the scope's vendor.
+    Policy,
     /// A token of the scope's vendor's teammate.
     Token,
     /// A waiting ticket in the scope's queue.
@@ -492,6 +496,24 @@ fn table() -> Vec<Row> {
         roles("POST", "/api/v1/tickets/{id}/route", STAFF, |c| {
             ticket(c).json(json!({}))
         }),
+        // SLA: the client's staff write policies; leads read their vendor's;
+        // whoever may read a ticket may read why it is due.
+        roles("POST", "/api/v1/sla/policies", STAFF, |c| {
+            at(&[]).json(policy_body(
+                format!("{} policy {}", c.side.label, c.n),
+                &c.side.vendor,
+                &c.side.queue,
+            ))
+        }),
+        roles("GET", "/api/v1/sla/policies", LEADS, nothing).unscoped(),
+        roles("GET", "/api/v1/sla/policies/{id}", LEADS, |c| {
+            at(&[&c.side.policy])
+        }),
+        roles("PATCH", "/api/v1/sla/policies/{id}", STAFF, |c| {
+            at(&[&c.side.policy]).json(json!({"warning_percent": 75}))
+        }),
+        roles("DELETE", "/api/v1/sla/policies/{id}", STAFF, fresh).fresh(Fresh::Policy),
+        roles("GET", "/api/v1/tickets/{id}/sla", WORKERS, ticket),
         // Tokens: admins only.
         roles("POST", "/api/v1/tokens", ADMINS, |c| {
             at(&[]).json(json!({"name": "laptop", "role": "agent", "agent": c.side.teammate_email}))
@@ -563,6 +585,16 @@ fn calendar_body(name: String, vendor: &str) -> Value {
     })
 }
 
+/// A policy of the vendor's that matches only its own queue.
+fn policy_body(name: String, vendor: &str, queue: &str) -> Value {
+    json!({
+        "name": name,
+        "vendor_id": vendor,
+        "conditions": {"all": [{"field": "queue", "op": "equals", "value": queue}]},
+        "targets": {"normal": {"first_response": 60, "resolution": 480}},
+    })
+}
+
 /// A rule that never matches, so it routes none of the tickets the walk opens.
 fn rule_body(queue: &str) -> Value {
     json!({
@@ -601,6 +633,7 @@ struct Side {
     teammate_email: String,
     calendar: String,
     rule: String,
+    policy: String,
     /// A customer's ticket in the queue, with a file and a staff reply.
     ticket: String,
     access_token: String,
@@ -639,6 +672,12 @@ async fn side(app: &TestApp, label: &'static str, vendor_name: &str) -> Side {
     )
     .await);
     let rule = id(&post_as_admin(app, "/api/v1/routing/rules", rule_body(&queue)).await);
+    let policy = id(&post_as_admin(
+        app,
+        "/api/v1/sla/policies",
+        policy_body(format!("{label} policy"), &vendor, &queue),
+    )
+    .await);
 
     // Opened on the public channel (the only answer with the customer's
     // link), routed to the queue, with a file from the customer and a
@@ -709,6 +748,7 @@ async fn side(app: &TestApp, label: &'static str, vendor_name: &str) -> Side {
         teammate_email,
         calendar,
         rule,
+        policy,
         ticket,
         access_token,
         attachment,
@@ -800,6 +840,12 @@ impl<'a> Fixtures<'a> {
             Fresh::Rule => {
                 id(&post_as_admin(app, "/api/v1/routing/rules", rule_body(&side.queue)).await)
             }
+            Fresh::Policy => id(&post_as_admin(
+                app,
+                "/api/v1/sla/policies",
+                policy_body(format!("{label} policy {n}"), &side.vendor, &side.queue),
+            )
+            .await),
             Fresh::Token => {
                 app.write(|w| {
                     relay::auth::issue_token(w, Role::Agent, "spare", Some(&side.teammate_email))
@@ -1072,6 +1118,15 @@ fn foreign_things(app: &TestApp, own: &Side) -> Vec<(&'static str, String)> {
     for (calendar, vendor) in all_calendars {
         if vendor.as_deref() != Some(own.vendor.as_str()) {
             things.push(("calendar", calendar));
+        }
+    }
+    let all_policies: Vec<(String, Option<String>)> = sla_policies::table
+        .select((sla_policies::id, sla_policies::vendor_id))
+        .load(&mut *conn)
+        .unwrap();
+    for (policy, vendor) in all_policies {
+        if vendor.as_deref() != Some(own.vendor.as_str()) {
+            things.push(("SLA policy", policy));
         }
     }
     let emails: HashMap<String, String> = customers::table

@@ -17,6 +17,7 @@ mod isolation;
 mod ops;
 mod outbox;
 mod routing;
+mod sla;
 mod smtp;
 mod support;
 mod tickets;

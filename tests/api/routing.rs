@@ -243,6 +243,14 @@ async fn the_queue_follows_one_precedence_caller_rules_hint_default() {
 async fn rule_actions_set_priority_tags_and_assignee_and_the_language_is_detected() {
     let app = TestApp::spawn().await;
     let team = app.vendor_with_agent("Spanish Desk", Role::Agent).await;
+    // A policy no ticket matches by itself: only the rule puts tickets under it.
+    let gold = app
+        .create_policy(json!({
+            "name": "Gold",
+            "conditions": {"all": [{"field": "tags", "op": "equals", "value": "never"}]},
+            "targets": {"high": {"first_response": 30}}
+        }))
+        .await;
     app.create_rule(json!({
         "name": "Spanish", "position": 1,
         "conditions": {"all": [{"field": "language", "op": "equals", "value": "es"}]},
@@ -250,7 +258,7 @@ async fn rule_actions_set_priority_tags_and_assignee_and_the_language_is_detecte
             {"type": "set_queue", "queue_id": team.queue_id},
             {"type": "add_tags", "tags": ["espanol"]},
             {"type": "set_priority", "priority": "high"},
-            {"type": "set_sla_policy", "policy_id": "gold"},
+            {"type": "set_sla_policy", "policy_id": gold["id"]},
             {"type": "assign", "agent_id": team.agent_id}
         ]
     }))
@@ -272,7 +280,10 @@ async fn rule_actions_set_priority_tags_and_assignee_and_the_language_is_detecte
     assert_eq!(&kinds[..3], ["created", "routed", "assigned"]);
     assert_eq!(events[0]["data"]["priority"], "high");
     assert_eq!(events[1]["data"]["intake"]["priority"], "normal");
-    assert_eq!(events[1]["data"]["sla_policy_id"], "gold");
+    assert_eq!(events[1]["data"]["sla_policy_id"], gold["id"]);
+    let sla = app.sla_of(ticket["id"].as_str().unwrap()).await;
+    assert_eq!(sla["policy"]["id"], gold["id"]);
+    assert_eq!(sla["clocks"][0]["target_seconds"], 1800);
     assert_eq!(events[2]["data"]["by"], "rule");
 }
 

@@ -1,0 +1,157 @@
+//! What the scanner announced: one notice per clock, cycle and threshold.
+//!
+//! The notice's primary key is what makes a warning or a breach (and the
+//! escalations it runs) happen once across Relay processes and restarts:
+//! whoever inserts it first announces; everyone else finds it there. A
+//! notice a policy change no longer supports is withdrawn (and may be given
+//! again if a later change makes it true again).
+
+use super::tracking::parse_metric;
+use crate::db::models::{SlaClockRow, SlaNotice};
+use crate::db::schema::sla_notices;
+use crate::db::{DbConnection, WriteConn};
+use crate::domain::event::{EventData, SlaThreshold};
+use crate::error::AppResult;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::collections::HashSet;
+
+/// The notices in force for one ticket: `(metric, cycle, threshold)`.
+#[derive(Debug, Default)]
+pub struct Notices(HashSet<(String, i32, SlaThreshold)>);
+
+impl Notices {
+    pub fn has(&self, clock: &SlaClockRow, threshold: SlaThreshold) -> bool {
+        self.0
+            .contains(&(clock.metric.clone(), clock.cycle, threshold))
+    }
+}
+
+fn threshold_of(text: &str) -> SlaThreshold {
+    match text {
+        "warning" => SlaThreshold::Warning,
+        _ => SlaThreshold::Breach,
+    }
+}
+
+pub fn load(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Notices> {
+    let rows: Vec<SlaNotice> = sla_notices::table
+        .filter(sla_notices::ticket_id.eq(ticket_id))
+        .filter(sla_notices::withdrawn_at.is_null())
+        .select(SlaNotice::as_select())
+        .load(conn)?;
+    Ok(Notices(
+        rows.into_iter()
+            .map(|n| (n.metric, n.cycle, threshold_of(&n.threshold)))
+            .collect(),
+    ))
+}
+
+/// The threshold a clock reaches next that has not been announced, and
+/// when: a breach not yet announced (however long ago it was), else the
+/// warning and then the due time of a running clock.
+pub fn next_threshold(
+    clock: &SlaClockRow,
+    given: &Notices,
+) -> Option<(SlaThreshold, NaiveDateTime)> {
+    if let Some(breached_at) = clock.breached_at {
+        return (!given.has(clock, SlaThreshold::Breach))
+            .then_some((SlaThreshold::Breach, breached_at));
+    }
+    if clock.stopped_at.is_some() || clock.state != "running" {
+        return None;
+    }
+    let warning = clock
+        .warning_at
+        .filter(|_| !given.has(clock, SlaThreshold::Warning))
+        .map(|at| (SlaThreshold::Warning, at));
+    let breach = clock.due_at.map(|at| (SlaThreshold::Breach, at));
+    warning.or(breach)
+}
+
+/// When the scanner next needs to look at the ticket.
+pub fn attention_at(rows: &[SlaClockRow], given: &Notices) -> Option<NaiveDateTime> {
+    rows.iter()
+        .filter_map(|row| next_threshold(row, given).map(|(_, at)| at))
+        .min()
+}
+
+/// Records the notice; false when it was already in force (someone else
+/// announced it). A withdrawn notice is given again.
+pub fn give(
+    conn: &mut WriteConn<'_>,
+    clock: &SlaClockRow,
+    threshold: SlaThreshold,
+    due_at: NaiveDateTime,
+) -> AppResult<bool> {
+    let now = conn.now();
+    let notice = SlaNotice {
+        ticket_id: clock.ticket_id.clone(),
+        metric: clock.metric.clone(),
+        cycle: clock.cycle,
+        threshold: threshold.as_str().to_string(),
+        due_at,
+        noticed_at: now,
+        withdrawn_at: None,
+    };
+    let inserted = crate::insert_ignoring_conflicts!(conn, sla_notices::table, &notice)?;
+    if inserted > 0 {
+        return Ok(true);
+    }
+    let revived = diesel::update(
+        sla_notices::table
+            .find((
+                &clock.ticket_id,
+                &clock.metric,
+                clock.cycle,
+                threshold.as_str(),
+            ))
+            .filter(sla_notices::withdrawn_at.is_not_null()),
+    )
+    .set((
+        sla_notices::withdrawn_at.eq(None::<NaiveDateTime>),
+        sla_notices::noticed_at.eq(now),
+        sla_notices::due_at.eq(due_at),
+    ))
+    .execute(&mut **conn)?;
+    Ok(revived > 0)
+}
+
+/// Withdraws the notices in force that the clocks no longer support (the
+/// clock is gone, is no longer breached, or its warning moved past now);
+/// the `sla.withdrawn` events that say so.
+pub fn withdraw_unfounded(
+    conn: &mut WriteConn<'_>,
+    ticket_id: &str,
+    given: &Notices,
+    rows: &[SlaClockRow],
+    now: NaiveDateTime,
+) -> AppResult<Vec<EventData>> {
+    let mut said = Vec::new();
+    for (metric, cycle, threshold) in &given.0 {
+        let clock = rows
+            .iter()
+            .find(|r| &r.metric == metric && r.cycle == *cycle);
+        let threshold = *threshold;
+        let founded = clock.is_some_and(|clock| match threshold {
+            SlaThreshold::Breach => clock.breached_at.is_some(),
+            SlaThreshold::Warning => {
+                clock.breached_at.is_some() || clock.warning_at.is_some_and(|at| at <= now)
+            }
+        });
+        if founded {
+            continue;
+        }
+        diesel::update(sla_notices::table.find((ticket_id, metric, cycle, threshold.as_str())))
+            .set(sla_notices::withdrawn_at.eq(now))
+            .execute(&mut **conn)?;
+        if let Ok(metric) = parse_metric(metric) {
+            said.push(EventData::SlaWithdrawn {
+                metric,
+                cycle: u32::try_from(*cycle).unwrap_or(0),
+                on: threshold,
+            });
+        }
+    }
+    Ok(said)
+}

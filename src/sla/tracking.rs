@@ -1,0 +1,541 @@
+//! Keeping a ticket's clocks current: the SLA side of the ticket seam.
+//!
+//! After a ticket is opened or changed, the seam hands its history here:
+//! the policy is chosen, every clock is computed from the history
+//! (`domain::sla::clock`) as of now, and the results replace the stored
+//! ones (`ticket_sla`, `sla_clocks`). A clock that had finished and is
+//! still finished keeps the row it was measured with (its policy version
+//! and target), so a policy edit never rewrites a settled clock.
+
+use super::compiled::{self, CompiledPolicy, Policies};
+use super::notices::{self, Notices};
+use crate::db::models::{Customer, Message, SlaClockRow, Ticket, TicketEvent, TicketSlaRow};
+use crate::db::schema::{customers, messages, sla_clocks, ticket_events, ticket_sla};
+use crate::db::{DbConnection, WriteConn};
+use crate::domain::event::{EventData, QueueRef, SlaPolicyRef};
+use crate::domain::sla::clock::{
+    self, Clock, ClockState, Entry, Holder, Metric, PauseSpan, VendorSeconds,
+};
+use crate::error::{AppError, AppResult};
+use crate::routing::placement::{self, Arrival};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// What a clock row keeps besides its columns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClockDetail {
+    pub pauses: Vec<PauseSpan>,
+    pub by_vendor: Vec<VendorSeconds>,
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breached_by: Option<Holder>,
+}
+
+/// The stored clocks of a ticket, read back.
+pub struct Stored {
+    pub summary: Option<TicketSlaRow>,
+    pub clocks: Vec<SlaClockRow>,
+}
+
+/// The history as the clock computation reads it; events written before
+/// issue 10 (which do not parse) are left out.
+pub fn entries(rows: &[TicketEvent]) -> Vec<Entry> {
+    rows.iter()
+        .filter_map(|row| {
+            let payload: Value = serde_json::from_str(&row.data).ok()?;
+            Some(Entry {
+                id: row.id.clone(),
+                at: row.created_at.and_utc(),
+                data: EventData::parse(&row.kind, &payload)?,
+            })
+        })
+        .collect()
+}
+
+/// The queue holding the ticket at the end of `history`.
+fn holding_queue(history: &[Entry]) -> Option<&QueueRef> {
+    history.iter().fold(None, |held, entry| match &entry.data {
+        EventData::Created { queue, .. } => queue.as_ref(),
+        EventData::QueueChanged { to, .. } => to.as_ref(),
+        _ => held,
+    })
+}
+
+/// Whether an event can move a clock or the choice of policy. Assignment,
+/// views, notes and mail bookkeeping cannot, so they skip the recompute
+/// (a claim stays as cheap as it was).
+pub fn moves_clocks(event: &EventData) -> bool {
+    !matches!(
+        event,
+        EventData::Assigned { .. }
+            | EventData::Unassigned { .. }
+            | EventData::Viewed {}
+            | EventData::NoteAdded { .. }
+            | EventData::AcknowledgementSent { .. }
+            | EventData::AcknowledgementSuppressed { .. }
+            | EventData::DeliveryFailed { .. }
+            | EventData::EmailReceived { .. }
+            | EventData::SlaPolicyApplied { .. }
+            | EventData::SlaTargetChanged { .. }
+            | EventData::SlaWarning { .. }
+            | EventData::SlaBreached { .. }
+            | EventData::SlaEscalated { .. }
+            | EventData::SlaWithdrawn { .. }
+    )
+}
+
+/// A new ticket's clocks, from the history it was opened with; `arrival`
+/// is what the door knew (the rules' facts). Returns the summary written
+/// (`None`: no policy applies).
+pub fn opened(
+    conn: &mut WriteConn<'_>,
+    ticket: &Ticket,
+    arrival: &Arrival<'_>,
+    history: &[TicketEvent],
+) -> AppResult<Option<TicketSlaRow>> {
+    let (caches, now) = (conn.caches().clone(), conn.now());
+    let policies = compiled::current(conn, &caches, now)?;
+    if policies.is_empty() {
+        return Ok(None);
+    }
+    let history = entries(history);
+    let policy = choose(&policies, ticket, arrival, &history);
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let clocks = compute(&policies, &policy, &history, now.and_utc());
+    let rows = clock_rows(&ticket.id, &policy, &clocks)?;
+    write(
+        conn,
+        &ticket.id,
+        Some(&policy),
+        &rows,
+        &Notices::default(),
+        now,
+        false,
+    )
+}
+
+/// Recomputes a changed ticket's clocks; returns the events that say what
+/// moved (another policy, a changed target, withdrawn notices), for the
+/// seam to record with the change.
+pub fn changed(
+    conn: &mut WriteConn<'_>,
+    ticket: &Ticket,
+    events: &[EventData],
+) -> AppResult<Vec<EventData>> {
+    if !events.iter().any(moves_clocks) {
+        return Ok(Vec::new());
+    }
+    let (caches, now) = (conn.caches().clone(), conn.now());
+    let policies = compiled::current(conn, &caches, now)?;
+    recompute(conn, &policies, ticket, now)
+}
+
+/// An imported ticket's clocks, from the history it came with (no events:
+/// the import wrote the history as it was).
+pub fn imported(conn: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<()> {
+    let (caches, now) = (conn.caches().clone(), conn.now());
+    let policies = compiled::current(conn, &caches, now)?;
+    if policies.is_empty() {
+        return Ok(());
+    }
+    recompute(conn, &policies, ticket, now).map(drop)
+}
+
+/// Recomputes one ticket's clocks as of `now` under the current policies
+/// (the seam after a change, `POST /sla/recompute`, the scanner). The
+/// ticket row is the caller's, read in this transaction.
+pub fn recompute(
+    conn: &mut WriteConn<'_>,
+    policies: &Policies,
+    ticket: &Ticket,
+    now: NaiveDateTime,
+) -> AppResult<Vec<EventData>> {
+    let Some(outcome) = evaluate(conn, policies, ticket, now)? else {
+        return Ok(Vec::new());
+    };
+    let given = notices::load(conn, &ticket.id)?;
+    let mut said = what_moved(&outcome.stored, outcome.policy.as_deref(), &outcome.rows);
+    said.extend(notices::withdraw_unfounded(
+        conn,
+        &ticket.id,
+        &given,
+        &outcome.rows,
+        now,
+    )?);
+    let given = notices::load(conn, &ticket.id)?;
+    write(
+        conn,
+        &ticket.id,
+        outcome.policy.as_deref(),
+        &outcome.rows,
+        &given,
+        now,
+        outcome.stored.summary.is_some(),
+    )?;
+    Ok(said)
+}
+
+/// A ticket's clocks as they stand at `now`, next to what is stored.
+pub struct Outcome {
+    pub policy: Option<Arc<CompiledPolicy>>,
+    /// The queue holding the ticket now.
+    pub holder: Option<QueueRef>,
+    pub rows: Vec<SlaClockRow>,
+    pub stored: Stored,
+}
+
+/// Computes the clocks of `ticket` as of `now` without storing them;
+/// `None` when no policy applies and none ever did.
+pub fn evaluate(
+    conn: &mut DbConnection,
+    policies: &Policies,
+    ticket: &Ticket,
+    now: NaiveDateTime,
+) -> AppResult<Option<Outcome>> {
+    let stored = load_stored(conn, &ticket.id)?;
+    if policies.is_empty() && stored.summary.is_none() {
+        return Ok(None);
+    }
+    let rows = load_history(conn, &ticket.id)?;
+    let history = entries(&rows);
+    let known = ArrivalFacts::read(conn, ticket, &history)?;
+    let policy = choose(policies, ticket, &known.arrival(), &history);
+    let fresh = match &policy {
+        Some(policy) => clock_rows(
+            &ticket.id,
+            policy,
+            &compute(policies, policy, &history, now.and_utc()),
+        )?,
+        None => Vec::new(),
+    };
+    Ok(Some(Outcome {
+        holder: holding_queue(&history).cloned(),
+        rows: keep_settled(&stored.clocks, fresh),
+        policy,
+        stored,
+    }))
+}
+
+fn choose(
+    policies: &Policies,
+    ticket: &Ticket,
+    arrival: &Arrival<'_>,
+    history: &[Entry],
+) -> Option<Arc<CompiledPolicy>> {
+    let tags: Vec<String> = serde_json::from_str(&ticket.tags).unwrap_or_default();
+    let custom: Map<String, Value> =
+        serde_json::from_str(&ticket.custom_fields).unwrap_or_default();
+    let mut facts = placement::facts(ticket, arrival, &tags, &custom);
+    let queue = holding_queue(history);
+    facts.queue_id = queue.map(|q| q.queue_id.as_str());
+    facts.vendor_id = queue.map(|q| q.vendor_id.as_str());
+    policies.choose(ticket.sla_policy_id.as_deref(), &facts)
+}
+
+fn compute(
+    policies: &Policies,
+    policy: &CompiledPolicy,
+    history: &[Entry],
+    as_of: DateTime<Utc>,
+) -> Vec<Clock> {
+    clock::compute(
+        &policy.terms,
+        |queue| policies.calendar_for(&policy.definition, queue),
+        history,
+        as_of,
+    )
+}
+
+/// What the rules read about a ticket that its row does not hold: the
+/// first message, the customer, and what the door said (from `routed`).
+struct ArrivalFacts {
+    body: String,
+    from: String,
+    organization: Option<String>,
+    hint: Option<String>,
+    recipients: Vec<String>,
+}
+
+impl ArrivalFacts {
+    fn read(
+        conn: &mut DbConnection,
+        ticket: &Ticket,
+        history: &[Entry],
+    ) -> AppResult<ArrivalFacts> {
+        let customer: Option<Customer> = customers::table
+            .find(&ticket.customer_id)
+            .select(Customer::as_select())
+            .first(conn)
+            .optional()?;
+        let first: Option<Message> = messages::table
+            .filter(messages::ticket_id.eq(&ticket.id))
+            .order((messages::created_at.asc(), messages::id.asc()))
+            .select(Message::as_select())
+            .first(conn)
+            .optional()?;
+        let intake = history.iter().find_map(|entry| match &entry.data {
+            EventData::Routed { intake, .. } => Some(intake.clone()),
+            _ => None,
+        });
+        Ok(ArrivalFacts {
+            body: first.map(|m| m.body_text).unwrap_or_default(),
+            from: customer
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+            organization: customer.and_then(|c| c.organization),
+            hint: intake.as_ref().and_then(|i| i.intake_hint.clone()),
+            recipients: intake.map(|i| i.recipients).unwrap_or_default(),
+        })
+    }
+
+    fn arrival(&self) -> Arrival<'_> {
+        Arrival {
+            body: &self.body,
+            from: &self.from,
+            organization: self.organization.as_deref(),
+            hint: self.hint.as_deref(),
+            recipients: &self.recipients,
+            explicit_queue: false,
+            default_queue: None,
+        }
+    }
+}
+
+pub fn load_history(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Vec<TicketEvent>> {
+    Ok(ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id))
+        .order((ticket_events::created_at.asc(), ticket_events::id.asc()))
+        .select(TicketEvent::as_select())
+        .load(conn)?)
+}
+
+/// The stored clocks. Callers hold the ticket's row lock (the seam's
+/// update, the scanner's lock), so two recomputes of one ticket take turns.
+pub fn load_stored(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Stored> {
+    let summary = ticket_sla::table
+        .find(ticket_id)
+        .select(TicketSlaRow::as_select())
+        .first(conn)
+        .optional()?;
+    let clocks = sla_clocks::table
+        .filter(sla_clocks::ticket_id.eq(ticket_id))
+        .order((sla_clocks::metric.asc(), sla_clocks::cycle.asc()))
+        .select(SlaClockRow::as_select())
+        .load(conn)?;
+    Ok(Stored { summary, clocks })
+}
+
+fn to_naive(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc()
+}
+
+pub fn metric_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::FirstResponse => "first_response",
+        Metric::NextResponse => "next_response",
+        Metric::Resolution => "resolution",
+    }
+}
+
+pub fn state_name(state: ClockState) -> &'static str {
+    match state {
+        ClockState::Running => "running",
+        ClockState::Paused => "paused",
+        ClockState::Met => "met",
+        ClockState::Breached => "breached",
+    }
+}
+
+fn clock_rows(
+    ticket_id: &str,
+    policy: &CompiledPolicy,
+    clocks: &[Clock],
+) -> AppResult<Vec<SlaClockRow>> {
+    clocks
+        .iter()
+        .map(|clock| {
+            let detail = ClockDetail {
+                pauses: clock.pauses.clone(),
+                by_vendor: clock.by_vendor.clone(),
+                events: clock.events.clone(),
+                breached_by: clock.breached_by.clone(),
+            };
+            Ok(SlaClockRow {
+                ticket_id: ticket_id.to_string(),
+                metric: metric_name(clock.metric).to_string(),
+                cycle: i32::try_from(clock.cycle).unwrap_or(i32::MAX),
+                policy_id: policy.id.clone(),
+                policy_version: policy.version,
+                target_seconds: clock.target_seconds,
+                started_at: to_naive(clock.started_at),
+                stopped_at: clock.stopped_at.map(to_naive),
+                due_at: clock.due_at.map(to_naive),
+                warning_at: clock.warning_at.map(to_naive),
+                state: state_name(clock.state).to_string(),
+                breached_at: clock.breached_at.map(to_naive),
+                business_seconds_used: clock.business_seconds_used,
+                detail: serde_json::to_string(&detail)
+                    .map_err(|e| AppError::failed("an SLA clock did not serialise", e))?,
+            })
+        })
+        .collect()
+}
+
+/// Finished clocks keep what they were measured against: a stored clock
+/// that stopped, and stops at the same instant in the new computation,
+/// stays as stored. Stored finished clocks the new policy has no clock
+/// for stay too; running ones go.
+fn keep_settled(stored: &[SlaClockRow], fresh: Vec<SlaClockRow>) -> Vec<SlaClockRow> {
+    let settled = |row: &SlaClockRow| row.stopped_at.is_some();
+    let mut rows: Vec<SlaClockRow> = fresh
+        .into_iter()
+        .map(|new| {
+            match stored
+                .iter()
+                .find(|old| old.metric == new.metric && old.cycle == new.cycle)
+            {
+                Some(old) if settled(old) && old.stopped_at == new.stopped_at => old.clone(),
+                _ => new,
+            }
+        })
+        .collect();
+    for old in stored.iter().filter(|old| settled(old)) {
+        if !rows
+            .iter()
+            .any(|row| row.metric == old.metric && row.cycle == old.cycle)
+        {
+            rows.push(old.clone());
+        }
+    }
+    rows.sort_by(|a, b| (metric_rank(&a.metric), a.cycle).cmp(&(metric_rank(&b.metric), b.cycle)));
+    rows
+}
+
+fn metric_rank(name: &str) -> u8 {
+    match name {
+        "first_response" => 0,
+        "next_response" => 1,
+        _ => 2,
+    }
+}
+
+/// The events that say what a recompute changed: another policy (or
+/// version), and running clocks whose target moved.
+fn what_moved(
+    stored: &Stored,
+    policy: Option<&CompiledPolicy>,
+    rows: &[SlaClockRow],
+) -> Vec<EventData> {
+    let mut said = Vec::new();
+    let before = stored.summary.as_ref().and_then(|s| {
+        Some(SlaPolicyRef {
+            policy_id: s.policy_id.clone()?,
+            version: s.policy_version?,
+        })
+    });
+    let after = policy.map(|p| SlaPolicyRef {
+        policy_id: p.id.clone(),
+        version: p.version,
+    });
+    if stored.summary.is_some() && before != after {
+        said.push(EventData::SlaPolicyApplied {
+            from: before,
+            to: after,
+        });
+    }
+    for row in rows.iter().filter(|row| row.stopped_at.is_none()) {
+        let old = stored.clocks.iter().find(|old| {
+            old.metric == row.metric && old.cycle == row.cycle && old.stopped_at.is_none()
+        });
+        if let (Some(old), Ok(metric)) = (old, parse_metric(&row.metric)) {
+            if old.target_seconds != row.target_seconds {
+                said.push(EventData::SlaTargetChanged {
+                    metric,
+                    cycle: u32::try_from(row.cycle).unwrap_or(0),
+                    from_seconds: old.target_seconds,
+                    to_seconds: row.target_seconds,
+                });
+            }
+        }
+    }
+    said
+}
+
+pub fn parse_metric(name: &str) -> Result<Metric, String> {
+    serde_json::from_value(Value::from(name)).map_err(|_| format!("unknown SLA metric '{name}'"))
+}
+
+/// The ticket's summary: the earliest due time of a clock that still
+/// counts, and the state of its clocks that have not stopped (breached
+/// before running before paused); when every clock stopped, `breached` if
+/// any was, else `met`.
+pub fn summary_of(rows: &[SlaClockRow]) -> (Option<NaiveDateTime>, Option<&'static str>) {
+    let open: Vec<&SlaClockRow> = rows.iter().filter(|r| r.stopped_at.is_none()).collect();
+    let due = open
+        .iter()
+        .filter(|r| r.state != "paused")
+        .filter_map(|r| r.due_at)
+        .min();
+    let pick = |candidates: &[&SlaClockRow]| {
+        ["breached", "running", "paused", "met"]
+            .into_iter()
+            .find(|state| candidates.iter().any(|r| r.state == *state))
+    };
+    let state = if open.is_empty() {
+        pick(&rows.iter().collect::<Vec<_>>())
+    } else {
+        pick(&open)
+    };
+    (due, state)
+}
+
+/// Replaces the stored clocks and summary.
+fn write(
+    conn: &mut WriteConn<'_>,
+    ticket_id: &str,
+    policy: Option<&CompiledPolicy>,
+    rows: &[SlaClockRow],
+    given: &Notices,
+    now: NaiveDateTime,
+    had_summary: bool,
+) -> AppResult<Option<TicketSlaRow>> {
+    if had_summary {
+        diesel::delete(sla_clocks::table.filter(sla_clocks::ticket_id.eq(ticket_id)))
+            .execute(&mut **conn)?;
+    }
+    if policy.is_none() && rows.is_empty() {
+        if had_summary {
+            diesel::delete(ticket_sla::table.find(ticket_id)).execute(&mut **conn)?;
+        }
+        return Ok(None);
+    }
+    let (due_at, state) = summary_of(rows);
+    let summary = TicketSlaRow {
+        ticket_id: ticket_id.to_string(),
+        policy_id: policy.map(|p| p.id.clone()),
+        policy_version: policy.map(|p| p.version),
+        due_at,
+        state: state.map(str::to_string),
+        attention_at: notices::attention_at(rows, given),
+        computed_at: now,
+    };
+    if had_summary {
+        diesel::update(ticket_sla::table.find(ticket_id))
+            .set(&summary)
+            .execute(&mut **conn)?;
+    } else {
+        diesel::insert_into(ticket_sla::table)
+            .values(&summary)
+            .execute(&mut **conn)?;
+    }
+    if !rows.is_empty() {
+        crate::insert_rows!(conn, sla_clocks::table, rows)?;
+    }
+    Ok(Some(summary))
+}

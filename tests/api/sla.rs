@@ -1,0 +1,228 @@
+//! SLA policies and clocks through the API, on the app's pinned clock.
+
+use crate::common::*;
+use serde_json::{json, Value};
+
+/// Mon–Fri 09:00–17:00 in New York.
+fn new_york_office() -> Value {
+    let weekly: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|day| json!({"day": day, "start": "09:00", "end": "17:00"}))
+        .collect();
+    json!({
+        "name": "New York office",
+        "timezone": "America/New_York",
+        "weekly": weekly,
+        "holidays": []
+    })
+}
+
+impl TestApp {
+    pub async fn create_policy(&self, body: Value) -> Value {
+        let resp = self
+            .post("/api/v1/sla/policies", &self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await
+    }
+
+    pub async fn sla_of(&self, ticket: impl std::fmt::Display) -> Value {
+        self.read(&format!("/api/v1/tickets/{ticket}/sla")).await
+    }
+
+    async fn reply(&self, ticket: impl std::fmt::Display, public: bool) {
+        let resp = self
+            .post(&format!("/api/v1/tickets/{ticket}/messages"), &self.admin)
+            .json(&json!({"body": "On it.", "public": public}))
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 201).await;
+    }
+}
+
+fn clock<'a>(sla: &'a Value, metric: &str, cycle: i64) -> &'a Value {
+    sla["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == metric && c["cycle"] == cycle)
+        .unwrap_or_else(|| panic!("no {metric} clock {cycle} in {sla}"))
+}
+
+#[actix_web::test]
+async fn a_ticket_created_on_friday_evening_is_due_on_monday_morning() {
+    let app = TestApp::spawn().await;
+    // Friday 4 December 2026, 16:30 in New York.
+    app.clock.pin("2026-12-04T21:30:00Z".parse().unwrap());
+    let calendar = app.create_calendar(new_york_office()).await;
+    let policy = app
+        .create_policy(json!({
+            "name": "Business hours",
+            "position": 1,
+            "calendar_id": calendar["id"],
+            "targets": {"normal": {"first_response": 60, "resolution": 480}}
+        }))
+        .await;
+    assert_eq!(policy["version"], 1);
+    assert_eq!(policy["pause_statuses"], json!(["pending", "on_hold"]));
+    assert_eq!(policy["warning_percent"], 80);
+
+    let ticket = app
+        .create_ticket(ticket_body("Printer on fire", "ann@example.com"))
+        .await;
+    // Half an hour on Friday, half an hour on Monday: 09:30 New York.
+    assert_eq!(ticket["sla"]["due_at"], "2026-12-07T14:30:00Z");
+    assert_eq!(ticket["sla"]["state"], "running");
+    let id = ticket["id"].as_str().unwrap();
+
+    let sla = app.sla_of(id).await;
+    assert_eq!(sla["policy"]["id"], policy["id"]);
+    assert_eq!(sla["policy"]["name"], "Business hours");
+    assert_eq!(sla["policy"]["version"], 1);
+    assert_eq!(sla["calendar"]["timezone"], "America/New_York");
+    let first = clock(&sla, "first_response", 1);
+    assert_eq!(first["target_seconds"], 3600);
+    assert_eq!(first["started_at"], "2026-12-04T21:30:00Z");
+    assert_eq!(first["due_at"], "2026-12-07T14:30:00Z");
+    assert_eq!(first["state"], "running");
+    assert_eq!(first["business_seconds_used"], 0);
+    // Resolution: 8 business hours, half an hour on Friday and seven and
+    // a half on Monday, so 16:30 Monday.
+    assert_eq!(
+        clock(&sla, "resolution", 1)["due_at"],
+        "2026-12-07T21:30:00Z"
+    );
+
+    // Monday 09:10: the used time counts Friday's half hour and ten minutes.
+    app.clock.pin("2026-12-07T14:10:00Z".parse().unwrap());
+    let sla = app.sla_of(id).await;
+    assert_eq!(
+        clock(&sla, "first_response", 1)["business_seconds_used"],
+        2400
+    );
+
+    // An internal note does not answer the customer; a public reply does.
+    app.reply(id, false).await;
+    assert_eq!(
+        clock(&app.sla_of(id).await, "first_response", 1)["state"],
+        "running"
+    );
+    app.reply(id, true).await;
+    let sla = app.sla_of(id).await;
+    let first = clock(&sla, "first_response", 1);
+    assert_eq!(first["state"], "met");
+    assert_eq!(first["stopped_at"], "2026-12-07T14:10:00Z");
+    assert_eq!(first["business_seconds_used"], 2400);
+    assert!(!first["events"].as_array().unwrap().is_empty());
+    // The list shows what still runs: resolution.
+    let listed = app.read("/api/v1/tickets").await;
+    assert_eq!(listed["items"][0]["sla"]["due_at"], "2026-12-07T21:30:00Z");
+}
+
+#[actix_web::test]
+async fn a_ticket_no_policy_matches_has_no_clocks() {
+    let app = TestApp::spawn().await;
+    app.create_policy(json!({
+        "name": "VIP only",
+        "conditions": {"all": [{"field": "tags", "op": "equals", "value": "vip"}]},
+        "targets": {"normal": {"first_response": 30}}
+    }))
+    .await;
+    let ticket = app
+        .create_ticket(ticket_body("Hello", "bob@example.com"))
+        .await;
+    assert_eq!(ticket["sla"], Value::Null);
+    let sla = app.sla_of(ticket["id"].as_str().unwrap()).await;
+    assert_eq!(sla, json!({"policy": null, "calendar": null, "clocks": []}));
+}
+
+#[actix_web::test]
+async fn bad_policies_are_refused_with_every_field_named_and_nothing_stored() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .post("/api/v1/sla/policies", &app.admin)
+        .json(&json!({
+            "name": "",
+            "calendar_id": "no-such-calendar",
+            "conditions": {"all": [{"field": "vendor", "op": "equals", "value": "nobody"}]},
+            "targets": {"normal": {"first_response": 0}, "someday": {}},
+            "pause_statuses": ["closed"],
+            "warning_percent": 0,
+            "escalations": [{"on": "breach", "actions": [{"type": "move_to_queue", "queue_id": "nowhere"}]}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(resp, 422).await;
+    let fields = problem_fields(&problem);
+    for expected in [
+        "name",
+        "calendar_id",
+        "conditions.all[0].value",
+        "targets.normal.first_response",
+        "targets.someday",
+        "pause_statuses[0]",
+        "warning_percent",
+        "escalations[0].actions[0].queue_id",
+    ] {
+        assert!(
+            fields.contains(&expected.to_string()),
+            "{expected} not in {fields:?}"
+        );
+    }
+    assert_eq!(app.read("/api/v1/sla/policies").await, json!([]));
+    let unknown = app
+        .post("/api/v1/sla/policies", &app.admin)
+        .json(&json!({"name": "x", "targets": {"normal": {"first_reply": 5}}}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(unknown, 400).await;
+}
+
+#[actix_web::test]
+async fn every_policy_change_makes_a_version_and_a_running_clock_takes_the_new_target() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    let policy = app
+        .create_policy(json!({"name": "24/7", "targets": {"normal": {"first_response": 120}}}))
+        .await;
+    let id = policy["id"].as_str().unwrap();
+    let ticket = app
+        .create_ticket(ticket_body("Slow", "cy@example.com"))
+        .await;
+    let ticket_id = ticket["id"].as_str().unwrap();
+    assert_eq!(ticket["sla"]["due_at"], "2026-12-07T12:00:00Z");
+
+    let resp = app
+        .patch(&format!("/api/v1/sla/policies/{id}"), &app.admin)
+        .json(&json!({"targets": {"normal": {"first_response": 60}}}))
+        .send()
+        .await
+        .unwrap();
+    let changed = expect_json(resp, 200).await;
+    assert_eq!(changed["version"], 2);
+    // The next change of the ticket moves its running clock to version 2.
+    app.clock.pin("2026-12-07T10:20:00Z".parse().unwrap());
+    let changed = app.patch_ticket(ticket_id, json!({"tags": ["x"]})).await;
+    assert_eq!(changed["sla"]["due_at"], "2026-12-07T11:00:00Z");
+    let sla = app.sla_of(ticket_id).await;
+    assert_eq!(sla["policy"]["version"], 2);
+    let kinds: Vec<String> = app
+        .events(ticket_id)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"sla.policy_applied".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"sla.target_changed".to_string()),
+        "{kinds:?}"
+    );
+}
