@@ -364,7 +364,7 @@ impl<C: ?Sized> Copy for Place<'_, C> {}
 
 /// A span of counted time, closed: `seconds` of business time from
 /// `from`, after `used_before` seconds of the clock were already used.
-struct Segment<'c, C: ?Sized> {
+struct CountedSpan<'c, C: ?Sized> {
     from: DateTime<Utc>,
     used_before: i64,
     seconds: i64,
@@ -390,7 +390,7 @@ struct Tracker<'h, 'c, C: ?Sized> {
     /// Closed: resolution never resumes.
     stopped_for_good: bool,
     used: i64,
-    segments: Vec<Segment<'c, C>>,
+    spans: Vec<CountedSpan<'c, C>>,
     pauses: Vec<PauseSpan>,
     /// The event that began the open pause, taken back from `events` if
     /// the pause ends up lasting no time.
@@ -418,7 +418,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
             stop: None,
             stopped_for_good: false,
             used: 0,
-            segments: Vec::new(),
+            spans: Vec::new(),
             pauses: Vec::new(),
             pause_noted: None,
             events: vec![id],
@@ -455,7 +455,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
         };
         if at > from {
             let seconds = place.calendar.business_seconds_between(from, at).max(0);
-            self.segments.push(Segment {
+            self.spans.push(CountedSpan {
                 from,
                 used_before: self.used,
                 seconds,
@@ -545,7 +545,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
         tail: Option<(DateTime<Utc>, i64, Place<'c, C>)>,
     ) -> Option<(DateTime<Utc>, usize)> {
         let (from, used_before, place) = match self
-            .segments
+            .spans
             .iter()
             .find(|s| s.used_before + s.seconds >= threshold)
         {
@@ -585,7 +585,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
             (None, None) => ClockState::Running,
         };
         let mut by_vendor: Vec<(usize, i64)> = Vec::new();
-        for span in &self.segments {
+        for span in &self.spans {
             match by_vendor.iter_mut().find(|(h, _)| *h == span.place.holder) {
                 Some((_, seconds)) => *seconds += span.seconds,
                 None => by_vendor.push((span.place.holder, span.seconds)),
