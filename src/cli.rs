@@ -1,5 +1,5 @@
 //! The `relay` command line: `serve` (default), `migrate`, `admin`, `demo`,
-//! `mailgate`.
+//! `sla`, `mailgate`.
 
 use crate::app::{Application, Build};
 use crate::auth;
@@ -47,6 +47,11 @@ pub enum Command {
     },
     /// Fill the database with a realistic demo data set.
     Demo,
+    /// SLA tasks.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
     /// Deliver one raw message from standard input to a running Relay (for an
     /// MTA pipe such as Postfix `pipe` or an alias). Needs no configuration
     /// file or database. Exit status per sysexits: 0 delivered, 75 try again
@@ -79,6 +84,17 @@ pub enum AdminCommand {
         /// Email of the agent the token acts for (required for agent and lead).
         #[arg(long)]
         agent: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Compute every ticket's clocks again from its history under the
+    /// current policies (as `POST /api/v1/sla/recompute` does).
+    Recompute {
+        /// Closed tickets too.
+        #[arg(long)]
+        include_closed: bool,
     },
 }
 
@@ -164,6 +180,22 @@ pub fn run(cli: Cli) -> CliResult {
             let mut conn = db.get().map_err(|e| e.to_string())?;
             let summary = crate::demo::seed(&mut conn, &settings).map_err(|e| e.to_string())?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Sla {
+            command: SlaCommand::Recompute { include_closed },
+        } => {
+            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
+            let mut conn = db.get().map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let report = crate::tickets::recompute::run(&mut conn, include_closed)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "recomputed {} ticket(s), {} changed, in {:.1} s",
+                report.tickets,
+                report.changed,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Mailgate { .. } => unreachable!("mailgate runs before settings are loaded"),

@@ -29,6 +29,28 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub routing: RoutingSettings,
+    #[serde(default)]
+    pub sla: SlaSettings,
+}
+
+/// `[sla]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaSettings {
+    /// How often the scanner announces warnings and breaches that came due
+    /// and runs their escalations, in seconds.
+    pub scan_seconds: u64,
+    /// Tickets one scanner pass takes at most (the rest wait for the next).
+    pub scan_batch: i64,
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        SlaSettings {
+            scan_seconds: 15,
+            scan_batch: 1000,
+        }
+    }
 }
 
 /// `[routing]`.
@@ -563,6 +585,12 @@ impl Settings {
                     return fail("smtp.ca_file", why);
                 }
             }
+        }
+        if !(1..=100_000).contains(&self.sla.scan_batch) {
+            return fail(
+                "sla.scan_batch",
+                "must be between 1 and 100000 (tickets per scanner pass)".into(),
+            );
         }
         if !(0..=1000).contains(&self.routing.default_capacity) {
             return fail(

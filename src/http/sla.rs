@@ -7,6 +7,7 @@ use super::{no_content, parse_json};
 use crate::sla::explain::Explanation;
 use crate::sla::policies::{self, PolicyView};
 use crate::sla::policy::PolicyInput;
+use crate::tickets::recompute::{self, RecomputeReport, RecomputeRequest};
 use crate::tickets::{query, TicketRef};
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 
@@ -16,7 +17,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_policy)
         .service(update_policy)
         .service(delete_policy)
-        .service(ticket_sla);
+        .service(ticket_sla)
+        .service(recompute_clocks);
+}
+
+/// Compute every ticket's clocks again from its history under the current
+/// policies: running clocks move to new versions, warnings that no longer
+/// apply are withdrawn; settled clocks keep what they were measured against.
+#[utoipa::path(post, path = "/api/v1/sla/recompute", tag = "sla", request_body = Option<RecomputeRequest>,
+    responses((status = 200, body = RecomputeReport), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[post("/api/v1/sla/recompute")]
+async fn recompute_clocks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: RecomputeRequest = if body.is_empty() {
+        RecomputeRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let report = run_db(&state, move |conn| {
+        recompute::recompute_all(conn, &caller.0, &request)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// Why a ticket is due when it is: its policy, calendar and every clock,

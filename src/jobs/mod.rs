@@ -4,6 +4,7 @@
 pub mod dispatcher;
 pub mod imap_poller;
 pub mod outbox_sender;
+pub mod sla_scanner;
 
 use crate::config::Settings;
 use crate::db::Database;
@@ -13,4 +14,5 @@ pub fn start(db: &Database, settings: &Settings) {
     outbox_sender::start(db.clone(), settings.clone());
     imap_poller::start(db.clone(), settings.clone());
     dispatcher::start(db.clone(), settings.clone());
+    sla_scanner::start(db.clone(), settings.clone());
 }

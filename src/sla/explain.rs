@@ -76,14 +76,11 @@ pub fn explain(
             clocks: Vec::new(),
         });
     };
-    let policy = match &outcome.policy {
-        Some(policy) => Some(PolicyRef {
-            id: policy.id.clone(),
-            name: policy.definition.name.clone(),
-            version: policy.version,
-        }),
-        None => None,
-    };
+    let policy = outcome.policy.as_ref().map(|policy| PolicyRef {
+        id: policy.id.clone(),
+        name: policy.definition.name.clone(),
+        version: policy.version,
+    });
     let calendar = match &outcome.policy {
         Some(policy) => calendar_now(conn, &policies, &policy.definition, outcome.holder.as_ref())?,
         None => None,

@@ -10,4 +10,5 @@ pub mod explain;
 pub mod notices;
 pub mod policies;
 pub mod policy;
+pub mod scanner;
 pub mod tracking;

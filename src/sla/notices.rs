@@ -25,6 +25,12 @@ impl Notices {
         self.0
             .contains(&(clock.metric.clone(), clock.cycle, threshold))
     }
+
+    /// Counts a notice as given (just announced, or found announced).
+    pub fn insert(&mut self, clock: &SlaClockRow, threshold: SlaThreshold) {
+        self.0
+            .insert((clock.metric.clone(), clock.cycle, threshold));
+    }
 }
 
 fn threshold_of(text: &str) -> SlaThreshold {

@@ -413,7 +413,7 @@ fn keep_settled(stored: &[SlaClockRow], fresh: Vec<SlaClockRow>) -> Vec<SlaClock
             rows.push(old.clone());
         }
     }
-    rows.sort_by(|a, b| (metric_rank(&a.metric), a.cycle).cmp(&(metric_rank(&b.metric), b.cycle)));
+    rows.sort_by_key(|row| (metric_rank(&row.metric), row.cycle));
     rows
 }
 

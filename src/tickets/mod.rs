@@ -6,6 +6,7 @@ pub mod events;
 pub mod feed;
 pub mod files;
 pub mod query;
+pub mod recompute;
 pub mod redact;
 pub mod reroute;
 pub mod staff;

@@ -514,6 +514,7 @@ fn table() -> Vec<Row> {
         }),
         roles("DELETE", "/api/v1/sla/policies/{id}", STAFF, fresh).fresh(Fresh::Policy),
         roles("GET", "/api/v1/tickets/{id}/sla", WORKERS, ticket),
+        roles("POST", "/api/v1/sla/recompute", STAFF, nothing).unscoped(),
         // Tokens: admins only.
         roles("POST", "/api/v1/tokens", ADMINS, |c| {
             at(&[]).json(json!({"name": "laptop", "role": "agent", "agent": c.side.teammate_email}))

@@ -257,6 +257,11 @@ impl TestApp {
         relay::jobs::dispatcher::run_once(&self.db).expect("dispatcher run")
     }
 
+    /// One SLA scanner pass (warnings, breaches, escalations that came due).
+    pub fn run_sla_scanner(&self) -> relay::jobs::sla_scanner::ScanReport {
+        relay::jobs::sla_scanner::run_once(&self.db, &self.settings).expect("SLA scanner run")
+    }
+
     pub fn run_outbox(&self) -> relay::jobs::outbox_sender::SendReport {
         relay::jobs::outbox_sender::run_once(&self.db, &self.settings).expect("outbox run")
     }

@@ -226,3 +226,191 @@ async fn every_policy_change_makes_a_version_and_a_running_clock_takes_the_new_t
         "{kinds:?}"
     );
 }
+
+/// The kinds of a ticket's events, in order.
+async fn kinds(app: &TestApp, ticket: &str) -> Vec<String> {
+    app.events(ticket)
+        .await
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn notifications(app: &TestApp, ticket: &str) -> Vec<String> {
+    app.write(|w| {
+        use diesel::prelude::*;
+        use relay::db::schema::outbox;
+        Ok(outbox::table
+            .filter(outbox::ticket_id.eq(ticket))
+            .filter(outbox::kind.eq("notification"))
+            .order(outbox::id.asc())
+            .select(outbox::to_address.assume_not_null())
+            .load::<String>(&mut **w)?)
+    })
+}
+
+/// A 24/7 policy: first response in 60 minutes for normal tickets,
+/// warning at 80%, escalating its breach to a manager and by priority.
+async fn escalating_policy(app: &TestApp) -> Value {
+    app.create_policy(json!({
+        "name": "Escalating",
+        "targets": {"normal": {"first_response": 60}, "high": {"first_response": 60}},
+        "escalations": [
+            {"on": "warning", "metric": "first_response",
+             "actions": [{"type": "notify", "emails": ["duty@client.example"]}]},
+            {"on": "breach", "actions": [
+                {"type": "notify", "emails": ["boss@client.example"]},
+                {"type": "raise_priority"}
+            ]}
+        ]
+    }))
+    .await
+}
+
+#[actix_web::test]
+async fn the_scanner_warns_then_breaches_once_with_the_exact_due_time_and_escalates() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    escalating_policy(&app).await;
+    let ticket = app
+        .create_ticket(ticket_body("Down", "dee@example.com"))
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    let version = ticket["version"].as_i64().unwrap();
+
+    // Nothing is due yet.
+    assert_eq!(app.run_sla_scanner().tickets, 0);
+    // 48 minutes: the warning, once, with the mail, and the ETag holds.
+    app.clock.pin("2026-12-07T10:48:00Z".parse().unwrap());
+    let report = app.run_sla_scanner();
+    assert_eq!(
+        (report.warnings, report.breaches, report.escalations),
+        (1, 0, 1)
+    );
+    assert_eq!(app.run_sla_scanner().tickets, 0);
+    assert_eq!(notifications(&app, id), ["duty@client.example"]);
+    let read = app.read(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(read["version"].as_i64().unwrap(), version);
+
+    // The scanner was down for an hour: the breach is recorded at its due
+    // time, 11:00, not when the scanner saw it.
+    app.clock.pin("2026-12-07T12:00:00Z".parse().unwrap());
+    let report = app.run_sla_scanner();
+    assert_eq!(
+        (report.warnings, report.breaches, report.escalations),
+        (0, 1, 1)
+    );
+    let events = app.events(id).await;
+    let breach = events.iter().find(|e| e["kind"] == "sla.breached").unwrap();
+    assert_eq!(breach["data"]["breached_at"], "2026-12-07T11:00:00Z");
+    assert_eq!(breach["data"]["metric"], "first_response");
+    let warning = events.iter().find(|e| e["kind"] == "sla.warning").unwrap();
+    assert_eq!(warning["data"]["warning_at"], "2026-12-07T10:48:00Z");
+    assert_eq!(
+        notifications(&app, id),
+        ["duty@client.example", "boss@client.example"]
+    );
+    // The escalation raised the priority (a real change, with its event).
+    let read = app.read(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(read["priority"], "high");
+    assert_eq!(read["sla"]["state"], "breached");
+    let sla = app.sla_of(id).await;
+    let first = clock(&sla, "first_response", 1);
+    assert_eq!(first["state"], "breached");
+    assert_eq!(first["breached_at"], "2026-12-07T11:00:00Z");
+    // Nothing more happens, however often it runs; a late reply keeps the breach.
+    assert_eq!(app.run_sla_scanner(), Default::default());
+    app.reply(id, true).await;
+    app.clock.pin("2026-12-07T13:00:00Z".parse().unwrap());
+    assert_eq!(app.run_sla_scanner(), Default::default());
+    let kinds = kinds(&app, id).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "sla.breached").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "sla.warning").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "sla.escalated").count(), 2);
+    let first = clock(&app.sla_of(id).await, "first_response", 1).clone();
+    assert_eq!(first["state"], "breached");
+    assert_eq!(first["stopped_at"], "2026-12-07T12:00:00Z");
+}
+
+#[actix_web::test]
+async fn two_scanners_racing_announce_a_breach_once_and_send_one_mail() {
+    let app = TestApp::spawn().await;
+    let second = app.another_process().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    escalating_policy(&app).await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let ticket = app
+            .create_ticket(ticket_body(
+                &format!("Race {n}"),
+                &format!("r{n}@example.com"),
+            ))
+            .await;
+        ids.push(ticket["id"].as_str().unwrap().to_string());
+    }
+    let late: chrono::DateTime<chrono::Utc> = "2026-12-07T11:30:00Z".parse().unwrap();
+    app.clock.pin(late);
+    second.clock.pin(late);
+    let (first_report, second_report) = std::thread::scope(|scope| {
+        let one = scope.spawn(|| app.run_sla_scanner());
+        let two = scope.spawn(|| second.run_sla_scanner());
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    assert_eq!(first_report.breaches + second_report.breaches, 20);
+    assert_eq!(
+        first_report.warnings + second_report.warnings,
+        0,
+        "a breach comes alone"
+    );
+    for id in &ids {
+        let kinds = kinds(&app, id).await;
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "sla.breached").count(),
+            1,
+            "{kinds:?}"
+        );
+        assert_eq!(notifications(&app, id), ["boss@client.example"]);
+    }
+}
+
+#[actix_web::test]
+async fn switching_a_policy_off_withdraws_its_warnings_and_stops_its_clocks() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    let policy = escalating_policy(&app).await;
+    let ticket = app
+        .create_ticket(ticket_body("Quiet", "eve@example.com"))
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    app.clock.pin("2026-12-07T10:50:00Z".parse().unwrap());
+    assert_eq!(app.run_sla_scanner().warnings, 1);
+
+    let resp = app
+        .patch(
+            &format!("/api/v1/sla/policies/{}", policy["id"].as_str().unwrap()),
+            &app.admin,
+        )
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let recomputed = app
+        .post("/api/v1/sla/recompute", &app.admin)
+        .send()
+        .await
+        .unwrap();
+    let recomputed = expect_json(recomputed, 200).await;
+    assert_eq!(recomputed["tickets"], 1);
+    let kinds = kinds(&app, id).await;
+    assert!(kinds.contains(&"sla.withdrawn".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"sla.policy_applied".to_string()),
+        "{kinds:?}"
+    );
+    // Past the old due time nothing is announced: no policy runs the clock.
+    app.clock.pin("2026-12-07T12:00:00Z".parse().unwrap());
+    assert_eq!(app.run_sla_scanner(), Default::default());
+    let read = app.read(&format!("/api/v1/tickets/{id}")).await;
+    assert_eq!(read["sla"], Value::Null);
+}

@@ -1,0 +1,299 @@
+//! The SLA breach scanner: announces warnings and breaches that came due
+//! (`sla.warning`, `sla.breached`) and runs the policies' escalations for
+//! them, once per clock, cycle and threshold, across Relay processes and
+//! restarts (`sla::scanner`). Each ticket is scanned in a transaction of
+//! its own, its row locked first (the ticket seam's lock order), so two
+//! scanners take turns on a ticket and the second finds it announced.
+
+use crate::config::Settings;
+use crate::db::models::{Agent, Queue, Ticket};
+use crate::db::schema::{agents, queues};
+use crate::db::{lock_and_load_ticket, write_tx, Database, WriteConn};
+use crate::domain::event::{EventData, ReleaseReason, SlaThreshold};
+use crate::domain::{Priority, Role};
+use crate::email::ingest::reply_addresses;
+use crate::email::outbox::{self, OutgoingKind, OutgoingMail};
+use crate::error::AppResult;
+use crate::routing::placement::{agent_ref, moved};
+use crate::sla::compiled::{self, CompiledPolicy};
+use crate::sla::policy::EscalationAction;
+use crate::sla::scanner::{self, Announcement};
+use crate::sla::tracking::metric_name;
+use crate::tickets::change::{self, SYSTEM_ACTOR};
+use diesel::prelude::*;
+use std::time::Duration;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub tickets: usize,
+    pub warnings: usize,
+    pub breaches: usize,
+    pub escalations: usize,
+}
+
+/// One pass over the tickets whose clocks came due.
+pub fn run_once(db: &Database, settings: &Settings) -> AppResult<ScanReport> {
+    let mut conn = db.get()?;
+    let now = conn.now();
+    let due = scanner::due_tickets(&mut conn, now, settings.sla.scan_batch)?;
+    let mut report = ScanReport::default();
+    for ticket_id in due {
+        write_tx(&mut conn, |w| {
+            scan_ticket(w, settings, &ticket_id, &mut report)
+        })?;
+    }
+    Ok(report)
+}
+
+fn scan_ticket(
+    w: &mut WriteConn<'_>,
+    settings: &Settings,
+    ticket_id: &str,
+    report: &mut ScanReport,
+) -> AppResult<()> {
+    let mut ticket = lock_and_load_ticket(w, ticket_id)?;
+    let (caches, now) = (w.caches().clone(), w.now());
+    let policies = compiled::current(w, &caches, now)?;
+    let scanned = scanner::scan(w, &policies, &ticket)?;
+    report.tickets += 1;
+    change::note(w, ticket_id, SYSTEM_ACTOR, &scanned.events)?;
+    for announcement in &scanned.announcements {
+        match announcement.threshold {
+            SlaThreshold::Warning => report.warnings += 1,
+            SlaThreshold::Breach => report.breaches += 1,
+        }
+        if let Some(policy) = &scanned.policy {
+            report.escalations += escalate(w, settings, &mut ticket, policy, announcement)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the policy's escalations for one announcement; how many ran.
+fn escalate(
+    w: &mut WriteConn<'_>,
+    settings: &Settings,
+    ticket: &mut Ticket,
+    policy: &CompiledPolicy,
+    announcement: &Announcement,
+) -> AppResult<usize> {
+    let applying = policy.definition.escalations.iter().filter(|e| {
+        e.on == announcement.threshold && e.metric.is_none_or(|m| m == announcement.metric)
+    });
+    let mut ran = 0;
+    for escalation in applying {
+        let mut done = Vec::new();
+        let mut changes = Vec::new();
+        for action in &escalation.actions {
+            if let Some(what) = act(w, settings, ticket, announcement, action, &mut changes)? {
+                done.push(what);
+            }
+        }
+        let escalated = EventData::SlaEscalated {
+            metric: announcement.metric,
+            cycle: announcement.cycle,
+            on: announcement.threshold,
+            actions: done,
+        };
+        if changes.is_empty() {
+            change::note(w, &ticket.id, SYSTEM_ACTOR, &[escalated])?;
+        } else {
+            changes.push(escalated);
+            change::update(w, ticket, SYSTEM_ACTOR, changes)?;
+        }
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// Does one action; what it did, for the `sla.escalated` event (`None`
+/// when there was nothing to do). Ticket changes are made on `ticket` and
+/// their events pushed onto `changes`, recorded together by the caller.
+fn act(
+    w: &mut WriteConn<'_>,
+    settings: &Settings,
+    ticket: &mut Ticket,
+    announcement: &Announcement,
+    action: &EscalationAction,
+    changes: &mut Vec<EventData>,
+) -> AppResult<Option<String>> {
+    match action {
+        EscalationAction::Notify { emails } => {
+            notify(w, settings, ticket, announcement, emails)?;
+            Ok(Some(format!("notified {}", emails.join(", "))))
+        }
+        EscalationAction::NotifyVendorLeads => {
+            let vendor = holding_queue(w, ticket)?.map(|q| q.vendor_id);
+            let leads = match vendor {
+                Some(vendor) => staff(w, Role::Lead, Some(&vendor))?,
+                None => Vec::new(),
+            };
+            notify(w, settings, ticket, announcement, &leads)?;
+            Ok(Some(format!("notified {} vendor lead(s)", leads.len())))
+        }
+        EscalationAction::NotifyManagers => {
+            let managers = staff(w, Role::Manager, None)?;
+            notify(w, settings, ticket, announcement, &managers)?;
+            Ok(Some(format!("notified {} manager(s)", managers.len())))
+        }
+        EscalationAction::RaisePriority { to } => {
+            let from: Priority = ticket.priority.parse().unwrap_or(Priority::Normal);
+            let raised = match to {
+                Some(target) => *target,
+                None => one_step_up(from),
+            };
+            if rank(raised) <= rank(from) {
+                return Ok(None);
+            }
+            ticket.priority = raised.as_str().to_string();
+            changes.push(EventData::PriorityChanged { from, to: raised });
+            Ok(Some(format!("raised priority to {raised}")))
+        }
+        EscalationAction::MoveToQueue { queue_id } => {
+            let from = holding_queue(w, ticket)?;
+            let Some(to) = queues::table
+                .find(queue_id)
+                .select(Queue::as_select())
+                .first(&mut **w)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            if from.as_ref().map(|q| &q.id) == Some(&to.id) {
+                return Ok(None);
+            }
+            if let Some(holder) = assignee(w, ticket)? {
+                if holder.vendor_id.as_deref() != Some(to.vendor_id.as_str()) {
+                    ticket.assignee_id = None;
+                    changes.push(EventData::Unassigned {
+                        from: agent_ref(&holder),
+                        reason: ReleaseReason::HandedOff,
+                    });
+                }
+            }
+            changes.push(moved(
+                from.as_ref(),
+                Some(&to),
+                None,
+                Some("SLA escalation".into()),
+            ));
+            ticket.queue_id = Some(to.id.clone());
+            Ok(Some(format!("moved to queue {}", to.slug)))
+        }
+    }
+}
+
+fn rank(priority: Priority) -> u8 {
+    crate::routing::engine::rank(priority)
+}
+
+fn one_step_up(priority: Priority) -> Priority {
+    match priority {
+        Priority::Low => Priority::Normal,
+        Priority::Normal => Priority::High,
+        Priority::High | Priority::Urgent => Priority::Urgent,
+    }
+}
+
+fn holding_queue(w: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<Option<Queue>> {
+    let Some(id) = &ticket.queue_id else {
+        return Ok(None);
+    };
+    Ok(queues::table
+        .find(id)
+        .select(Queue::as_select())
+        .first(&mut **w)
+        .optional()?)
+}
+
+fn assignee(w: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<Option<Agent>> {
+    let Some(id) = &ticket.assignee_id else {
+        return Ok(None);
+    };
+    Ok(agents::table
+        .find(id)
+        .select(Agent::as_select())
+        .first(&mut **w)
+        .optional()?)
+}
+
+/// The addresses of the active people with `role` (of `vendor` when given).
+fn staff(w: &mut WriteConn<'_>, role: Role, vendor: Option<&str>) -> AppResult<Vec<String>> {
+    let mut query = agents::table
+        .filter(agents::role.eq(role.as_str()))
+        .filter(agents::active.eq(true))
+        .order(agents::email.asc())
+        .select(agents::email)
+        .into_boxed();
+    if let Some(vendor) = vendor {
+        query = query.filter(agents::vendor_id.eq(vendor.to_string()));
+    }
+    Ok(query.load(&mut **w)?)
+}
+
+/// One notification per address, through the outbox, so no recipient
+/// sees who else was told.
+fn notify(
+    w: &mut WriteConn<'_>,
+    settings: &Settings,
+    ticket: &Ticket,
+    announcement: &Announcement,
+    addresses: &[String],
+) -> AppResult<()> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let replies = reply_addresses(w, settings)?;
+    let metric = metric_name(announcement.metric).replace('_', " ");
+    let what = match announcement.threshold {
+        SlaThreshold::Warning => "is close to its due time",
+        SlaThreshold::Breach => "missed its due time",
+    };
+    let base = settings.server.public_base_url.trim_end_matches('/');
+    for address in addresses {
+        outbox::enqueue(
+            w,
+            settings,
+            &replies,
+            OutgoingMail {
+                ticket_id: ticket.id.clone(),
+                ticket_number: ticket.number,
+                kind: OutgoingKind::Notification,
+                to: address.clone(),
+                cc: Vec::new(),
+                subject: format!("SLA: {metric} {what}"),
+                body_text: format!(
+                    "The {metric} clock (cycle {}) of ticket #{} \"{}\" {what}.\n\nDetails: {base}/api/v1/tickets/{}/sla\n",
+                    announcement.cycle, ticket.number, ticket.subject, ticket.id
+                ),
+                body_html: None,
+                thread: Vec::new(),
+                automatic: true,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+pub fn start(db: Database, settings: Settings) {
+    let pause = Duration::from_secs(settings.sla.scan_seconds.max(1));
+    let spawned = std::thread::Builder::new()
+        .name("sla-scanner".into())
+        .spawn(move || loop {
+            match run_once(&db, &settings) {
+                Ok(report) if report != ScanReport::default() => tracing::info!(
+                    tickets = report.tickets,
+                    warnings = report.warnings,
+                    breaches = report.breaches,
+                    escalations = report.escalations,
+                    "SLA scanner announced due clocks"
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %crate::error::cause_chain(&err), "SLA scanner run failed; will retry"),
+            }
+            std::thread::sleep(pause);
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "could not start the SLA scanner");
+    }
+}
