@@ -2,8 +2,8 @@
 //! offline Swagger UI that renders it.
 
 use super::{
-    attachments, calendars, directory, feed, inbound, intake_settings, ops, outbox, routing,
-    sla, tickets, workload,
+    attachments, calendars, directory, feed, inbound, intake_settings, ops, outbox, routing, sla,
+    tickets, workload,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};

@@ -11,7 +11,7 @@ use crate::domain::{Channel, Priority, Status};
 use crate::error::AppError;
 use crate::intake::{self, CreateTicketRequest, Idempotency};
 use crate::tickets::conversation::{self, NewMessageRequest};
-use crate::tickets::query::{self, AssigneeFilter, Cursor};
+use crate::tickets::query::{self, AssigneeFilter, Cursor, SlaFilter, Sort};
 use crate::tickets::update::{patch_ticket, PatchAnswer, TicketPatch};
 use crate::tickets::view::{EventView, MessageView, TicketPage, TicketView};
 use crate::tickets::{TicketFilter, TicketRef};
@@ -142,6 +142,14 @@ pub struct ListParams {
     customer: Option<String>,
     /// Text to find in the subject (case-insensitive).
     q: Option<String>,
+    /// `breached` (a clock that has not stopped ran out) or `at_risk` (the
+    /// earliest running due time is within `at_risk_minutes`).
+    sla: Option<String>,
+    /// For `sla=at_risk`: minutes ahead, 1..=10080 (default 60).
+    at_risk_minutes: Option<i64>,
+    /// `newest` (default) or `due` (earliest running SLA due time first,
+    /// tickets without one last).
+    sort: Option<String>,
     /// Page size, 1..=100 (default 25).
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
@@ -170,11 +178,40 @@ impl ListParams {
         if !(1..=100).contains(&limit) {
             errors.add("limit", "must be between 1 and 100");
         }
+        let sort = match self.sort.as_deref() {
+            None | Some("newest") => Sort::Newest,
+            Some("due") => Sort::Due,
+            Some(_) => {
+                errors.add("sort", "must be newest or due");
+                Sort::Newest
+            }
+        };
+        let at_risk_minutes = self.at_risk_minutes.unwrap_or(60);
+        if !(1..=10_080).contains(&at_risk_minutes) {
+            errors.add("at_risk_minutes", "must be between 1 and 10080");
+        }
+        if self.at_risk_minutes.is_some() && self.sla.as_deref() != Some("at_risk") {
+            errors.add("at_risk_minutes", "goes with sla=at_risk");
+        }
+        let sla = match self.sla.as_deref() {
+            None => None,
+            Some("breached") => Some(SlaFilter::Breached),
+            Some("at_risk") => Some(SlaFilter::AtRisk {
+                minutes: at_risk_minutes,
+            }),
+            Some(_) => {
+                errors.add("sla", "must be breached or at_risk");
+                None
+            }
+        };
         let cursor = match &self.cursor {
             Some(raw) => {
-                let cursor = Cursor::decode(raw);
+                let cursor = Cursor::decode(raw).filter(|c| c.fits(sort));
                 if cursor.is_none() {
-                    errors.add("cursor", "is not a cursor this API returned");
+                    errors.add(
+                        "cursor",
+                        "is not a cursor this API returned for this sort order",
+                    );
                 }
                 cursor
             }
@@ -200,6 +237,8 @@ impl ListParams {
             assignee,
             customer_email: self.customer,
             text: self.q.filter(|q| !q.trim().is_empty()),
+            sla,
+            sort,
             limit,
             cursor,
         })

@@ -5,11 +5,12 @@ use super::events;
 use super::view::{attach_sla, Disclosure, TicketPage, TicketRow, TicketView};
 use crate::auth::Principal;
 use crate::db::models::{Agent, Customer, Queue, Ticket};
-use crate::db::schema::{agents, customers, queues, tickets};
+use crate::db::schema::{agents, customers, queues, ticket_sla, tickets};
 use crate::db::{like_pattern, lower, Conn, DbConnection};
 use crate::domain::{Priority, Status};
 use crate::error::{AppError, AppResult};
 use crate::sla;
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 /// Who may see which tickets.
@@ -38,6 +39,7 @@ macro_rules! visible_tickets {
             .inner_join(customers::table)
             .left_join(queues::table)
             .left_join(agents::table)
+            .left_join(ticket_sla::table)
             .select((
                 Ticket::as_select(),
                 Customer::as_select(),
@@ -129,6 +131,25 @@ pub enum AssigneeFilter {
     Unassigned,
 }
 
+/// The SLA state a list is filtered on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaFilter {
+    /// A clock that has not stopped ran out (its due time passed).
+    Breached,
+    /// The earliest running due time is within this many minutes.
+    AtRisk { minutes: i64 },
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first (by number).
+    #[default]
+    Newest,
+    /// Earliest running SLA due time first; tickets without one last.
+    Due,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub statuses: Vec<Status>,
@@ -138,29 +159,68 @@ pub struct TicketFilter {
     pub assignee: Option<AssigneeFilter>,
     pub customer_email: Option<String>,
     pub text: Option<String>,
+    pub sla: Option<SlaFilter>,
+    pub sort: Sort,
     pub limit: i64,
     pub cursor: Option<Cursor>,
 }
 
-/// Position in the newest-first list: the number of the last ticket seen.
-/// Numbers only grow, so tickets created while a client pages through never
-/// shift the pages it has not read yet: no ticket is skipped or repeated.
+/// Where the previous page ended. Newest first: the number of the last
+/// ticket seen (numbers only grow, so tickets created while a client pages
+/// never shift the pages it has not read). By due time: the last ticket's
+/// due time (none: the tickets without one, which come last) and number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub before_number: i64,
+pub enum Cursor {
+    Newest {
+        before_number: i64,
+    },
+    Due {
+        due_at: Option<NaiveDateTime>,
+        after_number: i64,
+    },
 }
 
 impl Cursor {
     pub fn encode(self) -> String {
-        hex::encode(format!("n:{}", self.before_number))
+        hex::encode(match self {
+            Cursor::Newest { before_number } => format!("n:{before_number}"),
+            Cursor::Due {
+                due_at: Some(due),
+                after_number,
+            } => format!("d:{}:{after_number}", due.and_utc().timestamp()),
+            Cursor::Due {
+                due_at: None,
+                after_number,
+            } => format!("d:-:{after_number}"),
+        })
     }
 
     pub fn decode(raw: &str) -> Option<Self> {
         let text = String::from_utf8(hex::decode(raw).ok()?).ok()?;
-        let number = text.strip_prefix("n:")?.parse().ok()?;
-        Some(Cursor {
-            before_number: number,
+        if let Some(number) = text.strip_prefix("n:") {
+            return Some(Cursor::Newest {
+                before_number: number.parse().ok()?,
+            });
+        }
+        let (due, number) = text.strip_prefix("d:")?.split_once(':')?;
+        let due_at = match due {
+            "-" => None,
+            seconds => {
+                Some(chrono::DateTime::from_timestamp(seconds.parse().ok()?, 0)?.naive_utc())
+            }
+        };
+        Some(Cursor::Due {
+            due_at,
+            after_number: number.parse().ok()?,
         })
+    }
+
+    /// Whether the cursor belongs to a list in `sort` order.
+    pub fn fits(self, sort: Sort) -> bool {
+        matches!(
+            (self, sort),
+            (Cursor::Newest { .. }, Sort::Newest) | (Cursor::Due { .. }, Sort::Due)
+        )
     }
 }
 
@@ -180,7 +240,7 @@ pub fn list_for(
             "this vendor sees customer addresses masked, so tickets cannot be found by one",
         ));
     }
-    let mut page = list(conn, &Visibility::of(caller), filter)?;
+    let mut page = list(conn, &Visibility::of(caller), filter, now)?;
     attach_sla(conn, now, &mut page.items)?;
     Ok(disclosure.page(page))
 }
@@ -189,6 +249,7 @@ pub fn list(
     conn: &mut DbConnection,
     visibility: &Visibility,
     filter: &TicketFilter,
+    now: NaiveDateTime,
 ) -> AppResult<TicketPage> {
     let mut query = visible_tickets!(visibility);
     if !filter.statuses.is_empty() {
@@ -222,23 +283,79 @@ pub fn list(
                 .escape('\\'),
         );
     }
-    if let Some(cursor) = filter.cursor {
-        query = query.filter(tickets::number.lt(cursor.before_number));
+    match filter.sla {
+        Some(SlaFilter::Breached) => {
+            let settled = [Status::Solved.as_str(), Status::Closed.as_str()];
+            query = query.filter(
+                ticket_sla::due_at.lt(now).or(ticket_sla::state
+                    .eq("breached")
+                    .and(tickets::status.ne_all(settled))),
+            );
+        }
+        Some(SlaFilter::AtRisk { minutes }) => {
+            let until = now + chrono::TimeDelta::minutes(minutes);
+            query = query.filter(ticket_sla::due_at.ge(now).and(ticket_sla::due_at.le(until)));
+        }
+        None => {}
     }
-    // One extra row tells whether another page follows.
-    let mut rows: Vec<TicketRow> = query
-        .order(tickets::number.desc())
-        .limit(filter.limit + 1)
-        .load(conn)?;
+    match filter.cursor {
+        Some(Cursor::Newest { before_number }) => {
+            query = query.filter(tickets::number.lt(before_number))
+        }
+        Some(Cursor::Due {
+            due_at: Some(due),
+            after_number,
+        }) => {
+            query = query.filter(
+                ticket_sla::due_at
+                    .gt(due)
+                    .or(ticket_sla::due_at
+                        .eq(due)
+                        .and(tickets::number.gt(after_number)))
+                    .or(ticket_sla::due_at.is_null()),
+            )
+        }
+        Some(Cursor::Due {
+            due_at: None,
+            after_number,
+        }) => {
+            query = query.filter(
+                ticket_sla::due_at
+                    .is_null()
+                    .and(tickets::number.gt(after_number)),
+            )
+        }
+        None => {}
+    }
+    // One extra row tells whether another page follows. Sorting on
+    // `due_at IS NULL` first puts tickets without a due time last on both
+    // backends (SQLite sorts NULL first, PostgreSQL last).
+    let query = match filter.sort {
+        Sort::Newest => query.order(tickets::number.desc()),
+        Sort::Due => query.order((
+            ticket_sla::due_at.is_null().asc(),
+            ticket_sla::due_at.asc(),
+            tickets::number.asc(),
+        )),
+    };
+    let rows: Vec<TicketRow> = query.limit(filter.limit + 1).load(conn)?;
     let has_more = rows.len() as i64 > filter.limit;
+    let mut rows = rows;
     rows.truncate(filter.limit as usize);
     let next_cursor = if has_more {
-        rows.last().map(|(t, ..)| {
-            Cursor {
+        match filter.sort {
+            Sort::Newest => rows.last().map(|(t, ..)| Cursor::Newest {
                 before_number: t.number,
-            }
-            .encode()
-        })
+            }),
+            Sort::Due => match rows.last() {
+                Some((t, ..)) => Some(Cursor::Due {
+                    due_at: due_of(conn, &t.id)?,
+                    after_number: t.number,
+                }),
+                None => None,
+            },
+        }
+        .map(Cursor::encode)
     } else {
         None
     };
@@ -249,16 +366,41 @@ pub fn list(
     Ok(TicketPage { items, next_cursor })
 }
 
+/// A ticket's earliest running due time (for a cursor).
+fn due_of(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Option<NaiveDateTime>> {
+    Ok(ticket_sla::table
+        .find(ticket_id)
+        .select(ticket_sla::due_at)
+        .first::<Option<NaiveDateTime>>(conn)
+        .optional()?
+        .flatten())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor {
+        let c = Cursor::Newest {
             before_number: 10042,
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        let due = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        for c in [
+            Cursor::Due {
+                due_at: Some(due),
+                after_number: 7,
+            },
+            Cursor::Due {
+                due_at: None,
+                after_number: 7,
+            },
+        ] {
+            assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
         assert_eq!(Cursor::decode("zz"), None);
         assert_eq!(Cursor::decode(&hex::encode("x:1")), None);
     }

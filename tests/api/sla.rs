@@ -414,3 +414,96 @@ async fn switching_a_policy_off_withdraws_its_warnings_and_stops_its_clocks() {
     let read = app.read(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(read["sla"], Value::Null);
 }
+
+#[actix_web::test]
+async fn lists_filter_breached_and_at_risk_tickets_and_sort_by_due_time() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    app.create_policy(json!({
+        "name": "24/7",
+        "targets": {"normal": {"first_response": 60}, "high": {"first_response": 30}}
+    }))
+    .await;
+    let number = |t: &Value| t["number"].as_i64().unwrap();
+    let normal = app
+        .create_ticket(ticket_body("Normal", "n@example.com"))
+        .await;
+    let mut body = ticket_body("High", "h@example.com");
+    body["priority"] = json!("high");
+    let high = app.create_ticket(body).await;
+    app.clock.pin("2026-12-07T10:05:00Z".parse().unwrap());
+    let later = app
+        .create_ticket(ticket_body("Later", "l@example.com"))
+        .await;
+    let answered = app
+        .create_ticket(ticket_body("Answered", "a@example.com"))
+        .await;
+    app.reply(answered["id"].as_str().unwrap(), true).await;
+
+    // 10:40: the high ticket (due 10:30) ran out; the normal one is due at
+    // 11:00, within 21 minutes; the later one at 11:05 is not.
+    app.clock.pin("2026-12-07T10:40:00Z".parse().unwrap());
+    let numbers = |page: &Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(number)
+            .collect()
+    };
+    let breached = app.read("/api/v1/tickets?sla=breached").await;
+    assert_eq!(numbers(&breached), [number(&high)]);
+    assert_eq!(breached["items"][0]["sla"]["state"], "breached");
+    let at_risk = app
+        .read("/api/v1/tickets?sla=at_risk&at_risk_minutes=21")
+        .await;
+    assert_eq!(numbers(&at_risk), [number(&normal)]);
+
+    // By due time, one per page: high, normal, later, then the answered
+    // ticket, which has no running clock.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/tickets?sort=due&limit=1".to_string();
+    loop {
+        let page = app.read(&path).await;
+        seen.extend(numbers(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/tickets?sort=due&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            number(&high),
+            number(&normal),
+            number(&later),
+            number(&answered)
+        ]
+    );
+
+    for bad in [
+        "sla=late",
+        "sort=oldest",
+        "sla=at_risk&at_risk_minutes=0",
+        "at_risk_minutes=5",
+    ] {
+        let resp = app
+            .get(&format!("/api/v1/tickets?{bad}"), &app.admin)
+            .send()
+            .await
+            .unwrap();
+        expect_problem(resp, 422).await;
+    }
+    // A cursor of one order is refused by the other.
+    let newest = app.read("/api/v1/tickets?limit=1").await;
+    let cursor = newest["next_cursor"].as_str().unwrap();
+    let resp = app
+        .get(
+            &format!("/api/v1/tickets?sort=due&cursor={cursor}"),
+            &app.admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(resp, 422).await;
+}
