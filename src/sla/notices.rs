@@ -12,7 +12,7 @@ use crate::db::schema::sla_notices;
 use crate::db::{DbConnection, WriteConn};
 use crate::domain::event::{EventData, SlaThreshold};
 use crate::error::AppResult;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use std::collections::HashSet;
 
@@ -55,7 +55,9 @@ pub fn load(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Notices> {
 
 /// The threshold a clock reaches next that has not been announced, and
 /// when: a breach not yet announced (however long ago it was), else the
-/// warning and then the due time of a running clock.
+/// warning and then the breach of a running clock. A running clock is
+/// breached once its due time is behind (an answer on the due second is
+/// on time), so its breach comes the second after `due_at`.
 pub fn next_threshold(
     clock: &SlaClockRow,
     given: &Notices,
@@ -71,7 +73,10 @@ pub fn next_threshold(
         .warning_at
         .filter(|_| !given.has(clock, SlaThreshold::Warning))
         .map(|at| (SlaThreshold::Warning, at));
-    let breach = clock.due_at.map(|at| (SlaThreshold::Breach, at));
+    let breach = clock
+        .due_at
+        .filter(|_| !given.has(clock, SlaThreshold::Breach))
+        .map(|at| (SlaThreshold::Breach, at + TimeDelta::seconds(1)));
     warning.or(breach)
 }
 

@@ -18,6 +18,7 @@ mod ops;
 mod outbox;
 mod routing;
 mod sla;
+mod sla_clocks;
 mod smtp;
 mod support;
 mod tickets;
