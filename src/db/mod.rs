@@ -434,6 +434,27 @@ pub fn lock_and_load_ticket(
     }
 }
 
+/// Locks and reads the tickets of `ids` that exist, in id order (so two
+/// batches that share tickets lock them in the same order and one waits
+/// for the other instead of deadlocking).
+pub fn lock_and_load_tickets(
+    conn: &mut WriteConn<'_>,
+    ids: &[String],
+) -> QueryResult<Vec<models::Ticket>> {
+    macro_rules! query {
+        () => {
+            schema::tickets::table
+                .filter(schema::tickets::id.eq_any(ids))
+                .order(schema::tickets::id.asc())
+                .select(models::Ticket::as_select())
+        };
+    }
+    match conn.connection() {
+        DbConnection::Postgresql(c) => query!().for_update().load(c),
+        DbConnection::Sqlite(c) => query!().load(c),
+    }
+}
+
 /// Inserts a slice of rows. On PostgreSQL one multi-row statement saves a
 /// round trip per row; diesel's multi-connection has no multi-row insert, so
 /// that statement is built on the inner connection. diesel never caches a

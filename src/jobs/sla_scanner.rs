@@ -8,7 +8,7 @@
 use crate::config::Settings;
 use crate::db::models::{Agent, Queue, Ticket};
 use crate::db::schema::{agents, queues};
-use crate::db::{lock_and_load_ticket, write_tx, Database, WriteConn};
+use crate::db::{lock_and_load_tickets, write_tx, Database, WriteConn};
 use crate::domain::event::{EventData, ReleaseReason, SlaThreshold};
 use crate::domain::{Priority, Role};
 use crate::email::ingest::reply_addresses;
@@ -31,39 +31,50 @@ pub struct ScanReport {
     pub escalations: usize,
 }
 
+/// Tickets scanned per transaction: their reads and writes go together.
+const TICKETS_PER_TRANSACTION: usize = 200;
+
 /// One pass over the tickets whose clocks came due.
 pub fn run_once(db: &Database, settings: &Settings) -> AppResult<ScanReport> {
     let mut conn = db.get()?;
     let now = conn.now();
     let due = scanner::due_tickets(&mut conn, now, settings.sla.scan_batch)?;
     let mut report = ScanReport::default();
-    for ticket_id in due {
-        write_tx(&mut conn, |w| {
-            scan_ticket(w, settings, &ticket_id, &mut report)
-        })?;
+    for batch in due.chunks(TICKETS_PER_TRANSACTION) {
+        write_tx(&mut conn, |w| scan_batch(w, settings, batch, &mut report))?;
     }
     Ok(report)
 }
 
-fn scan_ticket(
+/// Scans a batch of tickets: their announcements are recorded first, then
+/// each one's escalations run (which may change the ticket through the
+/// seam, recomputing it from what the scan stored).
+fn scan_batch(
     w: &mut WriteConn<'_>,
     settings: &Settings,
-    ticket_id: &str,
+    ticket_ids: &[String],
     report: &mut ScanReport,
 ) -> AppResult<()> {
-    let mut ticket = lock_and_load_ticket(w, ticket_id)?;
+    let tickets = lock_and_load_tickets(w, ticket_ids)?;
     let (caches, now) = (w.caches().clone(), w.now());
     let policies = compiled::current(w, &caches, now)?;
-    let scanned = scanner::scan(w, &policies, &ticket)?;
-    report.tickets += 1;
-    change::note(w, ticket_id, SYSTEM_ACTOR, &scanned.events)?;
-    for announcement in &scanned.announcements {
-        match announcement.threshold {
-            SlaThreshold::Warning => report.warnings += 1,
-            SlaThreshold::Breach => report.breaches += 1,
-        }
-        if let Some(policy) = &scanned.policy {
-            report.escalations += escalate(w, settings, &mut ticket, policy, announcement)?;
+    let scanned = scanner::scan(w, &policies, &tickets)?;
+    let said: Vec<(&str, &[EventData])> = tickets
+        .iter()
+        .zip(&scanned)
+        .map(|(ticket, scan)| (ticket.id.as_str(), scan.events.as_slice()))
+        .collect();
+    change::note_each(w, SYSTEM_ACTOR, &said)?;
+    report.tickets += tickets.len();
+    for (mut ticket, scan) in tickets.into_iter().zip(scanned) {
+        for announcement in &scan.announcements {
+            match announcement.threshold {
+                SlaThreshold::Warning => report.warnings += 1,
+                SlaThreshold::Breach => report.breaches += 1,
+            }
+            if let Some(policy) = &scan.policy {
+                report.escalations += escalate(w, settings, &mut ticket, policy, announcement)?;
+            }
         }
     }
     Ok(())

@@ -7,23 +7,37 @@
 //! The copy is rebuilt when the routing version moves on (policy, calendar
 //! and queue changes all bump it), read at most once per
 //! [`routing::compiled::RECHECK`].
+//!
+//! Clocks count on each calendar's [`BusinessTime`] index over the years
+//! around the compile (built on a calendar's first use, since most
+//! calendars of a deployment may count no clock), and on [`AlwaysOpen`]
+//! arithmetic without a calendar: a ticket's recompute asks the calendar
+//! once per counted span, and walking a calendar's days costs milliseconds
+//! where the index answers in a binary search. Instants outside the window
+//! are answered by the walk, exactly, only slower; a copy older than
+//! [`REINDEX_AFTER`] is rebuilt so the window follows the present.
 
 use super::policies;
 use super::policy::Definition;
 use crate::db::schema::queues;
 use crate::db::{Caches, DbConnection};
 use crate::directory::routing_version;
-use crate::domain::calendar::Calendar;
+use crate::domain::calendar::{AlwaysOpen, BusinessTime, Calendar};
 use crate::domain::event::QueueRef;
-use crate::domain::sla::clock::Terms;
+use crate::domain::sla::clock::{BusinessCalendar, Terms};
 use crate::error::AppResult;
 use crate::routing::compiled::{directory, RECHECK};
 use crate::routing::engine::{Facts, RuleSet};
-use crate::routing::rule::{Action, Rule};
-use chrono::NaiveDateTime;
+use crate::routing::rule::{Action, Field, Rule};
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// How far before and after the compile a calendar's index reaches.
+const INDEX_REACH: TimeDelta = TimeDelta::days(2 * 366);
+/// A compiled copy this old is rebuilt (its indexes re-centred on now).
+pub const REINDEX_AFTER: TimeDelta = TimeDelta::days(180);
 
 /// One policy as the clocks use it.
 #[derive(Debug, Clone)]
@@ -39,10 +53,31 @@ pub struct Policies {
     pub version: i64,
     matcher: RuleSet,
     by_id: HashMap<String, Arc<CompiledPolicy>>,
+    /// When it was compiled: the middle of its calendars' index windows.
+    compiled_at: NaiveDateTime,
     /// Every calendar by id, and each queue's coverage calendar id.
-    calendars: HashMap<String, Calendar>,
+    calendars: HashMap<String, IndexedCalendar>,
     queue_coverage: HashMap<String, String>,
-    always_open: Calendar,
+    /// Whether an enabled policy's conditions read the customer (`from`,
+    /// `from_domain`, `organization`) or the first message (`body`).
+    reads_customer: bool,
+    reads_first_message: bool,
+}
+
+/// A calendar and, once a clock has counted on it, its index.
+struct IndexedCalendar {
+    calendar: Calendar,
+    index: OnceLock<BusinessTime>,
+}
+
+impl IndexedCalendar {
+    fn index(&self, around: NaiveDateTime) -> &BusinessTime {
+        self.index.get_or_init(|| {
+            let around = around.and_utc();
+            self.calendar
+                .business_time(around - INDEX_REACH, around + INDEX_REACH)
+        })
+    }
 }
 
 impl Policies {
@@ -64,6 +99,14 @@ impl Policies {
             .and_then(|id| self.by_id.get(&id).cloned())
     }
 
+    pub fn reads_customer(&self) -> bool {
+        self.reads_customer
+    }
+
+    pub fn reads_first_message(&self) -> bool {
+        self.reads_first_message
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<CompiledPolicy>> {
         self.by_id.get(id).cloned()
     }
@@ -71,10 +114,18 @@ impl Policies {
     /// The calendar a policy's clocks count on while `queue` holds the
     /// ticket: the queue's coverage calendar when the policy follows the
     /// queue and the queue has one, else the policy's calendar, else 24/7.
-    pub fn calendar_for(&self, definition: &Definition, queue: Option<&QueueRef>) -> &Calendar {
-        self.calendar_id_for(definition, queue.map(|q| q.queue_id.as_str()))
+    pub fn calendar_for(
+        &self,
+        definition: &Definition,
+        queue: Option<&QueueRef>,
+    ) -> &dyn BusinessCalendar {
+        match self
+            .calendar_id_for(definition, queue.map(|q| q.queue_id.as_str()))
             .and_then(|id| self.calendars.get(id))
-            .unwrap_or(&self.always_open)
+        {
+            Some(calendar) => calendar.index(self.compiled_at),
+            None => &AlwaysOpen,
+        }
     }
 
     /// The id of [`Self::calendar_for`]'s calendar; `None`: 24/7.
@@ -124,14 +175,13 @@ pub fn current(
         .0
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(held) = slot
-        .as_mut()
-        .filter(|held| held.policies.version == version)
-    {
+    if let Some(held) = slot.as_mut().filter(|held| {
+        held.policies.version == version && now - held.policies.compiled_at < REINDEX_AFTER
+    }) {
         held.checked_at = Some(now);
         return Ok(held.policies.clone());
     }
-    let policies = Arc::new(compile(conn, version)?);
+    let policies = Arc::new(compile(conn, version, now)?);
     *slot = Some(Held {
         policies: policies.clone(),
         checked_at: Some(now),
@@ -151,7 +201,7 @@ pub fn invalidate(caches: &Caches) {
     }
 }
 
-fn compile(conn: &mut DbConnection, version: i64) -> AppResult<Policies> {
+fn compile(conn: &mut DbConnection, version: i64, now: NaiveDateTime) -> AppResult<Policies> {
     let mut by_id = HashMap::new();
     let mut rules = Vec::new();
     for row in policies::load_all(conn)? {
@@ -182,6 +232,14 @@ fn compile(conn: &mut DbConnection, version: i64) -> AppResult<Policies> {
             }),
         );
     }
+    let read = |fields: &[Field]| {
+        rules
+            .iter()
+            .flat_map(|rule| rule.all.iter().chain(&rule.any))
+            .any(|condition| fields.contains(&condition.field))
+    };
+    let reads_customer = read(&[Field::From, Field::FromDomain, Field::Organization]);
+    let reads_first_message = read(&[Field::Body]);
     let directory = directory(conn)?;
     let queue_coverage = queues::table
         .filter(queues::coverage_calendar_id.is_not_null())
@@ -189,12 +247,25 @@ fn compile(conn: &mut DbConnection, version: i64) -> AppResult<Policies> {
         .load::<(String, String)>(conn)?
         .into_iter()
         .collect();
+    let calendars = directory
+        .calendars
+        .iter()
+        .map(|(id, calendar)| {
+            let indexed = IndexedCalendar {
+                calendar: calendar.clone(),
+                index: OnceLock::new(),
+            };
+            (id.clone(), indexed)
+        })
+        .collect();
     Ok(Policies {
         version,
-        calendars: directory.calendars.clone(),
+        compiled_at: now,
+        calendars,
         queue_coverage,
         matcher: RuleSet::compile(version, rules, directory),
         by_id,
-        always_open: Calendar::always_open(),
+        reads_customer,
+        reads_first_message,
     })
 }

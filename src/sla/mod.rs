@@ -10,5 +10,6 @@ pub mod explain;
 pub mod notices;
 pub mod policies;
 pub mod policy;
+pub mod reading;
 pub mod scanner;
 pub mod tracking;

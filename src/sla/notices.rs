@@ -16,20 +16,92 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use std::collections::HashSet;
 
-/// The notices in force for one ticket: `(metric, cycle, threshold)`.
+/// A notice's key within a ticket: `(metric, cycle, threshold)`.
+type NoticeKey = (String, i32, SlaThreshold);
+
+/// One ticket's notices: those in force, and those withdrawn (whose rows
+/// are kept, so giving one again revives its row).
 #[derive(Debug, Default)]
-pub struct Notices(HashSet<(String, i32, SlaThreshold)>);
+pub struct Notices {
+    in_force: HashSet<NoticeKey>,
+    withdrawn: HashSet<NoticeKey>,
+}
+
+fn key(clock: &SlaClockRow, threshold: SlaThreshold) -> NoticeKey {
+    (clock.metric.clone(), clock.cycle, threshold)
+}
 
 impl Notices {
     pub fn has(&self, clock: &SlaClockRow, threshold: SlaThreshold) -> bool {
-        self.0
-            .contains(&(clock.metric.clone(), clock.cycle, threshold))
+        self.in_force.contains(&key(clock, threshold))
     }
 
     /// Counts a notice as given (just announced, or found announced).
     pub fn insert(&mut self, clock: &SlaClockRow, threshold: SlaThreshold) {
-        self.0
-            .insert((clock.metric.clone(), clock.cycle, threshold));
+        let key = key(clock, threshold);
+        self.withdrawn.remove(&key);
+        self.in_force.insert(key);
+    }
+
+    /// Gives the notice a clock reached at `due_at`: counted as given here,
+    /// and its row queued on `writes` (inserted, or revived if withdrawn).
+    /// The caller holds the ticket's lock and read its notices after
+    /// taking it, so what is in force here is what is stored.
+    pub fn give(
+        &mut self,
+        writes: &mut NoticeWrites,
+        clock: &SlaClockRow,
+        threshold: SlaThreshold,
+        due_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) {
+        let notice = SlaNotice {
+            ticket_id: clock.ticket_id.clone(),
+            metric: clock.metric.clone(),
+            cycle: clock.cycle,
+            threshold: threshold.as_str().to_string(),
+            due_at,
+            noticed_at: now,
+            withdrawn_at: None,
+        };
+        match self.withdrawn.contains(&key(clock, threshold)) {
+            true => writes.revived.push(notice),
+            false => writes.new.push(notice),
+        }
+        self.insert(clock, threshold);
+    }
+}
+
+/// The notices a batch gave, written together.
+#[derive(Default)]
+pub struct NoticeWrites {
+    new: Vec<SlaNotice>,
+    revived: Vec<SlaNotice>,
+}
+
+impl NoticeWrites {
+    /// Writes them. A plain insert: a notice someone else gave meanwhile
+    /// (impossible under the ticket's lock) fails the batch's transaction
+    /// rather than being announced twice.
+    pub fn flush(self, conn: &mut WriteConn<'_>) -> AppResult<()> {
+        for chunk in self.new.chunks(1000) {
+            crate::insert_rows!(conn, sla_notices::table, chunk)?;
+        }
+        for notice in &self.revived {
+            diesel::update(sla_notices::table.find((
+                &notice.ticket_id,
+                &notice.metric,
+                notice.cycle,
+                &notice.threshold,
+            )))
+            .set((
+                sla_notices::withdrawn_at.eq(None::<NaiveDateTime>),
+                sla_notices::noticed_at.eq(notice.noticed_at),
+                sla_notices::due_at.eq(notice.due_at),
+            ))
+            .execute(&mut **conn)?;
+        }
+        Ok(())
     }
 }
 
@@ -40,17 +112,28 @@ fn threshold_of(text: &str) -> SlaThreshold {
     }
 }
 
+impl Notices {
+    /// A ticket's notices from its rows.
+    pub fn from_rows(rows: Vec<SlaNotice>) -> Notices {
+        let mut notices = Notices::default();
+        for row in rows {
+            let withdrawn = row.withdrawn_at.is_some();
+            let key = (row.metric, row.cycle, threshold_of(&row.threshold));
+            match withdrawn {
+                true => notices.withdrawn.insert(key),
+                false => notices.in_force.insert(key),
+            };
+        }
+        notices
+    }
+}
+
 pub fn load(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Notices> {
     let rows: Vec<SlaNotice> = sla_notices::table
         .filter(sla_notices::ticket_id.eq(ticket_id))
-        .filter(sla_notices::withdrawn_at.is_null())
         .select(SlaNotice::as_select())
         .load(conn)?;
-    Ok(Notices(
-        rows.into_iter()
-            .map(|n| (n.metric, n.cycle, threshold_of(&n.threshold)))
-            .collect(),
-    ))
+    Ok(Notices::from_rows(rows))
 }
 
 /// The threshold a clock reaches next that has not been announced, and
@@ -134,12 +217,13 @@ pub fn give(
 pub fn withdraw_unfounded(
     conn: &mut WriteConn<'_>,
     ticket_id: &str,
-    given: &Notices,
+    given: &mut Notices,
     rows: &[SlaClockRow],
     now: NaiveDateTime,
 ) -> AppResult<Vec<EventData>> {
     let mut said = Vec::new();
-    for (metric, cycle, threshold) in &given.0 {
+    let mut withdrawn = Vec::new();
+    for (metric, cycle, threshold) in &given.in_force {
         let clock = rows
             .iter()
             .find(|r| &r.metric == metric && r.cycle == *cycle);
@@ -163,6 +247,11 @@ pub fn withdraw_unfounded(
                 on: threshold,
             });
         }
+        withdrawn.push((metric.clone(), *cycle, threshold));
+    }
+    for notice in withdrawn {
+        given.in_force.remove(&notice);
+        given.withdrawn.insert(notice);
     }
     Ok(said)
 }

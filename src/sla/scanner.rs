@@ -10,7 +10,8 @@
 //! exact due time, however late the pass runs.
 
 use super::compiled::{CompiledPolicy, Policies};
-use super::notices;
+use super::notices::{self, NoticeWrites};
+use super::reading;
 use super::tracking::{self, parse_metric, ClockDetail};
 use crate::db::models::{SlaClockRow, Ticket};
 use crate::db::schema::ticket_sla;
@@ -53,23 +54,40 @@ pub struct Scanned {
     pub announcements: Vec<Announcement>,
 }
 
-/// Recomputes the ticket (locked by the caller) as of now and announces
-/// every threshold its clocks reached by now.
-pub fn scan(conn: &mut WriteConn<'_>, policies: &Policies, ticket: &Ticket) -> AppResult<Scanned> {
+/// Recomputes the tickets (locked by the caller, in one transaction) as
+/// of now and announces every threshold their clocks reached by now; what
+/// each ticket's scan found, in their order. Reads and writes go for the
+/// whole batch at once (`reading`, `tracking::Writes`).
+pub fn scan(
+    conn: &mut WriteConn<'_>,
+    policies: &Policies,
+    tickets: &[Ticket],
+) -> AppResult<Vec<Scanned>> {
     let now = conn.now();
-    let mut events = tracking::recompute(conn, policies, ticket, now)?;
-    let stored = tracking::load_stored(conn, &ticket.id)?;
-    let mut given = notices::load(conn, &ticket.id)?;
-    let mut announcements = Vec::new();
-    for clock in &stored.clocks {
-        while let Some((threshold, at)) = notices::next_threshold(clock, &given) {
-            if at > now {
-                break;
-            }
-            if notices::give(conn, clock, threshold, at)? {
-                if let Some(event) = announcement_event(clock, threshold) {
-                    events.push(event);
+    let readings = reading::read(conn, policies, tickets)?;
+    let mut writes = tracking::Writes::default();
+    let mut notice_writes = NoticeWrites::default();
+    let mut scanned = Vec::with_capacity(tickets.len());
+    for (ticket, reading) in tickets.iter().zip(readings) {
+        let Some(mut settled) = tracking::settle(conn, policies, ticket, reading, now)? else {
+            scanned.push(Scanned {
+                policy: None,
+                events: Vec::new(),
+                announcements: Vec::new(),
+            });
+            continue;
+        };
+        let mut events = std::mem::take(&mut settled.said);
+        let mut announcements = Vec::new();
+        for clock in &settled.outcome.rows {
+            while let Some((threshold, at)) = notices::next_threshold(clock, &settled.given) {
+                if at > now {
+                    break;
                 }
+                settled
+                    .given
+                    .give(&mut notice_writes, clock, threshold, at, now);
+                events.extend(announcement_event(clock, threshold));
                 if let Ok(metric) = parse_metric(&clock.metric) {
                     announcements.push(Announcement {
                         metric,
@@ -78,21 +96,17 @@ pub fn scan(conn: &mut WriteConn<'_>, policies: &Policies, ticket: &Ticket) -> A
                     });
                 }
             }
-            given.insert(clock, threshold);
         }
+        writes.add(&ticket.id, &settled, now);
+        scanned.push(Scanned {
+            policy: settled.outcome.policy.clone(),
+            events,
+            announcements,
+        });
     }
-    diesel::update(ticket_sla::table.find(&ticket.id))
-        .set(ticket_sla::attention_at.eq(notices::attention_at(&stored.clocks, &given)))
-        .execute(&mut **conn)?;
-    let policy = stored
-        .summary
-        .and_then(|s| s.policy_id)
-        .and_then(|id| policies.get(&id));
-    Ok(Scanned {
-        policy,
-        events,
-        announcements,
-    })
+    writes.flush(conn)?;
+    notice_writes.flush(conn)?;
+    Ok(scanned)
 }
 
 fn announcement_event(clock: &SlaClockRow, threshold: SlaThreshold) -> Option<EventData> {

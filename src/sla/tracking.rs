@@ -9,8 +9,9 @@
 
 use super::compiled::{self, CompiledPolicy, Policies};
 use super::notices::{self, Notices};
-use crate::db::models::{Customer, Message, SlaClockRow, Ticket, TicketEvent, TicketSlaRow};
-use crate::db::schema::{customers, messages, sla_clocks, ticket_events, ticket_sla};
+use super::reading::{self, Reading};
+use crate::db::models::{SlaClockRow, Ticket, TicketEvent, TicketSlaRow};
+use crate::db::schema::{sla_clocks, ticket_events, ticket_sla};
 use crate::db::{DbConnection, WriteConn};
 use crate::domain::event::{EventData, QueueRef, SlaPolicyRef};
 use crate::domain::sla::clock::{
@@ -35,6 +36,7 @@ pub struct ClockDetail {
 }
 
 /// The stored clocks of a ticket, read back.
+#[derive(Default)]
 pub struct Stored {
     pub summary: Option<TicketSlaRow>,
     pub clocks: Vec<SlaClockRow>,
@@ -107,16 +109,20 @@ pub fn opened(
         return Ok(None);
     };
     let clocks = compute(&policies, &policy, &history, now.and_utc());
-    let rows = clock_rows(&ticket.id, &policy, &clocks)?;
-    write(
-        conn,
-        &ticket.id,
-        Some(&policy),
-        &rows,
-        &Notices::default(),
-        now,
-        false,
-    )
+    let settled = Settled {
+        outcome: Outcome {
+            rows: clock_rows(&ticket.id, &policy, &clocks)?,
+            policy: Some(policy),
+            holder: None,
+            stored: Stored::default(),
+        },
+        given: Notices::default(),
+        said: Vec::new(),
+    };
+    let mut writes = Writes::default();
+    let summary = writes.add(&ticket.id, &settled, now);
+    writes.flush(conn)?;
+    Ok(summary)
 }
 
 /// Recomputes a changed ticket's clocks; returns the events that say what
@@ -147,36 +153,40 @@ pub fn imported(conn: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<()> {
 }
 
 /// Recomputes one ticket's clocks as of `now` under the current policies
-/// (the seam after a change, `POST /sla/recompute`, the scanner). The
-/// ticket row is the caller's, read in this transaction.
+/// (the seam after a change). The ticket row is the caller's, read in this
+/// transaction.
 pub fn recompute(
     conn: &mut WriteConn<'_>,
     policies: &Policies,
     ticket: &Ticket,
     now: NaiveDateTime,
 ) -> AppResult<Vec<EventData>> {
-    let Some(outcome) = evaluate(conn, policies, ticket, now)? else {
-        return Ok(Vec::new());
-    };
-    let given = notices::load(conn, &ticket.id)?;
-    let mut said = what_moved(&outcome.stored, outcome.policy.as_deref(), &outcome.rows);
-    said.extend(notices::withdraw_unfounded(
-        conn,
-        &ticket.id,
-        &given,
-        &outcome.rows,
-        now,
-    )?);
-    let given = notices::load(conn, &ticket.id)?;
-    write(
-        conn,
-        &ticket.id,
-        outcome.policy.as_deref(),
-        &outcome.rows,
-        &given,
-        now,
-        outcome.stored.summary.is_some(),
-    )?;
+    let mut said = recompute_batch(conn, policies, std::slice::from_ref(ticket), now)?;
+    Ok(said.pop().unwrap_or_default())
+}
+
+/// Recomputes a batch of tickets (locked by the caller) as [`recompute`]
+/// does one, reading and writing for all of them at once; each ticket's
+/// events, in the batch's order.
+pub fn recompute_batch(
+    conn: &mut WriteConn<'_>,
+    policies: &Policies,
+    tickets: &[Ticket],
+    now: NaiveDateTime,
+) -> AppResult<Vec<Vec<EventData>>> {
+    let readings = reading::read(conn, policies, tickets)?;
+    let mut writes = Writes::default();
+    let mut said = Vec::with_capacity(tickets.len());
+    for (ticket, reading) in tickets.iter().zip(readings) {
+        match settle(conn, policies, ticket, reading, now)? {
+            Some(settled) => {
+                writes.add(&ticket.id, &settled, now);
+                said.push(settled.said);
+            }
+            None => said.push(Vec::new()),
+        }
+    }
+    writes.flush(conn)?;
     Ok(said)
 }
 
@@ -197,14 +207,29 @@ pub fn evaluate(
     ticket: &Ticket,
     now: NaiveDateTime,
 ) -> AppResult<Option<Outcome>> {
-    let stored = load_stored(conn, &ticket.id)?;
+    let Some(reading) = reading::read(conn, policies, std::slice::from_ref(ticket))?.pop() else {
+        return Ok(None);
+    };
+    Ok(outcome(policies, ticket, reading, now)?.map(|(outcome, _)| outcome))
+}
+
+/// [`evaluate`] on what was read; the notices in force come back beside it.
+fn outcome(
+    policies: &Policies,
+    ticket: &Ticket,
+    reading: Reading,
+    now: NaiveDateTime,
+) -> AppResult<Option<(Outcome, Notices)>> {
+    let Reading {
+        history,
+        stored,
+        given,
+        arrival,
+    } = reading;
     if policies.is_empty() && stored.summary.is_none() {
         return Ok(None);
     }
-    let rows = load_history(conn, &ticket.id)?;
-    let history = entries(&rows);
-    let known = ArrivalFacts::read(conn, ticket, &history)?;
-    let policy = choose(policies, ticket, &known.arrival(), &history);
+    let policy = choose(policies, ticket, &arrival.arrival(), &history);
     let fresh = match &policy {
         Some(policy) => clock_rows(
             &ticket.id,
@@ -213,11 +238,49 @@ pub fn evaluate(
         )?,
         None => Vec::new(),
     };
-    Ok(Some(Outcome {
+    let outcome = Outcome {
         holder: holding_queue(&history).cloned(),
         rows: keep_settled(&stored.clocks, fresh),
         policy,
         stored,
+    };
+    Ok(Some((outcome, given)))
+}
+
+/// A ticket's clocks recomputed as of now, not stored yet: the notices
+/// they no longer support are withdrawn, and `said` holds the events that
+/// say what moved.
+pub struct Settled {
+    pub outcome: Outcome,
+    /// The notices in force after the withdrawals.
+    pub given: Notices,
+    pub said: Vec<EventData>,
+}
+
+/// Computes one ticket's clocks from its reading and withdraws what they
+/// no longer support; `None` when no policy applies and none ever did.
+pub fn settle(
+    conn: &mut WriteConn<'_>,
+    policies: &Policies,
+    ticket: &Ticket,
+    reading: Reading,
+    now: NaiveDateTime,
+) -> AppResult<Option<Settled>> {
+    let Some((outcome, mut given)) = outcome(policies, ticket, reading, now)? else {
+        return Ok(None);
+    };
+    let mut said = what_moved(&outcome.stored, outcome.policy.as_deref(), &outcome.rows);
+    said.extend(notices::withdraw_unfounded(
+        conn,
+        &ticket.id,
+        &mut given,
+        &outcome.rows,
+        now,
+    )?);
+    Ok(Some(Settled {
+        outcome,
+        given,
+        said,
     }))
 }
 
@@ -249,62 +312,6 @@ fn compute(
         history,
         as_of,
     )
-}
-
-/// What the rules read about a ticket that its row does not hold: the
-/// first message, the customer, and what the door said (from `routed`).
-struct ArrivalFacts {
-    body: String,
-    from: String,
-    organization: Option<String>,
-    hint: Option<String>,
-    recipients: Vec<String>,
-}
-
-impl ArrivalFacts {
-    fn read(
-        conn: &mut DbConnection,
-        ticket: &Ticket,
-        history: &[Entry],
-    ) -> AppResult<ArrivalFacts> {
-        let customer: Option<Customer> = customers::table
-            .find(&ticket.customer_id)
-            .select(Customer::as_select())
-            .first(conn)
-            .optional()?;
-        let first: Option<Message> = messages::table
-            .filter(messages::ticket_id.eq(&ticket.id))
-            .order((messages::created_at.asc(), messages::id.asc()))
-            .select(Message::as_select())
-            .first(conn)
-            .optional()?;
-        let intake = history.iter().find_map(|entry| match &entry.data {
-            EventData::Routed { intake, .. } => Some(intake.clone()),
-            _ => None,
-        });
-        Ok(ArrivalFacts {
-            body: first.map(|m| m.body_text).unwrap_or_default(),
-            from: customer
-                .as_ref()
-                .map(|c| c.email.clone())
-                .unwrap_or_default(),
-            organization: customer.and_then(|c| c.organization),
-            hint: intake.as_ref().and_then(|i| i.intake_hint.clone()),
-            recipients: intake.map(|i| i.recipients).unwrap_or_default(),
-        })
-    }
-
-    fn arrival(&self) -> Arrival<'_> {
-        Arrival {
-            body: &self.body,
-            from: &self.from,
-            organization: self.organization.as_deref(),
-            hint: self.hint.as_deref(),
-            recipients: &self.recipients,
-            explicit_queue: false,
-            default_queue: None,
-        }
-    }
 }
 
 pub fn load_history(conn: &mut DbConnection, ticket_id: &str) -> AppResult<Vec<TicketEvent>> {
@@ -495,47 +502,97 @@ pub fn summary_of(rows: &[SlaClockRow]) -> (Option<NaiveDateTime>, Option<&'stat
     (due, state)
 }
 
-/// Replaces the stored clocks and summary.
-fn write(
-    conn: &mut WriteConn<'_>,
-    ticket_id: &str,
-    policy: Option<&CompiledPolicy>,
-    rows: &[SlaClockRow],
-    given: &Notices,
-    now: NaiveDateTime,
-    had_summary: bool,
-) -> AppResult<Option<TicketSlaRow>> {
-    if had_summary {
-        diesel::delete(sla_clocks::table.filter(sla_clocks::ticket_id.eq(ticket_id)))
-            .execute(&mut **conn)?;
-    }
-    if policy.is_none() && rows.is_empty() {
-        if had_summary {
-            diesel::delete(ticket_sla::table.find(ticket_id)).execute(&mut **conn)?;
+/// The rows a batch of recomputes replaces, written together: each
+/// changed ticket's clocks and summary are deleted and inserted again. A
+/// ticket whose clocks, policy and attention time came out as stored is
+/// left alone (recomputing from history gives the same rows), so a
+/// recompute that moves nothing writes nothing.
+#[derive(Default)]
+pub struct Writes {
+    replaced: Vec<String>,
+    summaries: Vec<TicketSlaRow>,
+    clocks: Vec<SlaClockRow>,
+}
+
+/// Rows per insert statement (PostgreSQL takes at most 65,535 parameters).
+const ROWS_PER_INSERT: usize = 1000;
+
+impl Writes {
+    /// Queues the ticket's rows unless they are as stored; the summary in
+    /// force afterwards (`None`: no policy applies and no clock is kept).
+    pub fn add(
+        &mut self,
+        ticket_id: &str,
+        settled: &Settled,
+        now: NaiveDateTime,
+    ) -> Option<TicketSlaRow> {
+        let Outcome {
+            policy,
+            rows,
+            stored,
+            ..
+        } = &settled.outcome;
+        let summary = (policy.is_some() || !rows.is_empty()).then(|| {
+            let (due_at, state) = summary_of(rows);
+            TicketSlaRow {
+                ticket_id: ticket_id.to_string(),
+                policy_id: policy.as_ref().map(|p| p.id.clone()),
+                policy_version: policy.as_ref().map(|p| p.version),
+                due_at,
+                state: state.map(str::to_string),
+                attention_at: notices::attention_at(rows, &settled.given),
+                computed_at: now,
+            }
+        });
+        // Both lists run by metric name (the metrics' order is
+        // alphabetical), then cycle.
+        let unchanged = stored.clocks == *rows
+            && match (&stored.summary, &summary) {
+                (Some(old), Some(new)) => same_summary(old, new),
+                (None, None) => true,
+                _ => false,
+            };
+        if unchanged {
+            return stored.summary.clone();
         }
-        return Ok(None);
+        if stored.summary.is_some() || !stored.clocks.is_empty() {
+            self.replaced.push(ticket_id.to_string());
+        }
+        self.clocks.extend(rows.iter().cloned());
+        self.summaries.extend(summary.clone());
+        summary
     }
-    let (due_at, state) = summary_of(rows);
-    let summary = TicketSlaRow {
-        ticket_id: ticket_id.to_string(),
-        policy_id: policy.map(|p| p.id.clone()),
-        policy_version: policy.map(|p| p.version),
-        due_at,
-        state: state.map(str::to_string),
-        attention_at: notices::attention_at(rows, given),
-        computed_at: now,
-    };
-    if had_summary {
-        diesel::update(ticket_sla::table.find(ticket_id))
-            .set(&summary)
-            .execute(&mut **conn)?;
-    } else {
-        diesel::insert_into(ticket_sla::table)
-            .values(&summary)
-            .execute(&mut **conn)?;
+
+    pub fn flush(self, conn: &mut WriteConn<'_>) -> AppResult<()> {
+        if !self.replaced.is_empty() {
+            diesel::delete(sla_clocks::table.filter(sla_clocks::ticket_id.eq_any(&self.replaced)))
+                .execute(&mut **conn)?;
+            diesel::delete(ticket_sla::table.filter(ticket_sla::ticket_id.eq_any(&self.replaced)))
+                .execute(&mut **conn)?;
+        }
+        for chunk in self.summaries.chunks(ROWS_PER_INSERT) {
+            crate::insert_rows!(conn, ticket_sla::table, chunk)?;
+        }
+        for chunk in self.clocks.chunks(ROWS_PER_INSERT) {
+            crate::insert_rows!(conn, sla_clocks::table, chunk)?;
+        }
+        Ok(())
     }
-    if !rows.is_empty() {
-        crate::insert_rows!(conn, sla_clocks::table, rows)?;
-    }
-    Ok(Some(summary))
+}
+
+/// Whether two summaries say the same, whenever each was computed.
+fn same_summary(old: &TicketSlaRow, new: &TicketSlaRow) -> bool {
+    (
+        &old.policy_id,
+        old.policy_version,
+        old.due_at,
+        &old.state,
+        old.attention_at,
+    ) == (
+        &new.policy_id,
+        new.policy_version,
+        new.due_at,
+        &new.state,
+        new.attention_at,
+    )
 }

@@ -181,6 +181,16 @@ pub fn note(
     Ok(())
 }
 
+/// [`note`] for several tickets at once.
+pub fn note_each(
+    conn: &mut WriteConn<'_>,
+    actor: &str,
+    events: &[(&str, &[EventData])],
+) -> AppResult<()> {
+    events::append_to_each(conn, actor, events)?;
+    Ok(())
+}
+
 /// Writes the change's messages and events; returns the event rows.
 fn write_messages_and_events(
     conn: &mut WriteConn<'_>,

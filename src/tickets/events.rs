@@ -41,6 +41,25 @@ pub fn append_all(
     Ok(rows)
 }
 
+/// Appends events to several tickets at once (a scanner pass), in one
+/// statement per thousand rows.
+pub fn append_to_each(
+    conn: &mut WriteConn<'_>,
+    actor: &str,
+    events: &[(&str, &[EventData])],
+) -> QueryResult<()> {
+    let mut rows = Vec::new();
+    for (ticket_id, said) in events {
+        for event in *said {
+            rows.push(row(conn.new_id(), ticket_id, actor, event, conn.now()));
+        }
+    }
+    for chunk in rows.chunks(1000) {
+        crate::insert_rows!(conn, ticket_events::table, chunk)?;
+    }
+    Ok(())
+}
+
 /// The row of an event with its id and time given: for history that is
 /// built rather than happening now (the demo's simulated months).
 pub fn row(

@@ -507,3 +507,73 @@ async fn lists_filter_breached_and_at_risk_tickets_and_sort_by_due_time() {
         .unwrap();
     expect_problem(resp, 422).await;
 }
+
+#[actix_web::test]
+async fn one_pass_announces_every_due_clock_across_batches_and_a_recompute_then_moves_nothing() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    app.create_policy(json!({
+        "name": "24/7 hour",
+        "targets": {"normal": {"first_response": 60}}
+    }))
+    .await;
+    // More tickets than the scanner takes in one transaction (200): 120
+    // due at 11:00, 100 more due at 11:30 (warned at 11:18).
+    let mut early = Vec::new();
+    for n in 0..120 {
+        let ticket = app
+            .create_ticket(ticket_body(
+                &format!("Early {n}"),
+                &format!("e{n}@example.com"),
+            ))
+            .await;
+        early.push(ticket["id"].as_str().unwrap().to_string());
+    }
+    app.clock.pin("2026-12-07T10:30:00Z".parse().unwrap());
+    let mut late = Vec::new();
+    for n in 0..100 {
+        let ticket = app
+            .create_ticket(ticket_body(
+                &format!("Late {n}"),
+                &format!("l{n}@example.com"),
+            ))
+            .await;
+        late.push(ticket["id"].as_str().unwrap().to_string());
+    }
+
+    app.clock.pin("2026-12-07T11:20:00Z".parse().unwrap());
+    // A clock found already breached is announced as breached, without a
+    // warning after the fact; the late ones get their warning.
+    let report = app.run_sla_scanner();
+    assert_eq!(
+        (report.tickets, report.warnings, report.breaches),
+        (220, 100, 120)
+    );
+    assert_eq!(app.run_sla_scanner().tickets, 0);
+    for id in [&early[0], &early[119]] {
+        let events = app.events(id).await;
+        let breaches: Vec<_> = events
+            .iter()
+            .filter(|e| e["kind"] == "sla.breached")
+            .collect();
+        assert_eq!(breaches.len(), 1, "{events:?}");
+        assert_eq!(breaches[0]["data"]["breached_at"], "2026-12-07T11:00:00Z");
+    }
+    let read = app.read(&format!("/api/v1/tickets/{}", late[99])).await;
+    assert_eq!(read["sla"]["state"], "running");
+    assert_eq!(read["sla"]["due_at"], "2026-12-07T11:30:00Z");
+
+    // Recomputing from history gives what the scanner stored: nothing moves.
+    let resp = app
+        .post("/api/v1/sla/recompute", &app.admin)
+        .send()
+        .await
+        .unwrap();
+    let recomputed = expect_json(resp, 200).await;
+    assert_eq!(recomputed, json!({"tickets": 220, "changed": 0}));
+    // The late ones breach on the next pass after 11:30, once each.
+    app.clock.pin("2026-12-07T11:30:01Z".parse().unwrap());
+    let report = app.run_sla_scanner();
+    assert_eq!((report.tickets, report.breaches), (100, 100));
+    assert_eq!(app.run_sla_scanner().tickets, 0);
+}

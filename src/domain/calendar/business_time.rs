@@ -241,12 +241,58 @@ impl BusinessTime {
     }
 }
 
+/// Business time with no calendar (24/7): every second counts, so adding
+/// and measuring are plain arithmetic, as [`Calendar::always_open`] answers
+/// by walking its days.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlwaysOpen;
+
+impl AlwaysOpen {
+    /// As [`Calendar::add_business_seconds`].
+    pub fn add_business_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+        match seconds {
+            0 => Some(from),
+            1.. => from.checked_add_signed(Duration::try_seconds(seconds)?),
+            _ => None,
+        }
+    }
+
+    /// As [`Calendar::business_seconds_between`].
+    pub fn business_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        (to - from).num_seconds().max(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{at, calendar, every_day, interval, weekdays};
     use super::*;
 
     const HOUR: i64 = 3600;
+
+    #[test]
+    fn always_open_answers_as_the_always_open_calendar() {
+        let calendar = Calendar::always_open();
+        let from = at("2026-03-08T06:59:59.250Z");
+        for seconds in [0, 1, 59, 3600, 86_399, 86_400, 40 * 86_400 + 7] {
+            assert_eq!(
+                AlwaysOpen.add_business_seconds(from, seconds),
+                calendar.add_business_seconds(from, seconds),
+                "{seconds}"
+            );
+            let to = from + Duration::milliseconds(seconds * 1000 + 999);
+            assert_eq!(
+                AlwaysOpen.business_seconds_between(from, to),
+                calendar.business_seconds_between(from, to),
+                "{seconds}"
+            );
+        }
+        assert_eq!(AlwaysOpen.add_business_seconds(from, -1), None);
+        assert_eq!(
+            AlwaysOpen.business_seconds_between(from, from - Duration::hours(1)),
+            0
+        );
+    }
 
     /// Business time either way: the golden cases check both.
     trait BusinessClock {

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use super::validate::Errors;
 
 pub mod business_time;
-pub use business_time::BusinessTime;
+pub use business_time::{AlwaysOpen, BusinessTime};
 
 /// Minutes in a day: the end of an interval that runs to midnight (`24:00`).
 pub const DAY_MINUTES: u16 = 24 * 60;

@@ -51,7 +51,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::Calendar;
+use crate::domain::calendar::{AlwaysOpen, BusinessTime, Calendar};
 use crate::domain::event::{EventData, QueueRef};
 use crate::domain::{Priority, Status};
 
@@ -66,15 +66,26 @@ pub trait BusinessCalendar {
     fn business_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64;
 }
 
-impl BusinessCalendar for Calendar {
-    fn add_business_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
-        Calendar::add_business_seconds(self, from, seconds)
-    }
+/// Each way of answering business time answers as its inherent methods do.
+macro_rules! business_calendar {
+    ($($kind:ty),*) => {$(
+        impl BusinessCalendar for $kind {
+            fn add_business_seconds(
+                &self,
+                from: DateTime<Utc>,
+                seconds: i64,
+            ) -> Option<DateTime<Utc>> {
+                <$kind>::add_business_seconds(self, from, seconds)
+            }
 
-    fn business_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
-        Calendar::business_seconds_between(self, from, to)
-    }
+            fn business_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+                <$kind>::business_seconds_between(self, from, to)
+            }
+        }
+    )*};
 }
+
+business_calendar!(Calendar, BusinessTime, AlwaysOpen);
 
 /// The three measures an SLA policy may set, in the order clocks are listed.
 #[derive(
