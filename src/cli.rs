@@ -96,6 +96,9 @@ pub enum SlaCommand {
         #[arg(long)]
         include_closed: bool,
     },
+    /// Run one pass of the breach scanner (what the background worker does
+    /// every `sla.scan_seconds`) and print what it announced.
+    Scan,
 }
 
 impl clap::ValueEnum for Role {
@@ -195,6 +198,23 @@ pub fn run(cli: Cli) -> CliResult {
                 report.tickets,
                 report.changed,
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Sla {
+            command: SlaCommand::Scan,
+        } => {
+            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
+            let started = std::time::Instant::now();
+            let report =
+                crate::jobs::sla_scanner::run_once(&db, &settings).map_err(|e| e.to_string())?;
+            println!(
+                "scanned {} ticket(s): {} warning(s), {} breach(es), {} escalation(s), in {:.1} ms",
+                report.tickets,
+                report.warnings,
+                report.breaches,
+                report.escalations,
+                started.elapsed().as_secs_f64() * 1000.0
             );
             Ok(())
         }
