@@ -3,6 +3,7 @@
 //! transaction, so a 2xx always means all of them are committed.
 
 pub mod customer_reply;
+pub mod import;
 pub mod public_fields;
 
 use crate::attachments::{self, Upload};

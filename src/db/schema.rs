@@ -200,6 +200,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_sla,
     sla_clocks,
     sla_notices,
+    ticket_imports,
 );
 
 diesel::table! {
@@ -412,3 +413,13 @@ diesel::joinable!(inbound_messages -> tickets (ticket_id));
 diesel::joinable!(ticket_participants -> tickets (ticket_id));
 diesel::joinable!(outbox -> tickets (ticket_id));
 diesel::joinable!(outbox_recipients -> outbox (outbox_id));
+
+diesel::table! {
+    ticket_imports (external_id) {
+        external_id -> Text,
+        ticket_id -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(ticket_imports -> tickets (ticket_id));

@@ -12,6 +12,7 @@ pub mod client_address;
 pub mod directory;
 pub mod feed;
 pub mod form_body;
+pub mod import;
 pub mod inbound;
 pub mod intake_settings;
 pub mod openapi;
@@ -227,6 +228,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(feed::routes)
             .configure(support::routes)
             .configure(inbound::routes)
+            .configure(import::routes)
             .configure(outbox::routes)
             .configure(intake_settings::routes)
             .configure(attachments::routes)

@@ -2,8 +2,8 @@
 //! offline Swagger UI that renders it.
 
 use super::{
-    attachments, calendars, directory, feed, inbound, intake_settings, ops, outbox, routing, sla,
-    tickets, workload,
+    attachments, calendars, directory, feed, import, inbound, intake_settings, ops, outbox,
+    routing, sla, tickets, workload,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,12 +39,20 @@ impl Modify for BearerAuth {
         sla::create_policy, sla::list_policies, sla::get_policy, sla::update_policy, sla::delete_policy, sla::ticket_sla, sla::recompute_clocks,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,
+        import::import_tickets,
         intake_settings::get_public_fields, intake_settings::put_public_fields,
         outbox::list_outbox, outbox::retry_outbox,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     // Every event kind with its payload (what `GET /tickets/{id}/events`
-    // shows in `kind` and `data`).
-    components(schemas(crate::domain::event::EventData))
+    // shows in `kind` and `data`), and the import's records by name.
+    components(schemas(
+        crate::domain::event::EventData,
+        crate::intake::import::ImportRequest, crate::intake::import::ImportTicket,
+        crate::intake::import::ImportMessage, crate::intake::import::ImportStatusChange,
+        crate::intake::import::ImportPriorityChange, crate::intake::import::ImportQueueChange,
+        crate::intake::import::ImportAssignment, crate::intake::import::ImportAnswer,
+        crate::intake::import::Imported,
+    ))
 )]
 pub struct ApiDoc;

@@ -13,6 +13,7 @@ mod email;
 mod feed;
 mod history;
 mod imap;
+mod import;
 mod isolation;
 mod ops;
 mod outbox;
