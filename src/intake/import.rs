@@ -272,8 +272,9 @@ fn read_record(index: usize, mut value: serde_json::Value) -> ImportTicket {
         };
         let segments: Vec<Segment> = failed.path().iter().cloned().collect();
         let message = failed.into_inner().to_string();
-        // Leave out the innermost field holding the bad part (a list as a
-        // whole when one of its items is bad: its indexes stay as sent).
+        // Leave out the innermost field holding the bad part: for a bad
+        // item of a list, the whole list (taking the item out would
+        // renumber the others, and their errors would name wrong paths).
         let cut = segments
             .iter()
             .rposition(|s| matches!(s, Segment::Map { .. }));

@@ -515,6 +515,20 @@ fn table() -> Vec<Row> {
         roles("DELETE", "/api/v1/sla/policies/{id}", STAFF, fresh).fresh(Fresh::Policy),
         roles("GET", "/api/v1/tickets/{id}/sla", WORKERS, ticket),
         roles("POST", "/api/v1/sla/recompute", STAFF, nothing).unscoped(),
+        // Imports: admins only (another help desk's history, any queue).
+        roles("POST", "/api/v1/import/tickets", ADMINS, |c| {
+            let at_the_time = "2020-01-06T10:00:00Z";
+            at(&[]).json(json!({"tickets": [{
+                "external_id": format!("{}-import-{}", c.side.label, c.n),
+                "subject": "Imported",
+                "priority": "normal",
+                "created_at": at_the_time,
+                "queue": c.side.queue_slug,
+                "customer": {"email": c.email("imported")},
+                "messages": [{"author": "customer", "public": true, "body": "Old question", "created_at": at_the_time}],
+            }]}))
+        })
+        .unscoped(),
         // Tokens: admins only.
         roles("POST", "/api/v1/tokens", ADMINS, |c| {
             at(&[]).json(json!({"name": "laptop", "role": "agent", "agent": c.side.teammate_email}))

@@ -834,4 +834,16 @@ async fn only_admins_import_json_and_the_import_has_its_own_body_limit() {
         .await;
     assert_eq!(messages.as_array().unwrap().len(), 1);
     assert_eq!(app.ticket_count(), 1);
+
+    // The API document shows the route and the records' fields (not the
+    // reader's bookkeeping).
+    let doc = app.read("/api/v1/openapi.json").await;
+    assert!(doc["paths"][PATH]["post"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    let ticket = &schemas["ImportTicket"]["properties"];
+    for field in ["external_id", "messages", "status_changes", "assignments"] {
+        assert!(ticket[field].is_object(), "{field}: {ticket}");
+    }
+    assert!(ticket["unfit"].is_null(), "{ticket}");
+    assert!(schemas["ImportRequest"]["properties"]["unfit"].is_null());
 }
