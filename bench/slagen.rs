@@ -256,14 +256,7 @@ struct Setup {
 /// A UUID v7 carrying `at` (so ids sort by time as Relay's do), then `seq`
 /// (rows of one ticket at one instant keep their order), then random bits.
 fn id_at(rng: &mut StdRng, at: NaiveDateTime, seq: u16) -> String {
-    let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
-    let mut bytes = rng.random::<[u8; 10]>();
-    let [high, low] = seq.to_be_bytes();
-    bytes[0] = high & 0x0f;
-    bytes[1] = low;
-    uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
-        .into_uuid()
-        .to_string()
+    relay::clock::historical_id(at, seq, rng.random())
 }
 
 /// Minutes between `low` and `high`, log-uniform (most waits are short).

@@ -89,6 +89,21 @@ pub fn first_id_at(at: NaiveDateTime) -> String {
         .to_string()
 }
 
+/// A UUID v7 for a row of history made after the fact (an import, the
+/// demo's simulated months): it carries the row's own instant `at`, then
+/// `seq`, so rows of one ticket at the same millisecond sort (by time,
+/// then id) in the order they happened, then `random` bits.
+pub fn historical_id(at: NaiveDateTime, seq: u16, random: [u8; 10]) -> String {
+    let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
+    let mut bytes = random;
+    let [high, low] = seq.to_be_bytes();
+    bytes[0] = high & 0x0f;
+    bytes[1] = low;
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
+        .into_uuid()
+        .to_string()
+}
+
 /// A clock that tests set: it starts at the system's time and flows with it
 /// until moved forward or pinned.
 #[derive(Clone)]

@@ -94,6 +94,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         sla_policy_id -> Nullable<Text>,
         queued_at -> Nullable<Timestamp>,
+        sla_due_at -> Nullable<Timestamp>,
     }
 }
 

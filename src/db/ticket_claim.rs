@@ -8,8 +8,11 @@
 //! - SQLite: `write_tx` holds the database's one write lock, so claims are
 //!   serialised and a plain select sees every earlier claim.
 //!
-//! Urgency: priority (urgent first), then the longest wait in the queue,
-//! read from one index (`tickets_waiting`, on [`URGENCY`]).
+//! Claim order: the earliest running SLA due time first (tickets without a
+//! running clock after every ticket with one), then priority (urgent
+//! first), then the longest wait in the queue, read from one index
+//! (`tickets_waiting`, on `sla_due_at` and [`URGENCY`]). `tickets.sla_due_at`
+//! is the copy of `ticket_sla.due_at` that [`copy_due_times`] keeps.
 
 use super::models::{Customer, Ticket};
 use super::schema::tickets;
@@ -61,6 +64,19 @@ constant_sql!(
 );
 
 constant_sql!(
+    /// Whether the ticket has no running SLA clock: sorts those after the
+    /// ones with a due time on both backends, from the index (SQLite's
+    /// indexes know no `NULLS LAST`).
+    NoDueTime: diesel::sql_types::Bool = "(sla_due_at IS NULL)"
+);
+
+constant_sql!(
+    /// The ticket's earliest running due time as `sla::tracking` stored it.
+    StoredDueTime: diesel::sql_types::Nullable<diesel::sql_types::Timestamp> =
+        "(SELECT due_at FROM ticket_sla WHERE ticket_sla.ticket_id = tickets.id)"
+);
+
+constant_sql!(
     /// `status IN (…)` with the statuses written into the statement rather
     /// than bound: with only the queue bound, PostgreSQL settles on one
     /// generic plan for the claim.
@@ -99,16 +115,30 @@ type CustomerColumns = (
     chrono::NaiveDateTime,
 );
 
-// The customer is read by subqueries rather than a join: `FOR UPDATE`
-// would lock the customer's row too, and every claimer of that
-// customer's tickets would skip them all.
-macro_rules! most_urgent {
+/// The unassigned tickets waiting in `$queue_id`, in claim order: the
+/// range of the `tickets_waiting` index (keep the two in step).
+macro_rules! waiting_in_claim_order {
     ($queue_id:expr) => {
         tickets::table
             .filter(tickets::queue_id.eq($queue_id))
             .filter(tickets::assignee_id.is_null())
             .filter(Waiting)
-            .order((Urgency, tickets::queued_at.asc(), tickets::number.asc()))
+            .order((
+                NoDueTime,
+                tickets::sla_due_at.asc(),
+                Urgency,
+                tickets::queued_at.asc(),
+                tickets::number.asc(),
+            ))
+    };
+}
+
+// The customer is read by subqueries rather than a join: `FOR UPDATE`
+// would lock the customer's row too, and every claimer of that
+// customer's tickets would skip them all.
+macro_rules! most_urgent {
+    ($queue_id:expr) => {
+        waiting_in_claim_order!($queue_id)
             .select((
                 Ticket::as_select(),
                 (
@@ -157,30 +187,28 @@ pub fn waiting_statuses_sql() -> &'static str {
     WAITING_SQL
 }
 
-macro_rules! waiting {
-    ($queue_id:expr, $priority:expr, $statuses:expr, $limit:expr) => {
-        tickets::table
-            .filter(tickets::queue_id.eq($queue_id))
-            .filter(tickets::assignee_id.is_null())
-            .filter(tickets::priority.eq($priority))
-            .filter(tickets::status.eq_any($statuses))
-            .order((tickets::queued_at.asc(), tickets::number.asc()))
-            .select(Ticket::as_select())
-            .limit($limit)
-    };
-}
-
-/// Up to `limit` unassigned tickets of `queue_id` in `statuses` with
-/// `priority`, most urgent first, not locked: for claimers who must pick
-/// among them (skills) before locking one.
+/// Up to `limit` waiting unassigned tickets of `queue_id`, in claim order,
+/// not locked: for claimers who must pick among them (skills) before
+/// locking one, and for push assignment offering them one by one.
 pub fn peek_waiting(
-    conn: &mut WriteConn<'_>,
+    conn: &mut DbConnection,
     queue_id: &str,
-    priority: &str,
-    statuses: &[&str],
     limit: i64,
 ) -> QueryResult<Vec<Ticket>> {
-    waiting!(queue_id, priority, statuses, limit).load(&mut **conn)
+    waiting_in_claim_order!(queue_id)
+        .select(Ticket::as_select())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Copies the stored earliest running due time of `ticket_ids` (their
+/// `ticket_sla` rows, just written) onto the tickets, where the claim
+/// order reads it. Neither the version nor `updated_at` moves: the due
+/// time is derived, like the summary it copies.
+pub fn copy_due_times(conn: &mut WriteConn<'_>, ticket_ids: &[String]) -> QueryResult<usize> {
+    diesel::update(tickets::table.filter(tickets::id.eq_any(ticket_ids)))
+        .set(tickets::sla_due_at.eq(StoredDueTime))
+        .execute(&mut **conn)
 }
 
 /// Locks `id` if it still waits unassigned in `queue_id` and no other

@@ -41,14 +41,7 @@ pub struct Plan {
 /// messages and events are listed by time, then id), then random bits from
 /// the demo's generator.
 pub fn id_at(rng: &mut StdRng, at: NaiveDateTime, seq: u16) -> String {
-    let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
-    let mut bytes = rng.random::<[u8; 10]>();
-    let [high, low] = seq.to_be_bytes();
-    bytes[0] = high & 0x0f;
-    bytes[1] = low;
-    uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
-        .into_uuid()
-        .to_string()
+    crate::clock::historical_id(at, seq, rng.random())
 }
 
 /// Minutes between `low` and `high`, spread log-uniformly (most waits are

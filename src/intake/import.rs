@@ -940,18 +940,9 @@ struct Walked<'r> {
     events: Vec<(String, NaiveDateTime, Actor, EventData)>,
 }
 
-/// A UUIDv7 carrying the (historical) instant, then `seq`, so rows of one
-/// ticket at the same millisecond sort (by time, then id) in the order
-/// they happened; random bits after.
+/// An id of the record's own time (see [`crate::clock::historical_id`]).
 fn id_at(at: NaiveDateTime, seq: u16) -> String {
-    let millis = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
-    let mut bytes: [u8; 10] = rand::random();
-    let [high, low] = seq.to_be_bytes();
-    bytes[0] = high & 0x0f;
-    bytes[1] = low;
-    uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
-        .into_uuid()
-        .to_string()
+    crate::clock::historical_id(at, seq, rand::random())
 }
 
 /// Walks a record's history from a new ticket, as live changes would have

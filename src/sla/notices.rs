@@ -55,20 +55,30 @@ impl Notices {
         due_at: NaiveDateTime,
         now: NaiveDateTime,
     ) {
-        let notice = SlaNotice {
-            ticket_id: clock.ticket_id.clone(),
-            metric: clock.metric.clone(),
-            cycle: clock.cycle,
-            threshold: threshold.as_str().to_string(),
-            due_at,
-            noticed_at: now,
-            withdrawn_at: None,
-        };
+        let notice = notice_row(clock, threshold, due_at, now);
         match self.withdrawn.contains(&key(clock, threshold)) {
             true => writes.revived.push(notice),
             false => writes.new.push(notice),
         }
         self.insert(clock, threshold);
+    }
+}
+
+/// The stored row of the notice `clock` reached at `due_at`, given `now`.
+fn notice_row(
+    clock: &SlaClockRow,
+    threshold: SlaThreshold,
+    due_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> SlaNotice {
+    SlaNotice {
+        ticket_id: clock.ticket_id.clone(),
+        metric: clock.metric.clone(),
+        cycle: clock.cycle,
+        threshold: threshold.as_str().to_string(),
+        due_at,
+        noticed_at: now,
+        withdrawn_at: None,
     }
 }
 
@@ -179,15 +189,7 @@ pub fn give(
     due_at: NaiveDateTime,
 ) -> AppResult<bool> {
     let now = conn.now();
-    let notice = SlaNotice {
-        ticket_id: clock.ticket_id.clone(),
-        metric: clock.metric.clone(),
-        cycle: clock.cycle,
-        threshold: threshold.as_str().to_string(),
-        due_at,
-        noticed_at: now,
-        withdrawn_at: None,
-    };
+    let notice = notice_row(clock, threshold, due_at, now);
     let inserted = crate::insert_ignoring_conflicts!(conn, sla_notices::table, &notice)?;
     if inserted > 0 {
         return Ok(true);

@@ -12,7 +12,7 @@ use super::notices::{self, Notices};
 use super::reading::{self, Reading};
 use crate::db::models::{SlaClockRow, Ticket, TicketEvent, TicketSlaRow};
 use crate::db::schema::{sla_clocks, ticket_events, ticket_sla};
-use crate::db::{DbConnection, WriteConn};
+use crate::db::{ticket_claim, DbConnection, WriteConn};
 use crate::domain::event::{EventData, QueueRef, SlaPolicyRef};
 use crate::domain::sla::clock::{
     self, Clock, ClockState, Entry, Holder, Metric, PauseSpan, VendorSeconds,
@@ -512,6 +512,9 @@ pub struct Writes {
     replaced: Vec<String>,
     summaries: Vec<TicketSlaRow>,
     clocks: Vec<SlaClockRow>,
+    /// Tickets whose earliest running due time moved: the claim order's
+    /// copy on `tickets` follows (`db::ticket_claim::copy_due_times`).
+    due_moved: Vec<String>,
 }
 
 /// Rows per insert statement (PostgreSQL takes at most 65,535 parameters).
@@ -558,6 +561,10 @@ impl Writes {
         if stored.summary.is_some() || !stored.clocks.is_empty() {
             self.replaced.push(ticket_id.to_string());
         }
+        let due_at = |s: &Option<TicketSlaRow>| s.as_ref().and_then(|s| s.due_at);
+        if due_at(&stored.summary) != due_at(&summary) {
+            self.due_moved.push(ticket_id.to_string());
+        }
         self.clocks.extend(rows.iter().cloned());
         self.summaries.extend(summary.clone());
         summary
@@ -575,6 +582,9 @@ impl Writes {
         }
         for chunk in self.clocks.chunks(ROWS_PER_INSERT) {
             crate::insert_rows!(conn, sla_clocks::table, chunk)?;
+        }
+        if !self.due_moved.is_empty() {
+            ticket_claim::copy_due_times(conn, &self.due_moved)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use super::change::{self, Change};
 use super::query::{self, TicketRef, Visibility};
-use super::view::{Disclosure, TicketRow, TicketView};
+use super::view::{attach_sla, Disclosure, TicketRow, TicketView};
 use crate::auth::{ActingAgent, Principal, QueueWithMasking};
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// Candidates read per priority level when the claimer must have the
-/// skills: enough to pass over tickets they cannot take.
-const CLAIM_BATCH: i64 = 20;
+/// Candidates read when the claimer must have the skills: enough to pass
+/// over tickets they cannot take (as many as the four priority levels'
+/// twenty each that were read before claims went by due time).
+const CLAIM_CANDIDATES: i64 = 80;
 
 /// What `POST /queues/{id}/claim` got.
 pub enum Claim {
@@ -87,7 +88,8 @@ fn workable_queue_disclosed(
 }
 
 /// Gives the caller the most urgent waiting ticket of the queue it may
-/// take (priority, then the longest wait), atomically: two claimers never
+/// take (the earliest running SLA due time, then priority, then the
+/// longest wait: `db::ticket_claim`), with its SLA summary, atomically: two claimers never
 /// get the same ticket. `acting` is the agent the caller's token acts
 /// for and `queue` the queue asked for, as authentication read them. The hot path of agents working a
 /// queue, so it reads nothing twice: the answer is built from the rows it
@@ -130,8 +132,7 @@ pub fn claim(
                 return Ok(Err(Some(unfit.reason())));
             }
             let fit = if queue.skill_matching {
-                let statuses: Vec<&str> = WAITING_STATUSES.iter().map(|s| s.as_str()).collect();
-                match first_with_skills(w, &queue, &agent, &statuses)? {
+                match first_with_skills(w, &queue, &agent)? {
                     Some(ticket) => {
                         let customer = customers::table
                             .find(&ticket.customer_id)
@@ -163,37 +164,30 @@ pub fn claim(
     )?;
     match claimed {
         Ok((ticket, customer)) => {
-            let view = TicketView::from_row((ticket, customer, Some(queue), Some(agent)))?;
+            let mut view = TicketView::from_row((ticket, customer, Some(queue), Some(agent)))?;
+            let now = conn.now();
+            attach_sla(conn, now, std::slice::from_mut(&mut view))?;
             Ok(Claim::Ticket(Box::new(disclosure.ticket(view))))
         }
         Err(reason) => Ok(Claim::Nothing(reason)),
     }
 }
 
-/// The most urgent waiting ticket the agent has the skills for, locked;
-/// candidates are read first and locked one at a time, so tickets the
-/// agent passes over stay claimable by others.
+/// The first waiting ticket in claim order that the agent has the skills
+/// for, locked; candidates are read first and locked one at a time, so
+/// tickets the agent passes over stay claimable by others.
 fn first_with_skills(
     w: &mut WriteConn<'_>,
     queue: &Queue,
     agent: &Agent,
-    statuses: &[&str],
 ) -> AppResult<Option<Ticket>> {
-    for priority in [
-        Priority::Urgent,
-        Priority::High,
-        Priority::Normal,
-        Priority::Low,
-    ] {
-        let candidates =
-            ticket_claim::peek_waiting(w, &queue.id, priority.as_str(), statuses, CLAIM_BATCH)?;
-        for candidate in candidates
-            .iter()
-            .filter(|t| assignment::has_skills(agent, t))
-        {
-            if let Some(locked) = ticket_claim::lock_if_waiting(w, &candidate.id, &queue.id)? {
-                return Ok(Some(locked));
-            }
+    let candidates = ticket_claim::peek_waiting(w, &queue.id, CLAIM_CANDIDATES)?;
+    for candidate in candidates
+        .iter()
+        .filter(|t| assignment::has_skills(agent, t))
+    {
+        if let Some(locked) = ticket_claim::lock_if_waiting(w, &candidate.id, &queue.id)? {
+            return Ok(Some(locked));
         }
     }
     Ok(None)
@@ -340,12 +334,14 @@ pub struct QueueTickets {
 }
 
 pub fn queue_tickets(
-    conn: &mut DbConnection,
+    conn: &mut Conn,
     caller: &Principal,
     reference: &str,
     limit: i64,
 ) -> AppResult<QueueTickets> {
     caller.require(Role::works_tickets)?;
+    let now = conn.now();
+    let conn: &mut DbConnection = conn;
     let queue = workable_queue(conn, caller, reference)?;
     let counted: Vec<(String, i64)> = tickets::table
         .filter(tickets::queue_id.eq(&queue.id))
@@ -394,10 +390,11 @@ pub fn queue_tickets(
         rows.extend(page);
     }
     let disclosure = super::view::Disclosure::load(conn, caller)?;
-    let items = rows
+    let mut items = rows
         .into_iter()
         .map(|row| TicketView::from_row(row).map(|v| disclosure.ticket(v)))
-        .collect::<AppResult<_>>()?;
+        .collect::<AppResult<Vec<_>>>()?;
+    attach_sla(conn, now, &mut items)?;
     Ok(QueueTickets {
         counts,
         waiting,
@@ -438,7 +435,8 @@ pub fn set_availability(
 }
 
 /// Offers every waiting ticket of the push queues (of `vendor`, or all)
-/// to their agents, oldest first; what no one can take keeps waiting.
+/// to their agents in claim order (the earliest SLA due time first, as a
+/// claim would take them); what no one can take keeps waiting.
 /// Returns how many were assigned. Each ticket is assigned in a
 /// transaction of its own, so no transaction holds several agents' rows
 /// (see "Lock order" in docs/DESIGN.md).
@@ -454,16 +452,9 @@ pub fn assign_waiting(conn: &mut Conn, vendor: Option<&str>) -> AppResult<usize>
     let push_queues: Vec<Queue> = push_queues.load(&mut **conn)?;
     let mut assigned = 0;
     for queue in push_queues {
-        let waiting: Vec<String> = tickets::table
-            .filter(tickets::queue_id.eq(&queue.id))
-            .filter(tickets::assignee_id.is_null())
-            .filter(tickets::status.eq_any(WAITING_STATUSES.iter().map(|s| s.as_str())))
-            .order((tickets::queued_at.asc(), tickets::number.asc()))
-            .limit(500)
-            .select(tickets::id)
-            .load(&mut **conn)?;
-        for id in waiting {
-            match write_tx(conn, |w| assign_one(w, &queue, &id))? {
+        let waiting = ticket_claim::peek_waiting(conn, &queue.id, 500)?;
+        for ticket in waiting {
+            match write_tx(conn, |w| assign_one(w, &queue, &ticket.id))? {
                 Offer::Taken => assigned += 1,
                 Offer::Skipped => {}
                 // Without skill matching every ticket fits the same agents:

@@ -636,3 +636,192 @@ async fn the_load_the_database_keeps_matches_the_tickets_held_through_every_chan
         assert_eq!(i64::from(kept), counted, "agent {agent}");
     }
 }
+
+/// A 24/7 policy for every ticket whose subject does not say "no sla":
+/// first response in 60 minutes when urgent, 240 when high and 30 when
+/// normal (so due times and priorities disagree), no clock when low.
+async fn due_order_policy(app: &TestApp) -> Value {
+    app.create_policy(json!({
+        "name": "Due order",
+        "position": 1,
+        "conditions": {"all": [{"field": "subject", "op": "not_contains", "value": "no sla"}]},
+        "targets": {
+            "urgent": {"first_response": 60},
+            "high": {"first_response": 240},
+            "normal": {"first_response": 30},
+        },
+    }))
+    .await
+}
+
+fn due_at(ticket: &Value) -> &Value {
+    &ticket["sla"]["due_at"]
+}
+
+#[actix_web::test]
+async fn claims_take_the_earliest_running_due_time_first_as_priority_changes_and_recomputes_move_it(
+) {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    let policy = due_order_policy(&app).await;
+    let team = app.team("Due Co", "pull", 1).await;
+    let token = &team.agents[0].1;
+    let minute = chrono::TimeDelta::minutes(1);
+    let urgent = app.ticket_in(&team.queue_id, "Urgent", "urgent").await;
+    app.clock.advance(minute);
+    let normal = app.ticket_in(&team.queue_id, "Normal", "normal").await;
+    app.clock.advance(minute);
+    let high = app.ticket_in(&team.queue_id, "High", "high").await;
+    app.clock.advance(minute);
+    let low = app.ticket_in(&team.queue_id, "Low", "low").await;
+    app.clock.advance(minute);
+    let unpoliced = app
+        .ticket_in(&team.queue_id, "Urgent, no SLA", "urgent")
+        .await;
+    assert_eq!(due_at(&urgent), "2026-12-07T11:00:00Z");
+    assert_eq!(due_at(&normal), "2026-12-07T10:31:00Z");
+    assert_eq!(due_at(&high), "2026-12-07T14:02:00Z");
+    assert!(due_at(&low).is_null(), "{low}");
+    assert!(unpoliced["sla"].is_null(), "{unpoliced}");
+
+    // High becomes normal: its start and the time used stay, the normal
+    // target applies (10:02 + 30 min), and it moves ahead of the urgent one.
+    let changed = app
+        .patch_ticket(high["id"].as_str().unwrap(), json!({"priority": "normal"}))
+        .await;
+    assert_eq!(due_at(&changed), "2026-12-07T10:32:00Z");
+    // A policy edit moves every running normal clock once recomputed:
+    // 90 minutes, so both normals fall behind the urgent one again.
+    let resp = app
+        .patch(
+            &format!("/api/v1/sla/policies/{}", policy["id"].as_str().unwrap()),
+            &app.admin,
+        )
+        .json(&json!({"targets": {
+            "urgent": {"first_response": 60},
+            "high": {"first_response": 240},
+            "normal": {"first_response": 90},
+        }}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    assert_eq!(app.recompute_sla().await["tickets"], 5);
+
+    // Claims: the earliest due time first, then the tickets without a
+    // running clock by priority (urgent before low).
+    let mut claimed = Vec::new();
+    for _ in 0..5 {
+        let (status, ticket, _) = app.claim(&team.queue_id, token).await;
+        assert_eq!(status, 200);
+        let ticket = ticket.unwrap();
+        if !due_at(&ticket).is_null() {
+            assert_eq!(ticket["sla"]["state"], "running", "{ticket}");
+        }
+        claimed.push((
+            ticket["subject"].as_str().unwrap().to_string(),
+            due_at(&ticket).clone(),
+        ));
+    }
+    let expected = [
+        ("Urgent", json!("2026-12-07T11:00:00Z")),
+        ("Normal", json!("2026-12-07T11:31:00Z")),
+        ("High", json!("2026-12-07T11:32:00Z")),
+        ("Urgent, no SLA", Value::Null),
+        ("Low", Value::Null),
+    ];
+    let expected: Vec<(String, Value)> = expected
+        .into_iter()
+        .map(|(subject, due)| (subject.to_string(), due))
+        .collect();
+    assert_eq!(claimed, expected);
+}
+
+#[actix_web::test]
+async fn a_breached_ticket_is_claimed_before_one_merely_due_and_skills_keep_the_due_order() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    due_order_policy(&app).await;
+    let team = app.team("Skilled Due Co", "pull", 1).await;
+    let resp = app
+        .patch(&format!("/api/v1/queues/{}", team.queue_id), &app.admin)
+        .json(&json!({"skill_matching": true}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let (agent, token) = &team.agents[0];
+    app.patch_agent(agent, json!({"skills": ["billing"]})).await;
+    let ticket = |subject: &str, priority: &str, tags: Value| {
+        json!({"subject": subject, "body": "Please help.", "customer": {"email": "c@example.com"},
+               "queue": team.queue_id, "priority": priority, "tags": tags})
+    };
+    let breached = app
+        .create_ticket(ticket("Overdue", "normal", json!(["billing"])))
+        .await;
+    app.clock.advance(chrono::TimeDelta::minutes(45));
+    // Due before the urgent one, but the agent lacks its skill.
+    let unfit = app
+        .create_ticket(ticket("Shipping", "normal", json!(["shipping"])))
+        .await;
+    let urgent = app
+        .create_ticket(ticket("Urgent", "urgent", json!(["billing"])))
+        .await;
+    let later = app
+        .create_ticket(ticket("Later", "high", json!(["billing"])))
+        .await;
+    assert_eq!(due_at(&unfit), "2026-12-07T11:15:00Z");
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let (status, claimed, _) = app.claim(&team.queue_id, token).await;
+        assert_eq!(status, 200);
+        let claimed = claimed.unwrap();
+        order.push(claimed["id"].clone());
+        if claimed["id"] == breached["id"] {
+            // Ran out at 10:30, before the scanner said so.
+            assert_eq!(claimed["sla"]["state"], "breached");
+        }
+    }
+    assert_eq!(
+        order,
+        [
+            breached["id"].clone(),
+            urgent["id"].clone(),
+            later["id"].clone()
+        ]
+    );
+    // The one without the skill still waits for someone who has it.
+    let (status, _, _) = app.claim(&team.queue_id, token).await;
+    assert_eq!(status, 204);
+}
+
+#[actix_web::test]
+async fn push_assignment_offers_waiting_tickets_in_due_order() {
+    let app = TestApp::spawn().await;
+    app.clock.pin("2026-12-07T10:00:00Z".parse().unwrap());
+    due_order_policy(&app).await;
+    let team = app.team("Push Due Co", "round_robin", 1).await;
+    let (agent, token) = &team.agents[0];
+    app.patch_agent(agent, json!({"capacity": 1})).await;
+    let availability = |available: bool| {
+        app.client
+            .put(app.url("/api/v1/agents/me/availability"))
+            .bearer_auth(token)
+            .json(&json!({"available": available}))
+            .send()
+    };
+    expect_json(availability(false).await.unwrap(), 200).await;
+    // Oldest first would give the urgent ticket (due 11:00); the normal
+    // one, a minute younger, is due first (10:31).
+    let urgent = app.ticket_in(&team.queue_id, "Urgent", "urgent").await;
+    app.clock.advance(chrono::TimeDelta::minutes(1));
+    let normal = app.ticket_in(&team.queue_id, "Normal", "normal").await;
+    assert_eq!((assignee(&urgent), assignee(&normal)), (None, None));
+    expect_json(availability(true).await.unwrap(), 200).await;
+    let read = |t: &Value| format!("/api/v1/tickets/{}", t["id"].as_str().unwrap());
+    assert_eq!(
+        assignee(&app.read(&read(&normal)).await).as_deref(),
+        Some(agent.as_str())
+    );
+    assert_eq!(assignee(&app.read(&read(&urgent)).await), None);
+}

@@ -28,6 +28,16 @@ impl TestApp {
         expect_json(resp, 201).await
     }
 
+    /// `POST /api/v1/sla/recompute` as admin: its answer.
+    pub async fn recompute_sla(&self) -> Value {
+        let resp = self
+            .post("/api/v1/sla/recompute", &self.admin)
+            .send()
+            .await
+            .unwrap();
+        expect_json(resp, 200).await
+    }
+
     pub async fn sla_of(&self, ticket: impl std::fmt::Display) -> Value {
         self.read(&format!("/api/v1/tickets/{ticket}/sla")).await
     }
@@ -395,12 +405,7 @@ async fn switching_a_policy_off_withdraws_its_warnings_and_stops_its_clocks() {
         .await
         .unwrap();
     expect_json(resp, 200).await;
-    let recomputed = app
-        .post("/api/v1/sla/recompute", &app.admin)
-        .send()
-        .await
-        .unwrap();
-    let recomputed = expect_json(recomputed, 200).await;
+    let recomputed = app.recompute_sla().await;
     assert_eq!(recomputed["tickets"], 1);
     let kinds = kinds(&app, id).await;
     assert!(kinds.contains(&"sla.withdrawn".to_string()), "{kinds:?}");
@@ -564,12 +569,7 @@ async fn one_pass_announces_every_due_clock_across_batches_and_a_recompute_then_
     assert_eq!(read["sla"]["due_at"], "2026-12-07T11:30:00Z");
 
     // Recomputing from history gives what the scanner stored: nothing moves.
-    let resp = app
-        .post("/api/v1/sla/recompute", &app.admin)
-        .send()
-        .await
-        .unwrap();
-    let recomputed = expect_json(resp, 200).await;
+    let recomputed = app.recompute_sla().await;
     assert_eq!(recomputed, json!({"tickets": 220, "changed": 0}));
     // The late ones breach on the next pass after 11:30, once each.
     app.clock.pin("2026-12-07T11:30:01Z".parse().unwrap());

@@ -1031,13 +1031,8 @@ async fn a_policy_edit_with_recompute_moves_running_clocks_and_leaves_finished_o
         "2026-12-07T11:50:00Z"
     );
 
-    let resp = app
-        .post("/api/v1/sla/recompute", &app.admin)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        expect_json(resp, 200).await,
+        app.recompute_sla().await,
         json!({"tickets": 2, "changed": 2})
     );
 
@@ -1121,13 +1116,8 @@ async fn a_policy_edit_with_recompute_moves_running_clocks_and_leaves_finished_o
         ),
         (&json!(1), &json!(3_600), &json!("met"))
     );
-    let resp = app
-        .post("/api/v1/sla/recompute", &app.admin)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        expect_json(resp, 200).await,
+        app.recompute_sla().await,
         json!({"tickets": 2, "changed": 0})
     );
 }
