@@ -116,6 +116,7 @@ pub type CliResult = Result<(), String>;
 /// the pool opens all of them at once, and `serve` is the only command that
 /// works in parallel.
 const ONE_SHOT_POOL_SIZE: u32 = 1;
+const RECOMPUTE_POOL_SIZE: u32 = 4;
 
 fn open_database(settings: &Settings, max_size: u32) -> Result<Database, String> {
     crate::app::open_database(settings, max_size, Clock::system()).map(|(db, _)| db)
@@ -188,11 +189,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Sla {
             command: SlaCommand::Recompute { include_closed },
         } => {
-            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
-            let mut conn = db.get().map_err(|e| e.to_string())?;
+            // A connection for each of the recompute's workers.
+            let db = open_database(&settings, RECOMPUTE_POOL_SIZE)?;
             let started = std::time::Instant::now();
-            let report = crate::tickets::recompute::run(&mut conn, include_closed)
-                .map_err(|e| e.to_string())?;
+            let report =
+                crate::tickets::recompute::run(&db, include_closed).map_err(|e| e.to_string())?;
             println!(
                 "recomputed {} ticket(s), {} changed, in {:.1} s",
                 report.tickets,

@@ -2,7 +2,7 @@
 
 use super::auth::{Caller, Worker};
 use super::problem::{ApiError, Problem};
-use super::state::{run_db, AppState};
+use super::state::{run_db, run_on_database, AppState};
 use super::{no_content, parse_json};
 use crate::sla::explain::Explanation;
 use crate::sla::policies::{self, PolicyView};
@@ -37,8 +37,8 @@ async fn recompute_clocks(
     } else {
         parse_json(&body)?
     };
-    let report = run_db(&state, move |conn| {
-        recompute::recompute_all(conn, &caller.0, &request)
+    let report = run_on_database(&state, move |db| {
+        recompute::recompute_all(db, &caller.0, &request)
     })
     .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -90,14 +90,21 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
 {
+    run_on_database(state, move |db| work(&mut db.get()?)).await
+}
+
+/// Runs diesel work on the blocking pool with the database itself, for
+/// work that takes several connections (a recompute's workers).
+pub async fn run_on_database<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Database) -> AppResult<T> + Send + 'static,
+{
     let db = state.db.clone();
-    web::block(move || {
-        let mut conn = db.get()?;
-        work(&mut conn)
-    })
-    .await
-    .map_err(|e| ApiError(AppError::failed("a blocking task failed", e)))?
-    .map_err(ApiError)
+    web::block(move || work(&db))
+        .await
+        .map_err(|e| ApiError(AppError::failed("a blocking task failed", e)))?
+        .map_err(ApiError)
 }
 
 /// Runs a write on the blocking pool in one write transaction: what the

@@ -5,7 +5,7 @@
 use super::compiled::{self, Policies};
 use super::tracking::{self, ClockDetail};
 use crate::db::models::{SlaClockRow, Ticket};
-use crate::db::schema::calendars;
+use crate::db::schema::{calendars, sla_policies};
 use crate::db::Conn;
 use crate::domain::event::QueueRef;
 use crate::domain::sla::clock::{ClockState, Metric, PauseSpan, VendorSeconds};
@@ -76,11 +76,14 @@ pub fn explain(
             clocks: Vec::new(),
         });
     };
-    let policy = outcome.policy.as_ref().map(|policy| PolicyRef {
-        id: policy.id.clone(),
-        name: policy.definition.name.clone(),
-        version: policy.version,
-    });
+    let policy = match kept_policy(conn, &outcome)? {
+        Some(kept) => Some(kept),
+        None => outcome.policy.as_ref().map(|policy| PolicyRef {
+            id: policy.id.clone(),
+            name: policy.definition.name.clone(),
+            version: policy.version,
+        }),
+    };
     let calendar = match &outcome.policy {
         Some(policy) => calendar_now(conn, &policies, &policy.definition, outcome.holder.as_ref())?,
         None => None,
@@ -95,6 +98,32 @@ pub fn explain(
         calendar,
         clocks,
     })
+}
+
+/// The policy version a finished ticket keeps (its clocks were measured
+/// against it; `tracking::Outcome::finished`), under the policy's name
+/// now; `None` when the ticket runs on the current policy.
+fn kept_policy(conn: &mut Conn, outcome: &tracking::Outcome) -> AppResult<Option<PolicyRef>> {
+    let stored = outcome.stored.summary.as_ref();
+    let (Some(id), Some(version)) = (
+        stored.and_then(|s| s.policy_id.clone()),
+        stored.and_then(|s| s.policy_version),
+    ) else {
+        return Ok(None);
+    };
+    if !outcome.finished {
+        return Ok(None);
+    }
+    let name: Option<String> = sla_policies::table
+        .find(&id)
+        .select(sla_policies::name)
+        .first(&mut **conn)
+        .optional()?;
+    Ok(Some(PolicyRef {
+        id,
+        name: name.unwrap_or_default(),
+        version,
+    }))
 }
 
 /// The calendar the clocks count on while the current holder holds the

@@ -115,6 +115,7 @@ pub fn opened(
             policy: Some(policy),
             holder: None,
             stored: Stored::default(),
+            finished: false,
         },
         given: Notices::default(),
         said: Vec::new(),
@@ -197,6 +198,10 @@ pub struct Outcome {
     pub holder: Option<QueueRef>,
     pub rows: Vec<SlaClockRow>,
     pub stored: Stored,
+    /// Every clock had stopped and came out as stored: the ticket keeps
+    /// the policy version they were measured against (nothing of it runs
+    /// under a newer one; the change that re-opens it moves it on).
+    pub finished: bool,
 }
 
 /// Computes the clocks of `ticket` as of `now` without storing them;
@@ -238,11 +243,16 @@ fn outcome(
         )?,
         None => Vec::new(),
     };
+    let rows = keep_settled(&stored.clocks, fresh);
+    let finished = !stored.clocks.is_empty()
+        && stored.clocks.iter().all(|c| c.stopped_at.is_some())
+        && rows == stored.clocks;
     let outcome = Outcome {
         holder: holding_queue(&history).cloned(),
-        rows: keep_settled(&stored.clocks, fresh),
+        rows,
         policy,
         stored,
+        finished,
     };
     Ok(Some((outcome, given)))
 }
@@ -269,7 +279,10 @@ pub fn settle(
     let Some((outcome, mut given)) = outcome(policies, ticket, reading, now)? else {
         return Ok(None);
     };
-    let mut said = what_moved(&outcome.stored, outcome.policy.as_deref(), &outcome.rows);
+    let mut said = match outcome.finished {
+        true => Vec::new(),
+        false => what_moved(&outcome.stored, outcome.policy.as_deref(), &outcome.rows),
+    };
     said.extend(notices::withdraw_unfounded(
         conn,
         &ticket.id,
@@ -549,12 +562,13 @@ impl Writes {
         });
         // Both lists run by metric name (the metrics' order is
         // alphabetical), then cycle.
-        let unchanged = stored.clocks == *rows
-            && match (&stored.summary, &summary) {
-                (Some(old), Some(new)) => same_summary(old, new),
-                (None, None) => true,
-                _ => false,
-            };
+        let unchanged = settled.outcome.finished
+            || stored.clocks == *rows
+                && match (&stored.summary, &summary) {
+                    (Some(old), Some(new)) => same_summary(old, new),
+                    (None, None) => true,
+                    _ => false,
+                };
         if unchanged {
             return stored.summary.clone();
         }

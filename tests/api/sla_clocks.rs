@@ -1002,6 +1002,15 @@ async fn a_policy_edit_with_recompute_moves_running_clocks_and_leaves_finished_o
         &app.create_ticket(ticket_body("Answered", "a@example.com"))
             .await,
     );
+    let solved = id_of(
+        &app.create_ticket(ticket_body("Solved", "s@example.com"))
+            .await,
+    );
+    // 10:10 answered, 10:20 solved: every clock of it stops under v1.
+    pin(&app, "2026-12-07T10:10:00Z");
+    agent_message(&app, &solved, true).await;
+    pin(&app, "2026-12-07T10:20:00Z");
+    app.set_status(&solved, "solved").await;
     // 10:40: answered after 40 min, met under 60.
     pin(&app, "2026-12-07T10:40:00Z");
     agent_message(&app, &answered, true).await;
@@ -1033,7 +1042,21 @@ async fn a_policy_edit_with_recompute_moves_running_clocks_and_leaves_finished_o
 
     assert_eq!(
         app.recompute_sla().await,
-        json!({"tickets": 2, "changed": 2})
+        json!({"tickets": 3, "changed": 2})
+    );
+    // Solved: nothing of it runs, so it keeps the version its clocks were
+    // measured against, without an event.
+    let sla = app.sla_of(&solved).await;
+    assert_eq!(sla["policy"]["version"], 1, "{sla}");
+    let resolution = clock(&sla, "resolution", 1);
+    assert_eq!(
+        (&resolution["state"], &resolution["target_seconds"]),
+        (&json!("met"), &json!(28_800))
+    );
+    let events = app.events(&solved).await;
+    assert!(
+        of_kind(&events, "sla.policy_applied").is_empty(),
+        "{events:?}"
     );
 
     // Answered: resolution runs on v2, 10:00 + 4 h = 14:00. The met first
@@ -1116,8 +1139,21 @@ async fn a_policy_edit_with_recompute_moves_running_clocks_and_leaves_finished_o
         ),
         (&json!(1), &json!(3_600), &json!("met"))
     );
+    // Re-opened at 11:10, the solved ticket's resolution resumes on v2:
+    // 20 min used, 3 h 40 min left.
+    app.set_status(&solved, "open").await;
+    let sla = app.sla_of(&solved).await;
+    assert_eq!(sla["policy"]["version"], 2, "{sla}");
+    let resolution = clock(&sla, "resolution", 1);
+    assert_eq!(resolution["state"], "running");
+    assert_eq!(resolution["target_seconds"], 14_400);
+    assert_eq!(resolution["due_at"], "2026-12-07T14:50:00Z");
+    assert_eq!(
+        of_kind(&app.events(&solved).await, "sla.policy_applied").len(),
+        1
+    );
     assert_eq!(
         app.recompute_sla().await,
-        json!({"tickets": 2, "changed": 0})
+        json!({"tickets": 3, "changed": 0})
     );
 }
