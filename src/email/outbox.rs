@@ -57,6 +57,56 @@ pub fn enqueue(
     replies: &ReplyAddresses,
     mail: OutgoingMail,
 ) -> AppResult<Enqueued> {
+    let mut enqueued = enqueue_all(conn, settings, replies, vec![mail])?;
+    enqueued
+        .pop()
+        .ok_or_else(|| AppError::Internal("an enqueued message went missing".into()))
+}
+
+/// Rows per outbox insert (PostgreSQL takes at most 65,535 parameters).
+const MAILS_PER_INSERT: usize = 500;
+
+/// Writes the messages into the outbox together (a few statements for any
+/// number, as the SLA scanner's notifications need); in their order.
+pub fn enqueue_all(
+    conn: &mut WriteConn<'_>,
+    settings: &Settings,
+    replies: &ReplyAddresses,
+    mails: Vec<OutgoingMail>,
+) -> AppResult<Vec<Enqueued>> {
+    let mut rows = Vec::with_capacity(mails.len());
+    let mut recipients = Vec::with_capacity(mails.len());
+    let mut enqueued = Vec::with_capacity(mails.len());
+    for mail in mails {
+        let (row, mut its_recipients) = outbox_rows(conn, settings, replies, mail)?;
+        enqueued.push(Enqueued {
+            outbox_id: row.id.clone(),
+            message_id: row.message_id.clone(),
+        });
+        rows.push(row);
+        recipients.append(&mut its_recipients);
+    }
+    for chunk in rows.chunks(MAILS_PER_INSERT) {
+        crate::insert_rows!(conn, outbox::table, chunk)?;
+    }
+    for chunk in recipients.chunks(MAILS_PER_INSERT) {
+        crate::insert_rows!(conn, outbox_recipients::table, chunk)?;
+    }
+    Ok(enqueued)
+}
+
+/// The outbox row of `mail` and its recipients' rows.
+fn outbox_rows(
+    conn: &WriteConn<'_>,
+    settings: &Settings,
+    replies: &ReplyAddresses,
+    mail: OutgoingMail,
+) -> AppResult<(OutboxMessage, Vec<OutboxRecipient>)> {
+    if mail.to.is_empty() {
+        return Err(AppError::Internal(
+            "an outbox message needs a recipient".into(),
+        ));
+    }
     let now = conn.now();
     let message_id = new_message_id(conn, settings);
     // Lettre would write a non-ASCII Message-ID as an encoded word, which
@@ -69,7 +119,7 @@ pub fn enqueue(
         subject: outgoing_subject(mail.ticket_number, &mail.subject),
         body_text: mail.body_text,
         body_html: mail.body_html,
-        message_id: message_id.clone(),
+        message_id,
         in_reply_to: thread.last().map(|id| id.to_string()),
         references_header: (!thread.is_empty()).then(|| {
             thread
@@ -89,14 +139,6 @@ pub fn enqueue(
         sent_at: None,
         to_address: Some(mail.to.to_lowercase()),
     };
-    if mail.to.is_empty() {
-        return Err(AppError::Internal(
-            "an outbox message needs a recipient".into(),
-        ));
-    }
-    diesel::insert_into(outbox::table)
-        .values(&row)
-        .execute(&mut **conn)?;
     // Recipients differing only in case are one mailbox (and one key).
     let mut emails: Vec<String> = std::iter::once(&mail.to)
         .chain(&mail.cc)
@@ -104,7 +146,7 @@ pub fn enqueue(
         .collect();
     emails.sort();
     emails.dedup();
-    let recipients: Vec<OutboxRecipient> = emails
+    let recipients = emails
         .into_iter()
         .map(|email| OutboxRecipient {
             outbox_id: row.id.clone(),
@@ -115,11 +157,7 @@ pub fn enqueue(
             error: None,
         })
         .collect();
-    crate::insert_rows!(conn, outbox_recipients::table, &recipients)?;
-    Ok(Enqueued {
-        outbox_id: row.id,
-        message_id,
-    })
+    Ok((row, recipients))
 }
 
 /// Whether a Message-ID can stand in In-Reply-To/References as it is:

@@ -21,6 +21,7 @@ use crate::sla::scanner::{self, Announcement};
 use crate::sla::tracking::metric_name;
 use crate::tickets::change::{self, SYSTEM_ACTOR};
 use diesel::prelude::*;
+use std::collections::HashMap;
 use std::time::Duration;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -66,6 +67,7 @@ fn scan_batch(
         .collect();
     change::note_each(w, SYSTEM_ACTOR, &said)?;
     report.tickets += tickets.len();
+    let mut escalations = Escalations::new(settings);
     for (mut ticket, scan) in tickets.into_iter().zip(scanned) {
         for announcement in &scan.announcements {
             match announcement.threshold {
@@ -73,124 +75,245 @@ fn scan_batch(
                 SlaThreshold::Breach => report.breaches += 1,
             }
             if let Some(policy) = &scan.policy {
-                report.escalations += escalate(w, settings, &mut ticket, policy, announcement)?;
+                report.escalations += escalations.run(w, &mut ticket, policy, announcement)?;
             }
         }
     }
-    Ok(())
+    escalations.flush(w)
 }
 
-/// Runs the policy's escalations for one announcement; how many ran.
-fn escalate(
-    w: &mut WriteConn<'_>,
-    settings: &Settings,
-    ticket: &mut Ticket,
-    policy: &CompiledPolicy,
-    announcement: &Announcement,
-) -> AppResult<usize> {
-    let applying = policy.definition.escalations.iter().filter(|e| {
-        e.on == announcement.threshold && e.metric.is_none_or(|m| m == announcement.metric)
-    });
-    let mut ran = 0;
-    for escalation in applying {
-        let mut done = Vec::new();
-        let mut changes = Vec::new();
-        for action in &escalation.actions {
-            if let Some(what) = act(w, settings, ticket, announcement, action, &mut changes)? {
-                done.push(what);
-            }
+/// A batch's escalations: what they read (queues, the people to notify)
+/// is read once per batch, and what they write without changing a ticket
+/// (`sla.escalated` notes, notifications) is written together at the end,
+/// so a pass costs a few statements per batch rather than per breach.
+struct Escalations<'s> {
+    settings: &'s Settings,
+    queues: HashMap<String, Option<Queue>>,
+    staff: HashMap<(Role, Option<String>), Vec<String>>,
+    /// Event notes not written yet, in the order they were made.
+    notes: Vec<(String, EventData)>,
+    mails: Vec<OutgoingMail>,
+}
+
+impl<'s> Escalations<'s> {
+    fn new(settings: &'s Settings) -> Self {
+        Escalations {
+            settings,
+            queues: HashMap::new(),
+            staff: HashMap::new(),
+            notes: Vec::new(),
+            mails: Vec::new(),
         }
-        let escalated = EventData::SlaEscalated {
-            metric: announcement.metric,
-            cycle: announcement.cycle,
-            on: announcement.threshold,
-            actions: done,
-        };
-        if changes.is_empty() {
-            change::note(w, &ticket.id, SYSTEM_ACTOR, &[escalated])?;
-        } else {
-            changes.push(escalated);
-            change::update(w, ticket, SYSTEM_ACTOR, changes)?;
-        }
-        ran += 1;
     }
-    Ok(ran)
-}
 
-/// Does one action; what it did, for the `sla.escalated` event (`None`
-/// when there was nothing to do). Ticket changes are made on `ticket` and
-/// their events pushed onto `changes`, recorded together by the caller.
-fn act(
-    w: &mut WriteConn<'_>,
-    settings: &Settings,
-    ticket: &mut Ticket,
-    announcement: &Announcement,
-    action: &EscalationAction,
-    changes: &mut Vec<EventData>,
-) -> AppResult<Option<String>> {
-    match action {
-        EscalationAction::Notify { emails } => {
-            notify(w, settings, ticket, announcement, emails)?;
-            Ok(Some(format!("notified {}", emails.join(", "))))
-        }
-        EscalationAction::NotifyVendorLeads => {
-            let vendor = holding_queue(w, ticket)?.map(|q| q.vendor_id);
-            let leads = match vendor {
-                Some(vendor) => staff(w, Role::Lead, Some(&vendor))?,
-                None => Vec::new(),
-            };
-            notify(w, settings, ticket, announcement, &leads)?;
-            Ok(Some(format!("notified {} vendor lead(s)", leads.len())))
-        }
-        EscalationAction::NotifyManagers => {
-            let managers = staff(w, Role::Manager, None)?;
-            notify(w, settings, ticket, announcement, &managers)?;
-            Ok(Some(format!("notified {} manager(s)", managers.len())))
-        }
-        EscalationAction::RaisePriority { to } => {
-            let from: Priority = ticket.priority.parse().unwrap_or(Priority::Normal);
-            let raised = match to {
-                Some(target) => *target,
-                None => one_step_up(from),
-            };
-            if rank(raised) <= rank(from) {
-                return Ok(None);
-            }
-            ticket.priority = raised.as_str().to_string();
-            changes.push(EventData::PriorityChanged { from, to: raised });
-            Ok(Some(format!("raised priority to {raised}")))
-        }
-        EscalationAction::MoveToQueue { queue_id } => {
-            let from = holding_queue(w, ticket)?;
-            let Some(to) = queues::table
-                .find(queue_id)
-                .select(Queue::as_select())
-                .first(&mut **w)
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            if from.as_ref().map(|q| &q.id) == Some(&to.id) {
-                return Ok(None);
-            }
-            if let Some(holder) = assignee(w, ticket)? {
-                if holder.vendor_id.as_deref() != Some(to.vendor_id.as_str()) {
-                    ticket.assignee_id = None;
-                    changes.push(EventData::Unassigned {
-                        from: agent_ref(&holder),
-                        reason: ReleaseReason::HandedOff,
-                    });
+    /// Runs the policy's escalations for one announcement; how many ran.
+    fn run(
+        &mut self,
+        w: &mut WriteConn<'_>,
+        ticket: &mut Ticket,
+        policy: &CompiledPolicy,
+        announcement: &Announcement,
+    ) -> AppResult<usize> {
+        let applying = policy.definition.escalations.iter().filter(|e| {
+            e.on == announcement.threshold && e.metric.is_none_or(|m| m == announcement.metric)
+        });
+        let mut ran = 0;
+        for escalation in applying {
+            let mut done = Vec::new();
+            let mut changes = Vec::new();
+            for action in &escalation.actions {
+                if let Some(what) = self.act(w, ticket, announcement, action, &mut changes)? {
+                    done.push(what);
                 }
             }
-            changes.push(moved(
-                from.as_ref(),
-                Some(&to),
-                None,
-                Some("SLA escalation".into()),
-            ));
-            ticket.queue_id = Some(to.id.clone());
-            Ok(Some(format!("moved to queue {}", to.slug)))
+            let escalated = EventData::SlaEscalated {
+                metric: announcement.metric,
+                cycle: announcement.cycle,
+                on: announcement.threshold,
+                actions: done,
+            };
+            if changes.is_empty() {
+                self.notes.push((ticket.id.clone(), escalated));
+            } else {
+                // The notes made so far go first, so events keep the
+                // order they happened in.
+                self.write_notes(w)?;
+                changes.push(escalated);
+                change::update(w, ticket, SYSTEM_ACTOR, changes)?;
+            }
+            ran += 1;
         }
+        Ok(ran)
+    }
+
+    /// Does one action; what it did, for the `sla.escalated` event (`None`
+    /// when there was nothing to do). Ticket changes are made on `ticket`
+    /// and their events pushed onto `changes`, recorded together by the
+    /// caller.
+    fn act(
+        &mut self,
+        w: &mut WriteConn<'_>,
+        ticket: &mut Ticket,
+        announcement: &Announcement,
+        action: &EscalationAction,
+        changes: &mut Vec<EventData>,
+    ) -> AppResult<Option<String>> {
+        match action {
+            EscalationAction::Notify { emails } => {
+                self.notify(ticket, announcement, emails);
+                Ok(Some(format!("notified {}", emails.join(", "))))
+            }
+            EscalationAction::NotifyVendorLeads => {
+                let vendor = self.holding_queue(w, ticket)?.map(|q| q.vendor_id);
+                let leads = match vendor {
+                    Some(vendor) => self.staff(w, Role::Lead, Some(vendor))?,
+                    None => Vec::new(),
+                };
+                self.notify(ticket, announcement, &leads);
+                Ok(Some(format!("notified {} vendor lead(s)", leads.len())))
+            }
+            EscalationAction::NotifyManagers => {
+                let managers = self.staff(w, Role::Manager, None)?;
+                self.notify(ticket, announcement, &managers);
+                Ok(Some(format!("notified {} manager(s)", managers.len())))
+            }
+            EscalationAction::RaisePriority { to } => {
+                let from: Priority = ticket.priority.parse().unwrap_or(Priority::Normal);
+                let raised = match to {
+                    Some(target) => *target,
+                    None => one_step_up(from),
+                };
+                if rank(raised) <= rank(from) {
+                    return Ok(None);
+                }
+                ticket.priority = raised.as_str().to_string();
+                changes.push(EventData::PriorityChanged { from, to: raised });
+                Ok(Some(format!("raised priority to {raised}")))
+            }
+            EscalationAction::MoveToQueue { queue_id } => {
+                let from = self.holding_queue(w, ticket)?;
+                let Some(to) = self.queue(w, queue_id)? else {
+                    return Ok(None);
+                };
+                if from.as_ref().map(|q| &q.id) == Some(&to.id) {
+                    return Ok(None);
+                }
+                if let Some(holder) = assignee(w, ticket)? {
+                    if holder.vendor_id.as_deref() != Some(to.vendor_id.as_str()) {
+                        ticket.assignee_id = None;
+                        changes.push(EventData::Unassigned {
+                            from: agent_ref(&holder),
+                            reason: ReleaseReason::HandedOff,
+                        });
+                    }
+                }
+                changes.push(moved(
+                    from.as_ref(),
+                    Some(&to),
+                    None,
+                    Some("SLA escalation".into()),
+                ));
+                ticket.queue_id = Some(to.id.clone());
+                Ok(Some(format!("moved to queue {}", to.slug)))
+            }
+        }
+    }
+
+    fn queue(&mut self, w: &mut WriteConn<'_>, id: &str) -> AppResult<Option<Queue>> {
+        if let Some(known) = self.queues.get(id) {
+            return Ok(known.clone());
+        }
+        let found = queues::table
+            .find(id)
+            .select(Queue::as_select())
+            .first(&mut **w)
+            .optional()?;
+        self.queues.insert(id.to_string(), found.clone());
+        Ok(found)
+    }
+
+    fn holding_queue(
+        &mut self,
+        w: &mut WriteConn<'_>,
+        ticket: &Ticket,
+    ) -> AppResult<Option<Queue>> {
+        match &ticket.queue_id {
+            Some(id) => self.queue(w, id),
+            None => Ok(None),
+        }
+    }
+
+    /// The addresses of the active people with `role` (of `vendor` when
+    /// given).
+    fn staff(
+        &mut self,
+        w: &mut WriteConn<'_>,
+        role: Role,
+        vendor: Option<String>,
+    ) -> AppResult<Vec<String>> {
+        let key = (role, vendor);
+        if let Some(known) = self.staff.get(&key) {
+            return Ok(known.clone());
+        }
+        let mut query = agents::table
+            .filter(agents::role.eq(role.as_str()))
+            .filter(agents::active.eq(true))
+            .order(agents::email.asc())
+            .select(agents::email)
+            .into_boxed();
+        if let Some(vendor) = &key.1 {
+            query = query.filter(agents::vendor_id.eq(vendor.clone()));
+        }
+        let found: Vec<String> = query.load(&mut **w)?;
+        self.staff.insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// One notification per address, through the outbox, so no recipient
+    /// sees who else was told.
+    fn notify(&mut self, ticket: &Ticket, announcement: &Announcement, addresses: &[String]) {
+        let metric = metric_name(announcement.metric).replace('_', " ");
+        let what = match announcement.threshold {
+            SlaThreshold::Warning => "is close to its due time",
+            SlaThreshold::Breach => "missed its due time",
+        };
+        let base = self.settings.server.public_base_url.trim_end_matches('/');
+        for address in addresses {
+            self.mails.push(OutgoingMail {
+                ticket_id: ticket.id.clone(),
+                ticket_number: ticket.number,
+                kind: OutgoingKind::Notification,
+                to: address.clone(),
+                cc: Vec::new(),
+                subject: format!("SLA: {metric} {what}"),
+                body_text: format!(
+                    "The {metric} clock (cycle {}) of ticket #{} \"{}\" {what}.\n\nDetails: {base}/api/v1/tickets/{}/sla\n",
+                    announcement.cycle, ticket.number, ticket.subject, ticket.id
+                ),
+                body_html: None,
+                thread: Vec::new(),
+                automatic: true,
+            });
+        }
+    }
+
+    fn write_notes(&mut self, w: &mut WriteConn<'_>) -> AppResult<()> {
+        let notes = std::mem::take(&mut self.notes);
+        let each: Vec<(&str, &[EventData])> = notes
+            .iter()
+            .map(|(ticket_id, event)| (ticket_id.as_str(), std::slice::from_ref(event)))
+            .collect();
+        change::note_each(w, SYSTEM_ACTOR, &each)
+    }
+
+    /// Writes the notes and notifications held back.
+    fn flush(mut self, w: &mut WriteConn<'_>) -> AppResult<()> {
+        self.write_notes(w)?;
+        if !self.mails.is_empty() {
+            let replies = reply_addresses(w, self.settings)?;
+            outbox::enqueue_all(w, self.settings, &replies, std::mem::take(&mut self.mails))?;
+        }
+        Ok(())
     }
 }
 
@@ -206,17 +329,6 @@ fn one_step_up(priority: Priority) -> Priority {
     }
 }
 
-fn holding_queue(w: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<Option<Queue>> {
-    let Some(id) = &ticket.queue_id else {
-        return Ok(None);
-    };
-    Ok(queues::table
-        .find(id)
-        .select(Queue::as_select())
-        .first(&mut **w)
-        .optional()?)
-}
-
 fn assignee(w: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<Option<Agent>> {
     let Some(id) = &ticket.assignee_id else {
         return Ok(None);
@@ -226,64 +338,6 @@ fn assignee(w: &mut WriteConn<'_>, ticket: &Ticket) -> AppResult<Option<Agent>> 
         .select(Agent::as_select())
         .first(&mut **w)
         .optional()?)
-}
-
-/// The addresses of the active people with `role` (of `vendor` when given).
-fn staff(w: &mut WriteConn<'_>, role: Role, vendor: Option<&str>) -> AppResult<Vec<String>> {
-    let mut query = agents::table
-        .filter(agents::role.eq(role.as_str()))
-        .filter(agents::active.eq(true))
-        .order(agents::email.asc())
-        .select(agents::email)
-        .into_boxed();
-    if let Some(vendor) = vendor {
-        query = query.filter(agents::vendor_id.eq(vendor.to_string()));
-    }
-    Ok(query.load(&mut **w)?)
-}
-
-/// One notification per address, through the outbox, so no recipient
-/// sees who else was told.
-fn notify(
-    w: &mut WriteConn<'_>,
-    settings: &Settings,
-    ticket: &Ticket,
-    announcement: &Announcement,
-    addresses: &[String],
-) -> AppResult<()> {
-    if addresses.is_empty() {
-        return Ok(());
-    }
-    let replies = reply_addresses(w, settings)?;
-    let metric = metric_name(announcement.metric).replace('_', " ");
-    let what = match announcement.threshold {
-        SlaThreshold::Warning => "is close to its due time",
-        SlaThreshold::Breach => "missed its due time",
-    };
-    let base = settings.server.public_base_url.trim_end_matches('/');
-    for address in addresses {
-        outbox::enqueue(
-            w,
-            settings,
-            &replies,
-            OutgoingMail {
-                ticket_id: ticket.id.clone(),
-                ticket_number: ticket.number,
-                kind: OutgoingKind::Notification,
-                to: address.clone(),
-                cc: Vec::new(),
-                subject: format!("SLA: {metric} {what}"),
-                body_text: format!(
-                    "The {metric} clock (cycle {}) of ticket #{} \"{}\" {what}.\n\nDetails: {base}/api/v1/tickets/{}/sla\n",
-                    announcement.cycle, ticket.number, ticket.subject, ticket.id
-                ),
-                body_html: None,
-                thread: Vec::new(),
-                automatic: true,
-            },
-        )?;
-    }
-    Ok(())
 }
 
 pub fn start(db: Database, settings: Settings) {
