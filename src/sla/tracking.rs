@@ -516,13 +516,18 @@ pub fn summary_of(rows: &[SlaClockRow]) -> (Option<NaiveDateTime>, Option<&'stat
 }
 
 /// The rows a batch of recomputes replaces, written together: each
-/// changed ticket's clocks and summary are deleted and inserted again. A
-/// ticket whose clocks, policy and attention time came out as stored is
-/// left alone (recomputing from history gives the same rows), so a
-/// recompute that moves nothing writes nothing.
+/// changed ticket's summary, and its clocks when they moved, are deleted
+/// and inserted again. A ticket whose clocks, policy and attention time
+/// came out as stored is left alone (recomputing from history gives the
+/// same rows), so a recompute that moves nothing writes nothing; a scan
+/// that only announces (the attention time moves on) rewrites only the
+/// summary.
 #[derive(Default)]
 pub struct Writes {
+    /// Tickets whose stored summary is replaced.
     replaced: Vec<String>,
+    /// Of those, the tickets whose stored clocks are replaced too.
+    clocks_replaced: Vec<String>,
     summaries: Vec<TicketSlaRow>,
     clocks: Vec<SlaClockRow>,
     /// Tickets whose earliest running due time moved: the claim order's
@@ -562,8 +567,9 @@ impl Writes {
         });
         // Both lists run by metric name (the metrics' order is
         // alphabetical), then cycle.
+        let clocks_unchanged = stored.clocks == *rows;
         let unchanged = settled.outcome.finished
-            || stored.clocks == *rows
+            || clocks_unchanged
                 && match (&stored.summary, &summary) {
                     (Some(old), Some(new)) => same_summary(old, new),
                     (None, None) => true,
@@ -575,19 +581,28 @@ impl Writes {
         if stored.summary.is_some() || !stored.clocks.is_empty() {
             self.replaced.push(ticket_id.to_string());
         }
+        if !clocks_unchanged {
+            if !stored.clocks.is_empty() {
+                self.clocks_replaced.push(ticket_id.to_string());
+            }
+            self.clocks.extend(rows.iter().cloned());
+        }
         let due_at = |s: &Option<TicketSlaRow>| s.as_ref().and_then(|s| s.due_at);
         if due_at(&stored.summary) != due_at(&summary) {
             self.due_moved.push(ticket_id.to_string());
         }
-        self.clocks.extend(rows.iter().cloned());
         self.summaries.extend(summary.clone());
         summary
     }
 
     pub fn flush(self, conn: &mut WriteConn<'_>) -> AppResult<()> {
+        if !self.clocks_replaced.is_empty() {
+            diesel::delete(
+                sla_clocks::table.filter(sla_clocks::ticket_id.eq_any(&self.clocks_replaced)),
+            )
+            .execute(&mut **conn)?;
+        }
         if !self.replaced.is_empty() {
-            diesel::delete(sla_clocks::table.filter(sla_clocks::ticket_id.eq_any(&self.replaced)))
-                .execute(&mut **conn)?;
             diesel::delete(ticket_sla::table.filter(ticket_sla::ticket_id.eq_any(&self.replaced)))
                 .execute(&mut **conn)?;
         }
