@@ -1,5 +1,6 @@
 -- PostgreSQL alone doing a claim's durable work (bench/claim's baseline):
--- lock the most urgent waiting ticket of the queue, skipping those other
+-- lock the most urgent waiting ticket of the queue (Relay's claim order:
+-- the earliest SLA due time, then priority and the longest wait), skipping those other
 -- claimers hold, assign it, and record the assignment, in one transaction.
 -- Each client is one agent claiming for itself, as in Relay's run (the
 -- agents.open_tickets trigger then never makes two clients wait on one
@@ -8,7 +9,7 @@
 WITH next AS (
     SELECT id FROM tickets
     WHERE queue_id = 'bench-queue' AND assignee_id IS NULL AND status IN ('new', 'open')
-    ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, queued_at, number
+    ORDER BY (sla_due_at IS NULL), sla_due_at, CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, queued_at, number
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 ), claimed AS (

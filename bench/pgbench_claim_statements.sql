@@ -24,7 +24,7 @@ SELECT t.id AS next_id, t.version AS next_version, t.number, t.subject, t.status
        (SELECT created_at FROM customers c WHERE c.id = t.customer_id) AS customer_since
 FROM tickets t
 WHERE t.queue_id = 'bench-queue' AND t.assignee_id IS NULL AND t.status IN ('new', 'open')
-ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.queued_at, t.number
+ORDER BY (t.sla_due_at IS NULL), t.sla_due_at, CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.queued_at, t.number
 LIMIT 1
 FOR UPDATE SKIP LOCKED \gset
 UPDATE tickets
@@ -37,3 +37,5 @@ INSERT INTO ticket_events (id, ticket_id, kind, actor, data, created_at)
 VALUES (md5(CAST(random() AS text) || CAST(clock_timestamp() AS text)), :next_id, 'assigned', 'system',
         '{"from": null, "to": {"agent_id": "bench-agent", "vendor_id": "bench-vendor"}, "by": "claim"}', now());
 END;
+SELECT ticket_id, policy_id, policy_version, due_at, state, attention_at, computed_at
+FROM ticket_sla WHERE ticket_id = ANY(ARRAY[:'next_id']);

@@ -108,6 +108,21 @@ constant_sql!(
         "(SELECT created_at FROM customers WHERE customers.id = tickets.customer_id)"
 );
 
+constant_sql!(
+    /// The state of the ticket's SLA summary as `sla::tracking` stored it.
+    StoredSlaState: diesel::sql_types::Nullable<diesel::sql_types::Text> =
+        "(SELECT state FROM ticket_sla WHERE ticket_sla.ticket_id = tickets.id)"
+);
+
+/// A claimed ticket's stored SLA summary: its earliest running due time
+/// and state (`ticket_sla`; both `None` without one). A claim moves no
+/// clock, so it is what the ticket shows after the claim too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredSla {
+    pub due_at: Option<chrono::NaiveDateTime>,
+    pub state: Option<String>,
+}
+
 type CustomerColumns = (
     String,
     Option<String>,
@@ -147,19 +162,21 @@ macro_rules! most_urgent {
                     CustomerOrganization,
                     CustomerSince,
                 ),
+                (StoredDueTime, StoredSlaState),
             ))
             .limit(1)
     };
 }
 
 /// The most urgent waiting unassigned ticket of `queue_id` that no
-/// other claimer holds, with its customer, locked for this transaction: one statement, one
-/// index range.
+/// other claimer holds, with its customer and SLA summary, locked for this
+/// transaction: one statement, one index range.
 pub fn lock_most_urgent(
     conn: &mut WriteConn<'_>,
     queue_id: &str,
-) -> QueryResult<Option<(Ticket, Customer)>> {
-    let found: Option<(Ticket, CustomerColumns)> = match conn.connection() {
+) -> QueryResult<Option<(Ticket, Customer, StoredSla)>> {
+    type SlaColumns = (Option<chrono::NaiveDateTime>, Option<String>);
+    let found: Option<(Ticket, CustomerColumns, SlaColumns)> = match conn.connection() {
         DbConnection::Postgresql(c) => most_urgent!(queue_id)
             .for_update()
             .skip_locked()
@@ -167,8 +184,8 @@ pub fn lock_most_urgent(
             .optional()?,
         DbConnection::Sqlite(c) => most_urgent!(queue_id).first(c).optional()?,
     };
-    Ok(
-        found.map(|(ticket, (email, name, organization, created_at))| {
+    Ok(found.map(
+        |(ticket, (email, name, organization, created_at), (due_at, state))| {
             let customer = Customer {
                 id: ticket.customer_id.clone(),
                 email,
@@ -176,9 +193,9 @@ pub fn lock_most_urgent(
                 organization,
                 created_at,
             };
-            (ticket, customer)
-        }),
-    )
+            (ticket, customer, StoredSla { due_at, state })
+        },
+    ))
 }
 
 /// The statuses [`lock_most_urgent`] treats as waiting, for the test that

@@ -79,10 +79,19 @@ impl SlaSummary {
     /// The summary as of `now`: a running clock whose due time passed is
     /// breached even before the scanner has announced it.
     pub fn of(row: &TicketSlaRow, now: NaiveDateTime) -> Option<SlaSummary> {
-        let state = row.state.clone()?;
-        let overdue = row.due_at.is_some_and(|due| due < now);
+        Self::from_stored(row.due_at, row.state.clone(), now)
+    }
+
+    /// [`SlaSummary::of`] from the stored due time and state alone.
+    pub fn from_stored(
+        due_at: Option<NaiveDateTime>,
+        state: Option<String>,
+        now: NaiveDateTime,
+    ) -> Option<SlaSummary> {
+        let state = state?;
+        let overdue = due_at.is_some_and(|due| due < now);
         Some(SlaSummary {
-            due_at: row.due_at.map(|t| t.and_utc()),
+            due_at: due_at.map(|t| t.and_utc()),
             state: if overdue && state != "met" {
                 "breached".to_string()
             } else {

@@ -3,11 +3,12 @@
 
 use super::change::{self, Change};
 use super::query::{self, TicketRef, Visibility};
-use super::view::{attach_sla, Disclosure, TicketRow, TicketView};
+use super::view::{attach_sla, Disclosure, SlaSummary, TicketRow, TicketView};
 use crate::auth::{ActingAgent, Principal, QueueWithMasking};
 use crate::db::models::{Agent, Customer, Queue, Ticket};
 use crate::db::schema::{agents, customers, queues, tickets};
-use crate::db::{lock_ticket, ticket_claim, write_tx, Conn, DbConnection, WriteConn};
+use crate::db::ticket_claim::{self, StoredSla};
+use crate::db::{lock_ticket, write_tx, Conn, DbConnection, WriteConn};
 use crate::domain::event::{AssignedBy, EventData, QueueChangeReason, ReleaseReason};
 use crate::domain::{AuthorKind, Channel, Priority, Role};
 use crate::error::{AppError, AppResult};
@@ -109,7 +110,7 @@ pub fn claim(
     let caches = conn.caches().clone();
     let claimed = write_tx(
         conn,
-        |w| -> AppResult<Result<(Ticket, Customer), Option<&'static str>>> {
+        |w| -> AppResult<Result<(Ticket, Customer, Option<StoredSla>), Option<&'static str>>> {
             let now = w.now();
             let rules = compiled::current(w, &caches, now)?;
             // The load as the token's read found it, just before this
@@ -138,14 +139,15 @@ pub fn claim(
                             .find(&ticket.customer_id)
                             .select(Customer::as_select())
                             .first(&mut **w)?;
-                        Some((ticket, customer))
+                        Some((ticket, customer, None))
                     }
                     None => None,
                 }
             } else {
                 ticket_claim::lock_most_urgent(w, &queue.id)?
+                    .map(|(ticket, customer, sla)| (ticket, customer, Some(sla)))
             };
-            let Some((mut ticket, customer)) = fit else {
+            let Some((mut ticket, customer, sla)) = fit else {
                 return Ok(Err(None));
             };
             ticket.assignee_id = Some(agent.id.clone());
@@ -159,14 +161,21 @@ pub fn claim(
                     by: Some(AssignedBy::Claim),
                 }],
             )?;
-            Ok(Ok((ticket, customer)))
+            Ok(Ok((ticket, customer, sla)))
         },
     )?;
     match claimed {
-        Ok((ticket, customer)) => {
+        Ok((ticket, customer, sla)) => {
             let mut view = TicketView::from_row((ticket, customer, Some(queue), Some(agent)))?;
             let now = conn.now();
-            attach_sla(conn, now, std::slice::from_mut(&mut view))?;
+            // The lock read the summary (a claim moves no clock); a
+            // ticket chosen by skills is read again.
+            match sla {
+                Some(stored) => {
+                    view.sla = SlaSummary::from_stored(stored.due_at, stored.state, now)
+                }
+                None => attach_sla(conn, now, std::slice::from_mut(&mut view))?,
+            }
             Ok(Claim::Ticket(Box::new(disclosure.ticket(view))))
         }
         Err(reason) => Ok(Claim::Nothing(reason)),
