@@ -88,6 +88,10 @@ fn workable_queue_disclosed(
     Ok((queue, disclosure))
 }
 
+/// A claimed ticket with its customer and, when the lock read it, its SLA
+/// summary.
+type Claimed = (Ticket, Customer, Option<StoredSla>);
+
 /// Gives the caller the most urgent waiting ticket of the queue it may
 /// take (the earliest running SLA due time, then priority, then the
 /// longest wait: `db::ticket_claim`), with its SLA summary, atomically: two claimers never
@@ -110,7 +114,7 @@ pub fn claim(
     let caches = conn.caches().clone();
     let claimed = write_tx(
         conn,
-        |w| -> AppResult<Result<(Ticket, Customer, Option<StoredSla>), Option<&'static str>>> {
+        |w| -> AppResult<Result<Claimed, Option<&'static str>>> {
             let now = w.now();
             let rules = compiled::current(w, &caches, now)?;
             // The load as the token's read found it, just before this
