@@ -21,7 +21,9 @@ SELECT t.id AS next_id, t.version AS next_version, t.number, t.subject, t.status
        (SELECT email FROM customers c WHERE c.id = t.customer_id) AS customer_email,
        (SELECT name FROM customers c WHERE c.id = t.customer_id) AS customer_name,
        (SELECT organization FROM customers c WHERE c.id = t.customer_id) AS customer_organization,
-       (SELECT created_at FROM customers c WHERE c.id = t.customer_id) AS customer_since
+       (SELECT created_at FROM customers c WHERE c.id = t.customer_id) AS customer_since,
+       (SELECT due_at FROM ticket_sla s WHERE s.ticket_id = t.id) AS sla_due_at,
+       (SELECT state FROM ticket_sla s WHERE s.ticket_id = t.id) AS sla_state
 FROM tickets t
 WHERE t.queue_id = 'bench-queue' AND t.assignee_id IS NULL AND t.status IN ('new', 'open')
 ORDER BY (t.sla_due_at IS NULL), t.sla_due_at, CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, t.queued_at, t.number
@@ -37,5 +39,3 @@ INSERT INTO ticket_events (id, ticket_id, kind, actor, data, created_at)
 VALUES (md5(CAST(random() AS text) || CAST(clock_timestamp() AS text)), :next_id, 'assigned', 'system',
         '{"from": null, "to": {"agent_id": "bench-agent", "vendor_id": "bench-vendor"}, "by": "claim"}', now());
 END;
-SELECT ticket_id, policy_id, policy_version, due_at, state, attention_at, computed_at
-FROM ticket_sla WHERE ticket_id = ANY(ARRAY[:'next_id']);
