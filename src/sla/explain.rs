@@ -104,6 +104,9 @@ pub fn explain(
 /// against it; `tracking::Outcome::finished`), under the policy's name
 /// now; `None` when the ticket runs on the current policy.
 fn kept_policy(conn: &mut Conn, outcome: &tracking::Outcome) -> AppResult<Option<PolicyRef>> {
+    if !outcome.finished {
+        return Ok(None);
+    }
     let stored = outcome.stored.summary.as_ref();
     let (Some(id), Some(version)) = (
         stored.and_then(|s| s.policy_id.clone()),
@@ -111,14 +114,15 @@ fn kept_policy(conn: &mut Conn, outcome: &tracking::Outcome) -> AppResult<Option
     ) else {
         return Ok(None);
     };
-    if !outcome.finished {
-        return Ok(None);
-    }
-    let name: Option<String> = sla_policies::table
-        .find(&id)
-        .select(sla_policies::name)
-        .first(&mut **conn)
-        .optional()?;
+    // Usually the policy is still the one in force: its name is at hand.
+    let name = match &outcome.policy {
+        Some(current) if current.id == id => Some(current.definition.name.clone()),
+        _ => sla_policies::table
+            .find(&id)
+            .select(sla_policies::name)
+            .first(&mut **conn)
+            .optional()?,
+    };
     Ok(Some(PolicyRef {
         id,
         name: name.unwrap_or_default(),

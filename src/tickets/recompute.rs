@@ -114,23 +114,15 @@ pub fn run(db: &Database, include_closed: bool) -> AppResult<RecomputeReport> {
         after: None,
         done: false,
     });
-    let work = |conn: &mut Conn| -> AppResult<RecomputeReport> {
-        let mut report = RecomputeReport::default();
-        let worked = (|| {
-            while let Some(ids) = Cursor::next(&cursor, conn)? {
-                let (tickets, changed) = recompute_batch(conn, &ids)?;
-                report.tickets += tickets;
-                report.changed += changed;
-            }
-            Ok(())
-        })();
+    let work = |conn: &mut Conn| {
+        let worked = work_through(&cursor, conn);
         if worked.is_err() {
-            let mut cursor = cursor
+            cursor
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            cursor.done = true;
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .done = true;
         }
-        worked.map(|()| report)
+        worked
     };
     let helpers = workers(&first) - 1;
     std::thread::scope(|scope| {
@@ -152,6 +144,17 @@ pub fn run(db: &Database, include_closed: bool) -> AppResult<RecomputeReport> {
         }
         total
     })
+}
+
+/// One worker's share: batches from `cursor` until none is left.
+fn work_through(cursor: &Mutex<Cursor>, conn: &mut Conn) -> AppResult<RecomputeReport> {
+    let mut report = RecomputeReport::default();
+    while let Some(ids) = Cursor::next(cursor, conn)? {
+        let (tickets, changed) = recompute_batch(conn, &ids)?;
+        report.tickets += tickets;
+        report.changed += changed;
+    }
+    Ok(report)
 }
 
 /// Recomputes one batch of tickets in a transaction of its own, their rows
