@@ -98,7 +98,13 @@ pub enum SlaCommand {
     },
     /// Run one pass of the breach scanner (what the background worker does
     /// every `sla.scan_seconds`) and print what it announced.
-    Scan,
+    Scan {
+        /// Run this many passes back to back in this process, one line
+        /// each: after the first, a pass runs as the service's scanner
+        /// does, on connections and caches that are already warm.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        passes: u32,
+    },
 }
 
 impl clap::ValueEnum for Role {
@@ -116,7 +122,9 @@ pub type CliResult = Result<(), String>;
 /// the pool opens all of them at once, and `serve` is the only command that
 /// works in parallel.
 const ONE_SHOT_POOL_SIZE: u32 = 1;
-const RECOMPUTE_POOL_SIZE: u32 = 4;
+/// A connection for each worker of a job that runs side by side
+/// (`db::workers`: the recompute, the scanner's pass).
+const SIDE_BY_SIDE_POOL_SIZE: u32 = 4;
 
 fn open_database(settings: &Settings, max_size: u32) -> Result<Database, String> {
     crate::app::open_database(settings, max_size, Clock::system()).map(|(db, _)| db)
@@ -189,8 +197,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Sla {
             command: SlaCommand::Recompute { include_closed },
         } => {
-            // A connection for each of the recompute's workers.
-            let db = open_database(&settings, RECOMPUTE_POOL_SIZE)?;
+            let db = open_database(&settings, SIDE_BY_SIDE_POOL_SIZE)?;
             let started = std::time::Instant::now();
             let report =
                 crate::tickets::recompute::run(&db, include_closed).map_err(|e| e.to_string())?;
@@ -203,20 +210,22 @@ pub fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Sla {
-            command: SlaCommand::Scan,
+            command: SlaCommand::Scan { passes },
         } => {
-            let db = open_database(&settings, ONE_SHOT_POOL_SIZE)?;
-            let started = std::time::Instant::now();
-            let report =
-                crate::jobs::sla_scanner::run_once(&db, &settings).map_err(|e| e.to_string())?;
-            println!(
-                "scanned {} ticket(s): {} warning(s), {} breach(es), {} escalation(s), in {:.1} ms",
-                report.tickets,
-                report.warnings,
-                report.breaches,
-                report.escalations,
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+            let db = open_database(&settings, SIDE_BY_SIDE_POOL_SIZE)?;
+            for _ in 0..passes {
+                let started = std::time::Instant::now();
+                let report = crate::jobs::sla_scanner::run_once(&db, &settings)
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "scanned {} ticket(s): {} warning(s), {} breach(es), {} escalation(s), in {:.1} ms",
+                    report.tickets,
+                    report.warnings,
+                    report.breaches,
+                    report.escalations,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
             Ok(())
         }
         Command::Mailgate { .. } => unreachable!("mailgate runs before settings are loaded"),

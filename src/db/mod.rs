@@ -10,6 +10,7 @@ pub mod models;
 pub mod outbox_claim;
 pub mod schema;
 pub mod ticket_claim;
+pub mod workers;
 
 pub use connection::{Backend, DbConnection, DbPool, PoolState};
 
@@ -480,17 +481,58 @@ macro_rules! insert_rows {
     }};
 }
 
+/// [`insert_rows!`] for rows that may already be stored: a row whose key
+/// (`$target`) is taken updates the stored one (`ON CONFLICT ($target) DO
+/// UPDATE SET $set`, `excluded` naming the new row's values). An update
+/// that changes no indexed column stays on its page (HOT), and the row's
+/// foreign key is not checked again.
+#[macro_export]
+macro_rules! upsert_rows {
+    ($conn:expr, $table:expr, $rows:expr, $target:expr, $set:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $crate::db::WriteConn::connection($conn) {
+            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values(&$rows[..])
+                .on_conflict($target)
+                .do_update()
+                .set($set)
+                .execute(c)
+                .map(drop),
+            $crate::db::DbConnection::Sqlite(c) => $rows.iter().try_for_each(|row| {
+                diesel::insert_into($table)
+                    .values(row)
+                    .on_conflict($target)
+                    .do_update()
+                    .set($set)
+                    .execute(c)
+                    .map(drop)
+            }),
+        }
+    }};
+}
+
 /// Inserts a new ticket and gives it the next number. On PostgreSQL a
 /// sequence (no lock held across the transaction, so concurrent intake does
 /// not serialise on it) read by the insert itself, one round trip; on
 /// SQLite, where writers are serialised anyway, the maximum plus one inside
 /// the write transaction is exact.
-pub fn insert_ticket(conn: &mut WriteConn<'_>, ticket: &mut models::Ticket) -> QueryResult<()> {
+pub fn insert_ticket(
+    conn: &mut WriteConn<'_>,
+    ticket: &mut models::Ticket,
+    sla_due_at: Option<chrono::NaiveDateTime>,
+) -> QueryResult<()> {
     use schema::tickets;
+    // `sla_due_at` is the claim order's copy of the SLA summary's due time
+    // (`ticket_claim::copy_due_times`), not a field of the ticket model.
+    let due = tickets::sla_due_at.eq(sla_due_at);
     match conn.connection() {
         DbConnection::Postgresql(c) => {
             ticket.number = diesel::insert_into(tickets::table)
-                .values((&*ticket, tickets::number.eq(nextval("ticket_number_seq"))))
+                .values((
+                    &*ticket,
+                    due,
+                    tickets::number.eq(nextval("ticket_number_seq")),
+                ))
                 .returning(tickets::number)
                 .get_result(c)?;
         }
@@ -500,7 +542,7 @@ pub fn insert_ticket(conn: &mut WriteConn<'_>, ticket: &mut models::Ticket) -> Q
                 .first::<Option<i64>>(c)?
                 .map_or(FIRST_TICKET_NUMBER, |n| n + 1);
             diesel::insert_into(tickets::table)
-                .values((&*ticket, tickets::number.eq(ticket.number)))
+                .values((&*ticket, due, tickets::number.eq(ticket.number)))
                 .execute(c)?;
         }
     }

@@ -21,6 +21,7 @@ use crate::error::{AppError, AppResult};
 use crate::routing::placement::{self, Arrival};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -89,24 +90,38 @@ pub fn moves_clocks(event: &EventData) -> bool {
     )
 }
 
-/// A new ticket's clocks, from the history it was opened with; `arrival`
-/// is what the door knew (the rules' facts). Returns the summary written
-/// (`None`: no policy applies).
-pub fn opened(
+/// A new ticket's clocks, computed before its row is written so that the
+/// row carries its earliest due time (the claim order's copy,
+/// `tickets.sla_due_at`) from its insert rather than by a second write.
+pub struct Opening {
+    writes: Writes,
+    summary: Option<TicketSlaRow>,
+}
+
+/// Computes a new ticket's clocks from the history it is opened with;
+/// `arrival` is what the door knew (the rules' facts). Nothing is written
+/// until [`Opening::write`].
+pub fn opening(
     conn: &mut WriteConn<'_>,
     ticket: &Ticket,
     arrival: &Arrival<'_>,
     history: &[TicketEvent],
-) -> AppResult<Option<TicketSlaRow>> {
+) -> AppResult<Opening> {
+    let mut writes = Writes::default();
     let (caches, now) = (conn.caches().clone(), conn.now());
     let policies = compiled::current(conn, &caches, now)?;
     if policies.is_empty() {
-        return Ok(None);
+        return Ok(Opening {
+            writes,
+            summary: None,
+        });
     }
     let history = entries(history);
-    let policy = choose(&policies, ticket, arrival, &history);
-    let Some(policy) = policy else {
-        return Ok(None);
+    let Some(policy) = choose(&policies, ticket, arrival, &history) else {
+        return Ok(Opening {
+            writes,
+            summary: None,
+        });
     };
     let clocks = compute(&policies, &policy, &history, now.and_utc());
     let settled = Settled {
@@ -120,10 +135,24 @@ pub fn opened(
         given: Notices::default(),
         said: Vec::new(),
     };
-    let mut writes = Writes::default();
     let summary = writes.add(&ticket.id, &settled, now);
-    writes.flush(conn)?;
-    Ok(summary)
+    // The ticket's row is inserted with the due time (`due_at`).
+    writes.due_moved.clear();
+    Ok(Opening { writes, summary })
+}
+
+impl Opening {
+    /// The earliest running due time, for the ticket's row.
+    pub fn due_at(&self) -> Option<NaiveDateTime> {
+        self.summary.as_ref().and_then(|summary| summary.due_at)
+    }
+
+    /// Writes the clocks (once the ticket's row is in); the summary
+    /// written (`None`: no policy applies).
+    pub fn write(self, conn: &mut WriteConn<'_>) -> AppResult<Option<TicketSlaRow>> {
+        self.writes.flush(conn)?;
+        Ok(self.summary)
+    }
 }
 
 /// Recomputes a changed ticket's clocks; returns the events that say what
@@ -516,19 +545,25 @@ pub fn summary_of(rows: &[SlaClockRow]) -> (Option<NaiveDateTime>, Option<&'stat
 }
 
 /// The rows a batch of recomputes replaces, written together: each
-/// changed ticket's summary, and its clocks when they moved, are deleted
-/// and inserted again. A ticket whose clocks, policy and attention time
-/// came out as stored is left alone (recomputing from history gives the
-/// same rows), so a recompute that moves nothing writes nothing; a scan
-/// that only announces (the attention time moves on) rewrites only the
-/// summary.
+/// changed ticket's summary, and those of its clocks that moved, are
+/// written over the stored rows (an upsert: an update in place, with no
+/// foreign key to check again; a ticket that loses a clock has all its
+/// clocks deleted and written again). A ticket whose clocks, policy and
+/// attention time came out as stored is left alone (recomputing from
+/// history gives the same rows), so a recompute that moves nothing writes
+/// nothing; a scan that only announces (the attention time moves on)
+/// rewrites only the summary.
 #[derive(Default)]
 pub struct Writes {
-    /// Tickets whose stored summary is replaced.
-    replaced: Vec<String>,
-    /// Of those, the tickets whose stored clocks are replaced too.
+    /// Tickets whose stored summary goes (no policy applies, no clock is kept).
+    summaries_removed: Vec<String>,
+    /// Tickets whose stored clocks all go before `clocks` are written: a
+    /// stored clock has no counterpart among the new ones.
     clocks_replaced: Vec<String>,
+    /// Summaries to write (new or replacing the stored one).
     summaries: Vec<TicketSlaRow>,
+    /// Clocks to write: new, or changed since stored (rows that came out
+    /// as stored are not written again).
     clocks: Vec<SlaClockRow>,
     /// Tickets whose earliest running due time moved: the claim order's
     /// copy on `tickets` follows (`db::ticket_claim::copy_due_times`).
@@ -578,14 +613,23 @@ impl Writes {
         if unchanged {
             return stored.summary.clone();
         }
-        if stored.summary.is_some() || !stored.clocks.is_empty() {
-            self.replaced.push(ticket_id.to_string());
+        if stored.summary.is_some() && summary.is_none() {
+            self.summaries_removed.push(ticket_id.to_string());
         }
         if !clocks_unchanged {
-            if !stored.clocks.is_empty() {
+            let same_clock =
+                |a: &SlaClockRow, b: &SlaClockRow| (&a.metric, a.cycle) == (&b.metric, b.cycle);
+            let one_goes = stored
+                .clocks
+                .iter()
+                .any(|old| !rows.iter().any(|new| same_clock(old, new)));
+            if one_goes {
                 self.clocks_replaced.push(ticket_id.to_string());
+                self.clocks.extend(rows.iter().cloned());
+            } else {
+                let changed = rows.iter().filter(|new| !stored.clocks.contains(new));
+                self.clocks.extend(changed.cloned());
             }
-            self.clocks.extend(rows.iter().cloned());
         }
         let due_at = |s: &Option<TicketSlaRow>| s.as_ref().and_then(|s| s.due_at);
         if due_at(&stored.summary) != due_at(&summary) {
@@ -602,15 +646,49 @@ impl Writes {
             )
             .execute(&mut **conn)?;
         }
-        if !self.replaced.is_empty() {
-            diesel::delete(ticket_sla::table.filter(ticket_sla::ticket_id.eq_any(&self.replaced)))
-                .execute(&mut **conn)?;
+        if !self.summaries_removed.is_empty() {
+            diesel::delete(
+                ticket_sla::table.filter(ticket_sla::ticket_id.eq_any(&self.summaries_removed)),
+            )
+            .execute(&mut **conn)?;
         }
         for chunk in self.summaries.chunks(ROWS_PER_INSERT) {
-            crate::insert_rows!(conn, ticket_sla::table, chunk)?;
+            crate::upsert_rows!(
+                conn,
+                ticket_sla::table,
+                chunk,
+                ticket_sla::ticket_id,
+                (
+                    ticket_sla::policy_id.eq(excluded(ticket_sla::policy_id)),
+                    ticket_sla::policy_version.eq(excluded(ticket_sla::policy_version)),
+                    ticket_sla::due_at.eq(excluded(ticket_sla::due_at)),
+                    ticket_sla::state.eq(excluded(ticket_sla::state)),
+                    ticket_sla::attention_at.eq(excluded(ticket_sla::attention_at)),
+                    ticket_sla::computed_at.eq(excluded(ticket_sla::computed_at)),
+                )
+            )?;
         }
         for chunk in self.clocks.chunks(ROWS_PER_INSERT) {
-            crate::insert_rows!(conn, sla_clocks::table, chunk)?;
+            crate::upsert_rows!(
+                conn,
+                sla_clocks::table,
+                chunk,
+                (sla_clocks::ticket_id, sla_clocks::metric, sla_clocks::cycle),
+                (
+                    sla_clocks::policy_id.eq(excluded(sla_clocks::policy_id)),
+                    sla_clocks::policy_version.eq(excluded(sla_clocks::policy_version)),
+                    sla_clocks::target_seconds.eq(excluded(sla_clocks::target_seconds)),
+                    sla_clocks::started_at.eq(excluded(sla_clocks::started_at)),
+                    sla_clocks::stopped_at.eq(excluded(sla_clocks::stopped_at)),
+                    sla_clocks::due_at.eq(excluded(sla_clocks::due_at)),
+                    sla_clocks::warning_at.eq(excluded(sla_clocks::warning_at)),
+                    sla_clocks::state.eq(excluded(sla_clocks::state)),
+                    sla_clocks::breached_at.eq(excluded(sla_clocks::breached_at)),
+                    sla_clocks::business_seconds_used
+                        .eq(excluded(sla_clocks::business_seconds_used)),
+                    sla_clocks::detail.eq(excluded(sla_clocks::detail)),
+                )
+            )?;
         }
         if !self.due_moved.is_empty() {
             ticket_claim::copy_due_times(conn, &self.due_moved)?;

@@ -33,8 +33,8 @@ pub struct Change<'a> {
 /// (queue, priority, tags, SLA policy, assignee: `routing::placement`).
 /// Its history starts `created` (as routed), `routed`, then the change's
 /// events. `then` runs once the ticket has its number (a channel's
-/// acknowledgement mail); the events it returns are recorded with the
-/// change's, in the same statement. Returns the ticket's SLA summary
+/// acknowledgement mail); the events it returns, bookkeeping that cannot
+/// move a clock, are recorded with the change's, in the same statement. Returns the ticket's SLA summary
 /// (`None`: no policy applies).
 pub fn open(
     conn: &mut WriteConn<'_>,
@@ -54,10 +54,20 @@ pub fn open(
         0..0,
         std::iter::once(created).chain(placed.events.iter().cloned()),
     );
-    insert_ticket(conn, ticket)?;
-    change.events.extend(then(conn, ticket, &placed)?);
-    let history = write_messages_and_events(conn, &ticket.id, change)?;
-    sla::tracking::opened(conn, ticket, arrival, &history)
+    let mut history = events::rows(conn, &ticket.id, change.actor, &change.events);
+    let clocks = sla::tracking::opening(conn, ticket, arrival, &history)?;
+    insert_ticket(conn, ticket, clocks.due_at())?;
+    let bookkeeping = then(conn, ticket, &placed)?;
+    debug_assert!(
+        !bookkeeping.iter().any(sla::tracking::moves_clocks),
+        "an opening step's events are bookkeeping: the clocks were computed without them"
+    );
+    history.extend(events::rows(conn, &ticket.id, change.actor, &bookkeeping));
+    if !change.messages.is_empty() {
+        crate::insert_rows!(conn, messages::table, change.messages)?;
+    }
+    events::insert(conn, &history)?;
+    clocks.write(conn)
 }
 
 /// Writes `ticket` as changed (read at `expected_version`; its version moves
@@ -98,7 +108,7 @@ pub fn import(
     messages: &[Message],
     events: &[TicketEvent],
 ) -> AppResult<()> {
-    insert_ticket(conn, ticket)?;
+    insert_ticket(conn, ticket, None)?;
     if !messages.is_empty() {
         crate::insert_rows!(conn, messages::table, messages)?;
     }

@@ -31,14 +31,31 @@ pub fn append_all(
     actor: &str,
     events: &[EventData],
 ) -> QueryResult<Vec<TicketEvent>> {
-    let rows: Vec<TicketEvent> = events
+    let rows = rows(conn, ticket_id, actor, events);
+    insert(conn, &rows)?;
+    Ok(rows)
+}
+
+/// The rows of one change's events, with their ids and the change's
+/// instant, not written yet.
+pub fn rows(
+    conn: &WriteConn<'_>,
+    ticket_id: &str,
+    actor: &str,
+    events: &[EventData],
+) -> Vec<TicketEvent> {
+    events
         .iter()
         .map(|event| row(conn.new_id(), ticket_id, actor, event, conn.now()))
-        .collect();
+        .collect()
+}
+
+/// Writes event rows made by [`rows`], in one statement (on PostgreSQL).
+pub fn insert(conn: &mut WriteConn<'_>, rows: &[TicketEvent]) -> QueryResult<()> {
     if !rows.is_empty() {
         crate::insert_rows!(conn, ticket_events::table, rows)?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Appends events to several tickets at once (a scanner pass), in one

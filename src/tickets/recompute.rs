@@ -11,14 +11,14 @@
 use super::change::{self, SYSTEM_ACTOR};
 use crate::auth::Principal;
 use crate::db::schema::tickets;
-use crate::db::{lock_and_load_tickets, write_tx, Conn, Database, DbConnection};
+use crate::db::workers::side_by_side;
+use crate::db::{lock_and_load_tickets, write_tx, Conn, Database};
 use crate::domain::event::EventData;
 use crate::domain::{Role, Status};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::sla::{compiled, tracking};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 use utoipa::ToSchema;
 
 /// Tickets read per batch of ids.
@@ -52,7 +52,7 @@ pub fn recompute_all(
     run(db, request.include_closed)
 }
 
-/// The next batch of tickets to recompute, shared by the workers.
+/// The next batch of tickets to recompute.
 struct Cursor {
     include_closed: bool,
     /// The last ticket number handed out; `None` before the first batch.
@@ -62,12 +62,9 @@ struct Cursor {
 
 impl Cursor {
     /// The ids of the next [`BATCH`] tickets by number; `None` once every
-    /// ticket was handed out (or a worker failed).
-    fn next(cursor: &Mutex<Cursor>, conn: &mut Conn) -> AppResult<Option<Vec<String>>> {
-        let mut cursor = cursor
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cursor.done {
+    /// ticket was handed out.
+    fn next(&mut self, conn: &mut Conn) -> AppResult<Option<Vec<String>>> {
+        if self.done {
             return Ok(None);
         }
         let mut query = tickets::table
@@ -75,86 +72,47 @@ impl Cursor {
             .limit(BATCH)
             .select((tickets::id, tickets::number))
             .into_boxed();
-        if !cursor.include_closed {
+        if !self.include_closed {
             query = query.filter(tickets::status.ne(Status::Closed.as_str()));
         }
-        if let Some(number) = cursor.after {
+        if let Some(number) = self.after {
             query = query.filter(tickets::number.gt(number));
         }
         let batch: Vec<(String, i64)> = query.load(&mut **conn)?;
         let Some((_, last)) = batch.last() else {
-            cursor.done = true;
+            self.done = true;
             return Ok(None);
         };
-        cursor.after = Some(*last);
+        self.after = Some(*last);
         Ok(Some(batch.into_iter().map(|(id, _)| id).collect()))
     }
 }
 
-/// How many batches run side by side: on PostgreSQL one per core (up to
-/// four), so the server reads one batch while Relay computes another (one
-/// worker leaves each idle half the time); SQLite has one writer, so one.
-fn workers(conn: &DbConnection) -> usize {
-    match conn {
-        DbConnection::Postgresql(_) => std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4),
-        DbConnection::Sqlite(_) => 1,
-    }
-}
-
-/// The recompute itself (the CLI runs it without a caller): workers, each
-/// on a connection of its own, take batches in ticket-number order until
-/// none is left. Batches lock disjoint tickets, so they never wait on each
-/// other; a worker that fails stops the others at their next batch.
+/// The recompute itself (the CLI runs it without a caller): batches in
+/// ticket-number order, side by side on PostgreSQL
+/// (`db::workers::side_by_side`). Batches lock disjoint tickets, so they
+/// never wait on each other.
 pub fn run(db: &Database, include_closed: bool) -> AppResult<RecomputeReport> {
     let mut first = db.get()?;
-    let cursor = Mutex::new(Cursor {
+    let mut cursor = Cursor {
         include_closed,
         after: None,
         done: false,
-    });
-    let work = |conn: &mut Conn| {
-        let worked = work_through(&cursor, conn);
-        if worked.is_err() {
-            cursor
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .done = true;
-        }
-        worked
     };
-    let helpers = workers(&first) - 1;
-    std::thread::scope(|scope| {
-        let running: Vec<_> = (0..helpers)
-            .map(|_| scope.spawn(|| work(&mut db.get()?)))
-            .collect();
-        let mut total = work(&mut first);
-        for helper in running {
-            let done = helper
-                .join()
-                .unwrap_or_else(|_| Err(AppError::Internal("a recompute worker panicked".into())));
-            total = match (total, done) {
-                (Ok(a), Ok(b)) => Ok(RecomputeReport {
-                    tickets: a.tickets + b.tickets,
-                    changed: a.changed + b.changed,
-                }),
-                (Err(e), _) | (_, Err(e)) => Err(e),
-            };
-        }
-        total
-    })
-}
-
-/// One worker's share: batches from `cursor` until none is left.
-fn work_through(cursor: &Mutex<Cursor>, conn: &mut Conn) -> AppResult<RecomputeReport> {
-    let mut report = RecomputeReport::default();
-    while let Some(ids) = Cursor::next(cursor, conn)? {
-        let (tickets, changed) = recompute_batch(conn, &ids)?;
-        report.tickets += tickets;
-        report.changed += changed;
-    }
-    Ok(report)
+    let batches = side_by_side(
+        db,
+        &mut first,
+        |conn| cursor.next(conn),
+        |conn, ids| recompute_batch(conn, &ids),
+    )?;
+    Ok(batches
+        .into_iter()
+        .fold(RecomputeReport::default(), |total, (tickets, changed)| {
+            RecomputeReport {
+                tickets: total.tickets + tickets,
+                changed: total.changed + changed,
+            }
+        }))
 }
 
 /// Recomputes one batch of tickets in a transaction of its own, their rows
