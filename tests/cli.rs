@@ -159,6 +159,27 @@ fn migrate_creates_the_sqlite_database_and_tokens_print_one_line() {
     assert!(!out.status.success());
 }
 
+#[test]
+fn sla_scan_runs_the_passes_asked_for_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["sla", "scan", "--passes", "3"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for line in lines {
+        assert!(
+            line.starts_with(
+                "scanned 0 ticket(s): 0 warning(s), 0 breach(es), 0 escalation(s), in "
+            ) && line.ends_with(" ms"),
+            "{line}"
+        );
+    }
+    let out = run(dir.path(), &["sla", "scan", "--passes", "0"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--passes"), "{}", stderr(&out));
+}
+
 struct Server(Child);
 
 impl Drop for Server {
