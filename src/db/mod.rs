@@ -469,9 +469,21 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         use diesel::RunQueryDsl as _;
         match $crate::db::WriteConn::connection($conn) {
-            $crate::db::DbConnection::Postgresql(c) => match &$rows[..] {
-                [row] => diesel::insert_into($table).values(row).execute(c),
-                rows => diesel::insert_into($table).values(rows).execute(c),
+            $crate::db::DbConnection::Postgresql(c) => {
+                let rows = &$rows[..];
+                // Two or three rows (a new ticket's events and clocks) go as
+                // arrays: a statement of fixed shape is prepared once and
+                // cached, as a single row's is; a slice's is parsed and
+                // planned on every insert.
+                if let [row] = rows {
+                    diesel::insert_into($table).values(row).execute(c)
+                } else if let Ok(two) = <&[_; 2]>::try_from(rows) {
+                    diesel::insert_into($table).values(two).execute(c)
+                } else if let Ok(three) = <&[_; 3]>::try_from(rows) {
+                    diesel::insert_into($table).values(three).execute(c)
+                } else {
+                    diesel::insert_into($table).values(rows).execute(c)
+                }
             }
             .map(drop),
             $crate::db::DbConnection::Sqlite(c) => $rows
@@ -481,11 +493,12 @@ macro_rules! insert_rows {
     }};
 }
 
-/// [`insert_rows!`] for rows that may already be stored: a row whose key
+/// [`insert_rows!`] for rows that replace stored ones: a row whose key
 /// (`$target`) is taken updates the stored one (`ON CONFLICT ($target) DO
 /// UPDATE SET $set`, `excluded` naming the new row's values). An update
 /// that changes no indexed column stays on its page (HOT), and the row's
-/// foreign key is not checked again.
+/// foreign key is not checked again. Diesel prepares no upsert for reuse,
+/// so rows known to be new go through `insert_rows!`.
 #[macro_export]
 macro_rules! upsert_rows {
     ($conn:expr, $table:expr, $rows:expr, $target:expr, $set:expr) => {{

@@ -560,10 +560,12 @@ pub struct Writes {
     /// Tickets whose stored clocks all go before `clocks` are written: a
     /// stored clock has no counterpart among the new ones.
     clocks_replaced: Vec<String>,
-    /// Summaries to write (new or replacing the stored one).
-    summaries: Vec<TicketSlaRow>,
-    /// Clocks to write: new, or changed since stored (rows that came out
+    /// New rows: summaries and clocks with no stored row of their key.
+    new_summaries: Vec<TicketSlaRow>,
+    new_clocks: Vec<SlaClockRow>,
+    /// Rows written over stored ones of the same key (rows that came out
     /// as stored are not written again).
+    summaries: Vec<TicketSlaRow>,
     clocks: Vec<SlaClockRow>,
     /// Tickets whose earliest running due time moved: the claim order's
     /// copy on `tickets` follows (`db::ticket_claim::copy_due_times`).
@@ -625,17 +627,25 @@ impl Writes {
                 .any(|old| !rows.iter().any(|new| same_clock(old, new)));
             if one_goes {
                 self.clocks_replaced.push(ticket_id.to_string());
-                self.clocks.extend(rows.iter().cloned());
+                self.new_clocks.extend(rows.iter().cloned());
             } else {
-                let changed = rows.iter().filter(|new| !stored.clocks.contains(new));
-                self.clocks.extend(changed.cloned());
+                for row in rows.iter().filter(|new| !stored.clocks.contains(new)) {
+                    if stored.clocks.iter().any(|old| same_clock(old, row)) {
+                        self.clocks.push(row.clone());
+                    } else {
+                        self.new_clocks.push(row.clone());
+                    }
+                }
             }
         }
         let due_at = |s: &Option<TicketSlaRow>| s.as_ref().and_then(|s| s.due_at);
         if due_at(&stored.summary) != due_at(&summary) {
             self.due_moved.push(ticket_id.to_string());
         }
-        self.summaries.extend(summary.clone());
+        match &stored.summary {
+            Some(_) => self.summaries.extend(summary.clone()),
+            None => self.new_summaries.extend(summary.clone()),
+        }
         summary
     }
 
@@ -651,6 +661,12 @@ impl Writes {
                 ticket_sla::table.filter(ticket_sla::ticket_id.eq_any(&self.summaries_removed)),
             )
             .execute(&mut **conn)?;
+        }
+        for chunk in self.new_summaries.chunks(ROWS_PER_INSERT) {
+            crate::insert_rows!(conn, ticket_sla::table, chunk)?;
+        }
+        for chunk in self.new_clocks.chunks(ROWS_PER_INSERT) {
+            crate::insert_rows!(conn, sla_clocks::table, chunk)?;
         }
         for chunk in self.summaries.chunks(ROWS_PER_INSERT) {
             crate::upsert_rows!(
