@@ -93,6 +93,8 @@ pub fn moves_clocks(event: &EventData) -> bool {
 /// A new ticket's clocks, computed before its row is written so that the
 /// row carries its earliest due time (the claim order's copy,
 /// `tickets.sla_due_at`) from its insert rather than by a second write.
+/// The default is a ticket no policy applies to.
+#[derive(Default)]
 pub struct Opening {
     writes: Writes,
     summary: Option<TicketSlaRow>,
@@ -107,21 +109,14 @@ pub fn opening(
     arrival: &Arrival<'_>,
     history: &[TicketEvent],
 ) -> AppResult<Opening> {
-    let mut writes = Writes::default();
     let (caches, now) = (conn.caches().clone(), conn.now());
     let policies = compiled::current(conn, &caches, now)?;
     if policies.is_empty() {
-        return Ok(Opening {
-            writes,
-            summary: None,
-        });
+        return Ok(Opening::default());
     }
     let history = entries(history);
     let Some(policy) = choose(&policies, ticket, arrival, &history) else {
-        return Ok(Opening {
-            writes,
-            summary: None,
-        });
+        return Ok(Opening::default());
     };
     let clocks = compute(&policies, &policy, &history, now.and_utc());
     let settled = Settled {
@@ -135,6 +130,7 @@ pub fn opening(
         given: Notices::default(),
         said: Vec::new(),
     };
+    let mut writes = Writes::default();
     let summary = writes.add(&ticket.id, &settled, now);
     // The ticket's row is inserted with the due time (`due_at`).
     writes.due_moved.clear();
