@@ -6,6 +6,7 @@
 
 pub mod connection;
 pub mod event_feed;
+pub mod first_only;
 pub mod models;
 pub mod outbox_claim;
 pub mod schema;

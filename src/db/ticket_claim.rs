@@ -14,6 +14,7 @@
 //! (`tickets_waiting`, on `sla_due_at` and [`URGENCY`]). `tickets.sla_due_at`
 //! is the copy of `ticket_sla.due_at` that [`copy_due_times`] keeps.
 
+use super::first_only::{first_only, Only, OnlyUnlocked};
 use super::models::{Customer, Ticket};
 use super::schema::tickets;
 use super::{DbConnection, WriteConn};
@@ -153,36 +154,35 @@ macro_rules! waiting_in_claim_order {
 // customer's tickets would skip them all.
 macro_rules! most_urgent {
     ($queue_id:expr) => {
-        waiting_in_claim_order!($queue_id)
-            .select((
-                Ticket::as_select(),
-                (
-                    CustomerEmail,
-                    CustomerName,
-                    CustomerOrganization,
-                    CustomerSince,
-                ),
-                (StoredDueTime, StoredSlaState),
-            ))
-            .limit(1)
+        waiting_in_claim_order!($queue_id).select((
+            Ticket::as_select(),
+            (
+                CustomerEmail,
+                CustomerName,
+                CustomerOrganization,
+                CustomerSince,
+            ),
+            (StoredDueTime, StoredSlaState),
+        ))
     };
 }
 
 /// The most urgent waiting unassigned ticket of `queue_id` that no
 /// other claimer holds, with its customer and SLA summary, locked for this
-/// transaction: one statement, one index range.
+/// transaction: one statement, one index range, planned once
+/// (`first_only`).
 pub fn lock_most_urgent(
     conn: &mut WriteConn<'_>,
     queue_id: &str,
 ) -> QueryResult<Option<(Ticket, Customer, StoredSla)>> {
     type SlaColumns = (Option<chrono::NaiveDateTime>, Option<String>);
     let found: Option<(Ticket, CustomerColumns, SlaColumns)> = match conn.connection() {
-        DbConnection::Postgresql(c) => most_urgent!(queue_id)
-            .for_update()
-            .skip_locked()
-            .first(c)
+        DbConnection::Postgresql(c) => first_only::<_, OnlyUnlocked>(most_urgent!(queue_id))
+            .get_result(c)
             .optional()?,
-        DbConnection::Sqlite(c) => most_urgent!(queue_id).first(c).optional()?,
+        DbConnection::Sqlite(c) => first_only::<_, Only>(most_urgent!(queue_id))
+            .get_result(c)
+            .optional()?,
     };
     Ok(found.map(
         |(ticket, (email, name, organization, created_at), (due_at, state))| {
@@ -273,5 +273,26 @@ pub fn lock_held(
     match conn.connection() {
         DbConnection::Postgresql(c) => held!().for_update().load(c),
         DbConnection::Sqlite(c) => held!().load(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::pg::Pg;
+
+    /// The claim's statement binds only the queue: with its limit bound,
+    /// PostgreSQL would plan it again on every claim (`first_only`).
+    #[test]
+    fn the_claim_statement_binds_only_the_queue() {
+        let query = first_only::<_, OnlyUnlocked>(most_urgent!("q1"));
+        let sql = diesel::debug_query::<Pg, _>(&query).to_string();
+        let (text, binds) = sql
+            .split_once(" -- binds: ")
+            .expect("debug_query names its binds");
+        assert!(text.ends_with(" LIMIT 1 FOR UPDATE SKIP LOCKED"), "{text}");
+        assert!(text.contains("\"tickets\".\"queue_id\" = $1"), "{text}");
+        assert!(!text.contains("$2"), "{text}");
+        assert_eq!(binds, "[\"q1\"]");
     }
 }
