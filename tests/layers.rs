@@ -30,7 +30,13 @@ const SHARED: &[&str] = &["config", "error", "telemetry", "mailgate"];
 
 /// `db`'s exported macros (`crate::insert_rows!` and its kin),
 /// which sit at the crate's root.
-const DB_MACROS: &[&str] = &["insert_rows", "insert_ignoring_conflicts", "upsert_rows"];
+const DB_MACROS: &[&str] = &[
+    "insert_rows",
+    "insert_rows_together",
+    "by_row_count",
+    "insert_ignoring_conflicts",
+    "upsert_rows",
+];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

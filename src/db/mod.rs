@@ -11,6 +11,7 @@ pub mod models;
 pub mod outbox_claim;
 pub mod schema;
 pub mod ticket_claim;
+pub mod together;
 pub mod workers;
 
 pub use connection::{Backend, DbConnection, DbPool, PoolState};
@@ -470,26 +471,74 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
         use diesel::RunQueryDsl as _;
         match $crate::db::WriteConn::connection($conn) {
-            $crate::db::DbConnection::Postgresql(c) => {
-                let rows = &$rows[..];
-                // Two or three rows (a new ticket's events and clocks) go as
-                // arrays: a statement of fixed shape is prepared once and
-                // cached, as a single row's is; a slice's is parsed and
-                // planned on every insert.
-                if let [row] = rows {
-                    diesel::insert_into($table).values(row).execute(c)
-                } else if let Ok(two) = <&[_; 2]>::try_from(rows) {
-                    diesel::insert_into($table).values(two).execute(c)
-                } else if let Ok(three) = <&[_; 3]>::try_from(rows) {
-                    diesel::insert_into($table).values(three).execute(c)
-                } else {
-                    diesel::insert_into($table).values(rows).execute(c)
-                }
-            }
+            $crate::db::DbConnection::Postgresql(c) => $crate::by_row_count!($rows, |values| {
+                diesel::insert_into($table).values(values).execute(c)
+            })
             .map(drop),
             $crate::db::DbConnection::Sqlite(c) => $rows
                 .iter()
                 .try_for_each(|row| diesel::insert_into($table).values(row).execute(c).map(drop)),
+        }
+    }};
+}
+
+/// Runs `$body` with `$values` bound to `$rows` in the form diesel
+/// prepares and caches on PostgreSQL: one row alone, two or three rows (a
+/// new ticket's events and clocks) as arrays, which give a statement of
+/// fixed shape; any other count as a slice, whose statement is parsed and
+/// planned on every insert.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! by_row_count {
+    ($rows:expr, |$values:ident| $body:expr) => {{
+        let rows = &$rows[..];
+        if let [$values] = rows {
+            $body
+        } else if let Ok($values) = <&[_; 2]>::try_from(rows) {
+            $body
+        } else if let Ok($values) = <&[_; 3]>::try_from(rows) {
+            $body
+        } else {
+            let $values = rows;
+            $body
+        }
+    }};
+}
+
+/// [`insert_rows!`] of one row into `$first` and a few rows into
+/// `$second`, in one statement on PostgreSQL ([`together::Together`]): a
+/// round trip saved where a ticket's row comes with others (a new
+/// ticket's SLA summary and its clocks). Neither table may refer to the
+/// other: the two inserts see one snapshot. Other counts, and SQLite, go
+/// as two [`insert_rows!`].
+#[macro_export]
+macro_rules! insert_rows_together {
+    ($conn:expr, $first:expr, $first_rows:expr, $second:expr, $second_rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        let (first, second) = (&$first_rows[..], &$second_rows[..]);
+        match ($crate::db::WriteConn::connection($conn), first) {
+            ($crate::db::DbConnection::Postgresql(c), [row]) if (1..=3).contains(&second.len()) => {
+                $crate::by_row_count!(second, |values| {
+                    $crate::db::together::Together(
+                        diesel::insert_into($first).values(row),
+                        diesel::insert_into($second).values(values),
+                    )
+                    .execute(c)
+                })
+                .map(drop)
+            }
+            _ => if first.is_empty() {
+                Ok(())
+            } else {
+                $crate::insert_rows!($conn, $first, first)
+            }
+            .and_then(|()| {
+                if second.is_empty() {
+                    Ok(())
+                } else {
+                    $crate::insert_rows!($conn, $second, second)
+                }
+            }),
         }
     }};
 }

@@ -658,11 +658,22 @@ impl Writes {
             )
             .execute(&mut **conn)?;
         }
-        for chunk in self.new_summaries.chunks(ROWS_PER_INSERT) {
-            crate::insert_rows!(conn, ticket_sla::table, chunk)?;
-        }
-        for chunk in self.new_clocks.chunks(ROWS_PER_INSERT) {
-            crate::insert_rows!(conn, sla_clocks::table, chunk)?;
+        if self.new_summaries.len() == 1 && self.new_clocks.len() <= 3 {
+            // A new ticket's rows (or a ticket's first clock): one statement.
+            crate::insert_rows_together!(
+                conn,
+                ticket_sla::table,
+                self.new_summaries,
+                sla_clocks::table,
+                self.new_clocks
+            )?;
+        } else {
+            for chunk in self.new_summaries.chunks(ROWS_PER_INSERT) {
+                crate::insert_rows!(conn, ticket_sla::table, chunk)?;
+            }
+            for chunk in self.new_clocks.chunks(ROWS_PER_INSERT) {
+                crate::insert_rows!(conn, sla_clocks::table, chunk)?;
+            }
         }
         for chunk in self.summaries.chunks(ROWS_PER_INSERT) {
             crate::upsert_rows!(
