@@ -26,6 +26,7 @@ pub mod intake;
 pub mod jobs;
 pub mod mailgate;
 pub mod metrics;
+pub mod reports;
 pub mod routing;
 pub mod sla;
 pub mod telemetry;

@@ -9,6 +9,7 @@ const LAYERS: &[&str] = &[
     "cli",
     "app",
     "http",
+    "reports",
     "jobs",
     "demo",
     "email",

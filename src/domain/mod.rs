@@ -46,6 +46,7 @@ pub mod language;
 pub mod outbox;
 pub mod role;
 pub mod sla;
+pub mod staffing;
 pub mod ticket;
 pub mod validate;
 

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod ops;
 pub mod outbox;
 pub mod problem;
+pub mod reports;
 pub mod routing;
 pub mod sla;
 pub mod state;
@@ -224,6 +225,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(calendars::routes)
             .configure(routing::routes)
             .configure(sla::routes)
+            .configure(reports::routes)
             .configure(workload::routes)
             .configure(feed::routes)
             .configure(support::routes)

@@ -533,6 +533,11 @@ fn table() -> Vec<Row> {
         roles("POST", "/api/v1/tokens", ADMINS, |c| {
             at(&[]).json(json!({"name": "laptop", "role": "agent", "agent": c.side.teammate_email}))
         }),
+        // Reports: leads (their own vendor's figures) and the client's staff.
+        roles("GET", "/api/v1/reports/staffing", LEADS, |_| {
+            at(&[]).query("arrivals_per_hour=200&handle_seconds=180&answer_seconds=20".into())
+        })
+        .unscoped(),
         roles("GET", "/api/v1/tokens", ADMINS, nothing).unscoped(),
         roles("DELETE", "/api/v1/tokens/{id}", ADMINS, fresh).fresh(Fresh::Token),
         // Mail.

@@ -17,6 +17,7 @@ mod import;
 mod isolation;
 mod ops;
 mod outbox;
+mod reports;
 mod routing;
 mod sla;
 mod sla_clocks;
