@@ -2,14 +2,134 @@
 
 use super::auth::Caller;
 use super::problem::{ApiError, Problem};
+use super::state::{run_db, AppState};
+use super::tickets::comma_list;
 use crate::domain::staffing::{Advice, Demand, Goal};
+use crate::domain::validate::Errors;
+use crate::domain::{Channel, Priority};
+use crate::error::AppError;
+use crate::reports::backlog::{self, Backlog, BacklogFilter};
 use crate::reports::staffing;
-use actix_web::{get, web, HttpResponse};
-use serde::Deserialize;
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(staffing_calculator);
+    cfg.service(staffing_calculator).service(backlog_report);
+}
+
+/// How a report is answered: JSON by default, CSV when asked for with
+/// `format=csv` or an `Accept` header that names `text/csv` (an explicit
+/// `format` wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    fn of(request: &HttpRequest, asked: Option<&str>) -> Result<Format, AppError> {
+        match asked {
+            Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some(_) => Err(AppError::invalid("format", "must be json or csv")),
+            None => {
+                let accept = request
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let wants_csv = accept.split(',').any(|media| {
+                    media
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .eq_ignore_ascii_case("text/csv")
+                });
+                Ok(if wants_csv { Format::Csv } else { Format::Json })
+            }
+        }
+    }
+}
+
+/// The report as JSON, or its rows as CSV (a header line of the rows'
+/// field names, then a line per row), named for download as `name`.csv.
+fn answer<R: Serialize>(
+    format: Format,
+    report: &impl Serialize,
+    rows: &[R],
+    name: &str,
+) -> Result<HttpResponse, ApiError> {
+    match format {
+        Format::Json => Ok(HttpResponse::Ok().json(report)),
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for row in rows {
+                writer
+                    .serialize(row)
+                    .map_err(|e| AppError::Internal(format!("CSV: {e}")))?;
+            }
+            let body = writer
+                .into_inner()
+                .map_err(|e| AppError::Internal(format!("CSV: {e}")))?;
+            Ok(HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.csv\""),
+                ))
+                .body(body))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct BacklogParams {
+    /// Only this vendor's queues (a lead: their own vendor only).
+    vendor_id: Option<String>,
+    /// Only this queue (its id).
+    queue_id: Option<String>,
+    /// Comma-separated priorities.
+    priority: Option<String>,
+    /// Comma-separated channels.
+    channel: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// Open tickets now by queue and status, counted by age, with how many
+/// are at risk (due within the hour) and breached. A lead sees only their
+/// vendor's queues. CSV: one line per group.
+#[utoipa::path(get, path = "/api/v1/reports/backlog", tag = "reports", params(BacklogParams),
+    responses((status = 200, body = Backlog), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/api/v1/reports/backlog")]
+async fn backlog_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    params: web::Query<BacklogParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let format = Format::of(&request, params.format.as_deref())?;
+    let mut errors = Errors::default();
+    let filter = BacklogFilter {
+        vendor_id: params.vendor_id,
+        queue_id: params.queue_id,
+        priorities: comma_list::<Priority>(&mut errors, "priority", &params.priority),
+        channels: comma_list::<Channel>(&mut errors, "channel", &params.channel),
+    };
+    errors.finish().map_err(AppError::Validation)?;
+    let report = run_db(&state, move |conn| {
+        let now = conn.now();
+        backlog::backlog(conn, &caller.0, &filter, now)
+    })
+    .await?;
+    answer(format, &report, &report.groups, "backlog")
 }
 
 /// The staffing calculator's inputs. A target under an hour is planned by

@@ -156,7 +156,7 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-fn comma_list<T: std::str::FromStr<Err = String>>(
+pub(super) fn comma_list<T: std::str::FromStr<Err = String>>(
     errors: &mut Errors,
     field: &str,
     raw: &Option<String>,

@@ -2,6 +2,7 @@
 //! vendor contracts, backlog. Who may read them: leads (of their own
 //! vendor's figures) and the client company's staff.
 
+pub mod backlog;
 pub mod staffing;
 
 use crate::domain::Role;

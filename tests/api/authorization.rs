@@ -538,6 +538,9 @@ fn table() -> Vec<Row> {
             at(&[]).query("arrivals_per_hour=200&handle_seconds=180&answer_seconds=20".into())
         })
         .unscoped(),
+        roles("GET", "/api/v1/reports/backlog", LEADS, |c| {
+            at(&[]).query(format!("vendor_id={}", c.side.vendor))
+        }),
         roles("GET", "/api/v1/tokens", ADMINS, nothing).unscoped(),
         roles("DELETE", "/api/v1/tokens/{id}", ADMINS, fresh).fresh(Fresh::Token),
         // Mail.
