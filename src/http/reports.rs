@@ -9,7 +9,7 @@ use crate::domain::validate::Errors;
 use crate::domain::{Channel, Priority};
 use crate::error::AppError;
 use crate::reports::backlog::{self, Backlog, BacklogFilter};
-use crate::reports::staffing;
+use crate::reports::{csv_record, staffing, CsvColumns};
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -55,8 +55,8 @@ impl Format {
 }
 
 /// The report as JSON, or its rows as CSV (a header line of the rows'
-/// field names, then a line per row), named for download as `name`.csv.
-fn answer<R: Serialize>(
+/// columns, then a line per row), named for download as `name`.csv.
+fn answer<R: Serialize + CsvColumns>(
     format: Format,
     report: &impl Serialize,
     rows: &[R],
@@ -65,15 +65,14 @@ fn answer<R: Serialize>(
     match format {
         Format::Json => Ok(HttpResponse::Ok().json(report)),
         Format::Csv => {
+            let failed = |e: &dyn std::fmt::Display| AppError::Internal(format!("CSV: {e}"));
             let mut writer = csv::Writer::from_writer(Vec::new());
+            writer.write_record(R::COLUMNS).map_err(|e| failed(&e))?;
             for row in rows {
-                writer
-                    .serialize(row)
-                    .map_err(|e| AppError::Internal(format!("CSV: {e}")))?;
+                let record = csv_record(row).map_err(|e| failed(&e))?;
+                writer.write_record(&record).map_err(|e| failed(&e))?;
             }
-            let body = writer
-                .into_inner()
-                .map_err(|e| AppError::Internal(format!("CSV: {e}")))?;
+            let body = writer.into_inner().map_err(|e| failed(&e))?;
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((

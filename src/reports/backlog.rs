@@ -6,7 +6,7 @@
 //! tickets); the caller's vendor scope is a filter of that statement, so a
 //! lead's totals hold only their vendor's tickets.
 
-use super::may_read_reports;
+use super::{may_read_reports, CsvColumns};
 use crate::auth::Principal;
 use crate::db::schema::{queues, ticket_sla, tickets};
 use crate::db::DbConnection;
@@ -31,15 +31,10 @@ pub struct BacklogFilter {
 /// The upper ends of the age buckets but the last, in hours.
 const AGE_LIMITS_HOURS: [i64; 5] = [1, 4, 24, 72, 168];
 
-/// A queue's open tickets in one status, by age (time since the ticket
-/// was created). Flat, so that a CSV line is the same record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct BacklogGroup {
-    /// `null` for tickets that no queue holds (managers only).
-    pub queue_id: Option<String>,
-    pub queue: Option<String>,
-    pub vendor_id: Option<String>,
-    pub status: String,
+/// Open tickets counted: in all, by age (time since the ticket was
+/// created), at risk and breached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BacklogCounts {
     pub tickets: i64,
     pub under_1h: i64,
     pub from_1h_to_4h: i64,
@@ -53,33 +48,50 @@ pub struct BacklogGroup {
     pub breached: i64,
 }
 
-/// The groups' sums.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct BacklogTotals {
-    pub tickets: i64,
-    pub under_1h: i64,
-    pub from_1h_to_4h: i64,
-    pub from_4h_to_24h: i64,
-    pub from_1d_to_3d: i64,
-    pub from_3d_to_7d: i64,
-    pub over_7d: i64,
-    pub at_risk: i64,
-    pub breached: i64,
-}
-
-impl BacklogTotals {
+impl BacklogCounts {
     fn add(mut self, g: &BacklogGroup) -> Self {
-        self.tickets += g.tickets;
-        self.under_1h += g.under_1h;
-        self.from_1h_to_4h += g.from_1h_to_4h;
-        self.from_4h_to_24h += g.from_4h_to_24h;
-        self.from_1d_to_3d += g.from_1d_to_3d;
-        self.from_3d_to_7d += g.from_3d_to_7d;
-        self.over_7d += g.over_7d;
-        self.at_risk += g.at_risk;
-        self.breached += g.breached;
+        let more = &g.counts;
+        self.tickets += more.tickets;
+        self.under_1h += more.under_1h;
+        self.from_1h_to_4h += more.from_1h_to_4h;
+        self.from_4h_to_24h += more.from_4h_to_24h;
+        self.from_1d_to_3d += more.from_1d_to_3d;
+        self.from_3d_to_7d += more.from_3d_to_7d;
+        self.over_7d += more.over_7d;
+        self.at_risk += more.at_risk;
+        self.breached += more.breached;
         self
     }
+}
+
+/// A queue's open tickets in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BacklogGroup {
+    /// `null` for tickets that no queue holds (managers only).
+    pub queue_id: Option<String>,
+    pub queue: Option<String>,
+    pub vendor_id: Option<String>,
+    pub status: String,
+    #[serde(flatten)]
+    pub counts: BacklogCounts,
+}
+
+impl CsvColumns for BacklogGroup {
+    const COLUMNS: &'static [&'static str] = &[
+        "queue_id",
+        "queue",
+        "vendor_id",
+        "status",
+        "tickets",
+        "under_1h",
+        "from_1h_to_4h",
+        "from_4h_to_24h",
+        "from_1d_to_3d",
+        "from_3d_to_7d",
+        "over_7d",
+        "at_risk",
+        "breached",
+    ];
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,7 +101,7 @@ pub struct Backlog {
     pub as_of: DateTime<Utc>,
     /// By queue, then status; an empty list when nothing is open.
     pub groups: Vec<BacklogGroup>,
-    pub totals: BacklogTotals,
+    pub totals: BacklogCounts,
 }
 
 /// Counted columns of one group: its tickets, how many are younger than
@@ -196,7 +208,7 @@ pub fn backlog(
         .collect();
     let totals = groups
         .iter()
-        .fold(BacklogTotals::default(), BacklogTotals::add);
+        .fold(BacklogCounts::default(), BacklogCounts::add);
     Ok(Backlog {
         as_of: now.and_utc(),
         groups,
@@ -219,15 +231,17 @@ fn group(
         queue,
         vendor_id,
         status,
-        tickets,
-        under_1h: younger[0],
-        from_1h_to_4h: younger[1] - younger[0],
-        from_4h_to_24h: younger[2] - younger[1],
-        from_1d_to_3d: younger[3] - younger[2],
-        from_3d_to_7d: younger[4] - younger[3],
-        over_7d: tickets - younger[4],
-        at_risk: at_risk.unwrap_or_default(),
-        breached: breached.unwrap_or_default(),
+        counts: BacklogCounts {
+            tickets,
+            under_1h: younger[0],
+            from_1h_to_4h: younger[1] - younger[0],
+            from_4h_to_24h: younger[2] - younger[1],
+            from_1d_to_3d: younger[3] - younger[2],
+            from_3d_to_7d: younger[4] - younger[3],
+            over_7d: tickets - younger[4],
+            at_risk: at_risk.unwrap_or_default(),
+            breached: breached.unwrap_or_default(),
+        },
     }
 }
 
@@ -239,5 +253,22 @@ pub fn vendor_in_scope(caller: &Principal, asked: Option<&str>) -> AppResult<Opt
         (Some(own), Some(asked)) if own != asked => Err(AppError::not_found("vendor")),
         (Some(own), _) => Ok(Some(own.to_string())),
         (None, asked) => Ok(asked.map(str::to_string)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_columns_are_the_json_row_s_fields() {
+        let row = group(
+            Some("q".into()),
+            Some("slug".into()),
+            Some("v".into()),
+            "new".into(),
+            (1, [None; 5], None, None),
+        );
+        super::super::assert_columns_match(&row);
     }
 }

@@ -11,3 +11,41 @@ use crate::domain::Role;
 pub fn may_read_reports(role: Role) -> bool {
     role == Role::Lead || role.is_manager_or_above()
 }
+
+/// A report row's columns in CSV order: the names of its JSON fields
+/// (nested ones flattened by serde), which a unit test of each row keeps
+/// in step with the type.
+pub trait CsvColumns {
+    const COLUMNS: &'static [&'static str];
+}
+
+/// The row's values in [`CsvColumns`] order, as CSV fields: text as it
+/// is, numbers as JSON writes them, null as an empty field.
+pub fn csv_record<R: serde::Serialize + CsvColumns>(
+    row: &R,
+) -> Result<Vec<String>, serde_json::Error> {
+    let value = serde_json::to_value(row)?;
+    Ok(R::COLUMNS
+        .iter()
+        .map(|column| match &value[*column] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+pub fn assert_columns_match<R: serde::Serialize + CsvColumns>(row: &R) {
+    let value = serde_json::to_value(row).unwrap();
+    let mut fields: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut columns = R::COLUMNS.to_vec();
+    fields.sort_unstable();
+    columns.sort_unstable();
+    assert_eq!(fields, columns, "a row's CSV columns are its JSON fields");
+}
