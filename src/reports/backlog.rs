@@ -116,6 +116,23 @@ pub fn backlog(
 ) -> AppResult<Backlog> {
     caller.require(may_read_reports)?;
     let vendor = vendor_in_scope(caller, filter.vendor_id.as_deref())?;
+    // Queues are few: their names and vendors are read apart, not joined
+    // into the grouped statement.
+    let labels: HashMap<String, (String, String)> = queues::table
+        .select((queues::id, queues::slug, queues::vendor_id))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, slug, vendor)| (id, (slug, vendor)))
+        .collect();
+    // A queue asked for must be one the caller may see, as anywhere else.
+    if let Some(queue) = &filter.queue_id {
+        let visible = labels
+            .get(queue)
+            .is_some_and(|(_, owner)| caller.vendor_scope().is_none_or(|own| own == owner));
+        if !visible {
+            return Err(AppError::not_found("queue"));
+        }
+    }
     let limits = AGE_LIMITS_HOURS.map(|hours| now - TimeDelta::hours(hours));
     let soon = now + TimeDelta::hours(1);
     let settled = [Status::Solved.as_str(), Status::Closed.as_str()];
@@ -180,14 +197,6 @@ pub fn backlog(
         Option<i64>,
     );
     let rows: Vec<Row> = query.load(conn)?;
-    // Queues are few: their names and vendors are read apart, not joined
-    // into the grouped statement.
-    let labels: HashMap<String, (String, String)> = queues::table
-        .select((queues::id, queues::slug, queues::vendor_id))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, slug, vendor)| (id, (slug, vendor)))
-        .collect();
     let groups: Vec<BacklogGroup> = rows
         .into_iter()
         .map(

@@ -230,6 +230,19 @@ async fn the_backlog_counts_open_tickets_by_queue_status_and_age() {
         ))
         .await;
     assert_eq!(only_globex["totals"]["tickets"], 1);
+    let only_acme_queue = app
+        .read(&format!(
+            "/api/v1/reports/backlog?queue_id={}",
+            acme.queue_id
+        ))
+        .await;
+    assert_eq!(only_acme_queue["totals"]["tickets"], 2);
+    let missing = app
+        .get("/api/v1/reports/backlog?queue_id=nope", &app.admin)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(missing, 404).await;
     let urgent = app.read("/api/v1/reports/backlog?priority=urgent").await;
     assert_eq!(urgent["groups"], serde_json::json!([]));
     assert_eq!(urgent["totals"]["tickets"], 0);
@@ -259,6 +272,25 @@ async fn a_lead_s_backlog_holds_only_their_vendor() {
         .await
         .unwrap();
     expect_problem(foreign, 404).await;
+    // Another vendor's queue is not there for a lead; their own is.
+    let foreign_queue = app
+        .get(
+            &format!("/api/v1/reports/backlog?queue_id={}", globex.queue_id),
+            &acme.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(foreign_queue, 404).await;
+    let own_queue = app
+        .get(
+            &format!("/api/v1/reports/backlog?queue_id={}", acme.queue_id),
+            &acme.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(own_queue, 200).await["totals"]["tickets"], 2);
     // Agents do not read reports.
     let agent = app
         .get("/api/v1/reports/backlog", &globex.token)
