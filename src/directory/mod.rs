@@ -14,7 +14,11 @@ use diesel::prelude::*;
 
 /// Vendor-scoped callers may only read their own vendor's records; a foreign
 /// record is reported as missing, like a foreign ticket.
-fn check_vendor_visible(caller: &Principal, vendor_id: Option<&str>, what: &str) -> AppResult<()> {
+pub fn check_vendor_visible(
+    caller: &Principal,
+    vendor_id: Option<&str>,
+    what: &str,
+) -> AppResult<()> {
     match caller.vendor_scope() {
         Some(own) if vendor_id != Some(own) => Err(AppError::not_found(what)),
         _ => Ok(()),

@@ -182,6 +182,7 @@ pub fn validate(demand: &Demand, goal: &Goal) -> Result<(), Vec<FieldError>> {
 pub fn advise(demand: &Demand, goal: &Goal) -> Result<Advice, Vec<FieldError>> {
     validate(demand, goal)?;
     let traffic = demand.traffic();
+    let model = model(demand);
     if traffic == 0.0 {
         return Ok(Advice {
             agents: 0,
@@ -191,10 +192,10 @@ pub fn advise(demand: &Demand, goal: &Goal) -> Result<Advice, Vec<FieldError>> {
             average_wait_seconds: 0.0,
             occupancy: 0.0,
             service_level_with_one_fewer: None,
-            model: model(demand),
+            model,
         });
     }
-    let (agents, performing) = match model(demand) {
+    let (agents, performing) = match model {
         Model::ErlangC => fewest_meeting(demand, goal),
         Model::Workload => {
             // More agents than traffic, or the queue grows without end.
@@ -212,7 +213,7 @@ pub fn advise(demand: &Demand, goal: &Goal) -> Result<Advice, Vec<FieldError>> {
         average_wait_seconds: performing.average_wait_seconds,
         occupancy: performing.occupancy,
         service_level_with_one_fewer: Some(one_fewer),
-        model: model(demand),
+        model,
     })
 }
 

@@ -6,10 +6,11 @@
 //! tickets); the caller's vendor scope is a filter of that statement, so a
 //! lead's totals hold only their vendor's tickets.
 
-use super::{may_read_reports, CsvColumns};
+use super::{may_read_reports, vendor_in_scope, CsvColumns};
 use crate::auth::Principal;
 use crate::db::schema::{queues, ticket_sla, tickets};
 use crate::db::DbConnection;
+use crate::directory::check_vendor_visible;
 use crate::domain::{Channel, Priority, Status};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -126,12 +127,10 @@ pub fn backlog(
         .collect();
     // A queue asked for must be one the caller may see, as anywhere else.
     if let Some(queue) = &filter.queue_id {
-        let visible = labels
+        let (_, owner) = labels
             .get(queue)
-            .is_some_and(|(_, owner)| caller.vendor_scope().is_none_or(|own| own == owner));
-        if !visible {
-            return Err(AppError::not_found("queue"));
-        }
+            .ok_or_else(|| AppError::not_found("queue"))?;
+        check_vendor_visible(caller, Some(owner), "queue")?;
     }
     let limits = AGE_LIMITS_HOURS.map(|hours| now - TimeDelta::hours(hours));
     let soon = now + TimeDelta::hours(1);
@@ -251,17 +250,6 @@ fn group(
             at_risk: at_risk.unwrap_or_default(),
             breached: breached.unwrap_or_default(),
         },
-    }
-}
-
-/// The vendor a report is limited to: a lead's own (asking for another
-/// vendor is asking for something that, for them, does not exist), or the
-/// one a manager asked for.
-pub fn vendor_in_scope(caller: &Principal, asked: Option<&str>) -> AppResult<Option<String>> {
-    match (caller.vendor_scope(), asked) {
-        (Some(own), Some(asked)) if own != asked => Err(AppError::not_found("vendor")),
-        (Some(own), _) => Ok(Some(own.to_string())),
-        (None, asked) => Ok(asked.map(str::to_string)),
     }
 }
 

@@ -5,11 +5,23 @@
 pub mod backlog;
 pub mod staffing;
 
+use crate::auth::Principal;
+use crate::directory::check_vendor_visible;
 use crate::domain::Role;
+use crate::error::AppResult;
 
 /// Leads, managers and admins read reports; agents and machines do not.
 pub fn may_read_reports(role: Role) -> bool {
     role == Role::Lead || role.is_manager_or_above()
+}
+
+/// The vendor a report is limited to: a lead's own (another vendor is, to
+/// them, one that does not exist: 404), or the one a manager asked for.
+pub fn vendor_in_scope(caller: &Principal, asked: Option<&str>) -> AppResult<Option<String>> {
+    if asked.is_some() {
+        check_vendor_visible(caller, asked, "vendor")?;
+    }
+    Ok(caller.vendor_scope().or(asked).map(str::to_string))
 }
 
 /// A report row's columns in CSV order: the names of its JSON fields

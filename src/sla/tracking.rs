@@ -659,7 +659,8 @@ impl Writes {
             .execute(&mut **conn)?;
         }
         if self.new_summaries.len() == 1 && self.new_clocks.len() <= 3 {
-            // A new ticket's rows (or a ticket's first clock): one statement.
+            // One ticket's new summary and its few new clocks (a new
+            // ticket's): one statement on PostgreSQL.
             crate::insert_rows_together!(
                 conn,
                 ticket_sla::table,
