@@ -9,6 +9,7 @@ pub mod event_feed;
 pub mod first_only;
 pub mod models;
 pub mod outbox_claim;
+pub mod report_sql;
 pub mod schema;
 pub mod ticket_claim;
 pub mod together;

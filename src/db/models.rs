@@ -427,6 +427,13 @@ pub struct SlaClockRow {
     pub business_seconds_used: i64,
     /// JSON: pauses, by_vendor, events, breached_by.
     pub detail: String,
+    /// Met: its stop; breached: its due time; otherwise null.
+    pub settled_at: Option<NaiveDateTime>,
+    /// The queue and vendor the clock is charged to: a breach to whoever
+    /// held the ticket when the time ran out, anything else to whoever
+    /// held it at the stop (or holds it now).
+    pub queue_id: Option<String>,
+    pub vendor_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -392,6 +392,9 @@ diesel::table! {
         breached_at -> Nullable<Timestamp>,
         business_seconds_used -> BigInt,
         detail -> Text,
+        settled_at -> Nullable<Timestamp>,
+        queue_id -> Nullable<Text>,
+        vendor_id -> Nullable<Text>,
     }
 }
 

@@ -17,13 +17,13 @@ macro_rules! text_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
@@ -39,10 +39,12 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 pub mod calendar;
 pub mod event;
 pub mod language;
+pub mod local_time;
 pub mod outbox;
 pub mod role;
 pub mod sla;

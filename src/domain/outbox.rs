@@ -1,8 +1,5 @@
 //! The states of mail on its way out.
 
-use std::fmt;
-use std::str::FromStr;
-
 text_enum!(
     /// What a message is for; acknowledgements are rate-limited per recipient.
     OutgoingKind {

@@ -1,8 +1,5 @@
 //! Who a bearer token speaks for, and what each role may do.
 
-use std::fmt;
-use std::str::FromStr;
-
 text_enum!(
     /// Roles ordered from least to most privileged, except `Intake`, which is
     /// a machine role outside the ladder: it may only create tickets and

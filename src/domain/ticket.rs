@@ -1,8 +1,5 @@
 //! Ticket enums and the status machine.
 
-use std::fmt;
-use std::str::FromStr;
-
 text_enum!(
     /// Where a ticket is in its life.
     Status {

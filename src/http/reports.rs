@@ -8,15 +8,35 @@ use crate::domain::staffing::{Advice, Demand, Goal};
 use crate::domain::validate::Errors;
 use crate::domain::{Channel, Priority};
 use crate::error::AppError;
-use crate::reports::backlog::{self, Backlog, BacklogFilter};
-use crate::reports::{csv_record, staffing, CsvColumns};
+use crate::reports::backlog::{self, Backlog};
+use crate::reports::period::Period;
+use crate::reports::sla::{self, SlaGrouping, SlaReport};
+use crate::reports::{csv_record, staffing, CsvColumns, ReportFilter};
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(staffing_calculator).service(backlog_report);
+    cfg.service(staffing_calculator)
+        .service(backlog_report)
+        .service(sla_report);
+}
+
+/// The filters every report takes, read from their query parameters.
+fn report_filter(
+    errors: &mut Errors,
+    vendor_id: Option<String>,
+    queue_id: Option<String>,
+    priority: &Option<String>,
+    channel: &Option<String>,
+) -> ReportFilter {
+    ReportFilter {
+        vendor_id,
+        queue_id,
+        priorities: comma_list::<Priority>(errors, "priority", priority),
+        channels: comma_list::<Channel>(errors, "channel", channel),
+    }
 }
 
 /// How a report is answered: JSON by default, CSV when asked for with
@@ -116,12 +136,13 @@ async fn backlog_report(
     let params = params.into_inner();
     let format = Format::of(&request, params.format.as_deref())?;
     let mut errors = Errors::default();
-    let filter = BacklogFilter {
-        vendor_id: params.vendor_id,
-        queue_id: params.queue_id,
-        priorities: comma_list::<Priority>(&mut errors, "priority", &params.priority),
-        channels: comma_list::<Channel>(&mut errors, "channel", &params.channel),
-    };
+    let filter = report_filter(
+        &mut errors,
+        params.vendor_id,
+        params.queue_id,
+        &params.priority,
+        &params.channel,
+    );
     errors.finish().map_err(AppError::Validation)?;
     let report = run_db(&state, move |conn| {
         let now = conn.now();
@@ -129,6 +150,82 @@ async fn backlog_report(
     })
     .await?;
     answer(format, &report, &report.groups, "backlog")
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SlaParams {
+    /// `queue`, `vendor`, `agent`, `priority`, `channel`, `day` or `week`.
+    group_by: String,
+    /// The period's start: an RFC 3339 instant, or a date (its local
+    /// start in `tz`). Default: 30 days before `to`.
+    from: Option<String>,
+    /// The period's end (exclusive): an instant, or a date (included).
+    /// Default: now.
+    to: Option<String>,
+    /// The IANA time zone of days and weeks (and of dates); default UTC.
+    tz: Option<String>,
+    /// Only clocks charged to this vendor (a lead: their own vendor only).
+    vendor_id: Option<String>,
+    /// Only clocks charged to this queue (its id).
+    queue_id: Option<String>,
+    /// Comma-separated priorities.
+    priority: Option<String>,
+    /// Comma-separated channels.
+    channel: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// SLA clocks settled in the period (met at their stop, breached when
+/// their time ran out), per group: met and breached per metric,
+/// attainment, and the median and 90th percentile (nearest rank) of the
+/// business and wall-clock time of the clocks that stopped. A clock is
+/// charged to whoever held the ticket when it breached, or when it
+/// stopped; a lead sees only clocks charged to their vendor. CSV: one
+/// line per group and metric.
+#[utoipa::path(get, path = "/api/v1/reports/sla", tag = "reports", params(SlaParams),
+    responses((status = 200, body = SlaReport), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/api/v1/reports/sla")]
+async fn sla_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    params: web::Query<SlaParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let format = Format::of(&request, params.format.as_deref())?;
+    let mut errors = Errors::default();
+    let grouping = params
+        .group_by
+        .parse::<SlaGrouping>()
+        .map_err(|e| errors.add("group_by", e))
+        .ok();
+    let period = Period::parse(
+        &mut errors,
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref(),
+        state.db.clock().now(),
+    );
+    let filter = report_filter(
+        &mut errors,
+        params.vendor_id,
+        params.queue_id,
+        &params.priority,
+        &params.channel,
+    );
+    errors.finish().map_err(AppError::Validation)?;
+    let (Some(grouping), Some(period)) = (grouping, period) else {
+        return Err(AppError::Internal("a report's parameters were not checked".into()).into());
+    };
+    let report = run_db(&state, move |conn| {
+        sla::report(conn, &caller.0, grouping, &period, &filter)
+    })
+    .await?;
+    answer(format, &report, &report.csv_rows(), "sla")
 }
 
 /// The staffing calculator's inputs. A target under an hour is planned by

@@ -6,28 +6,19 @@
 //! tickets); the caller's vendor scope is a filter of that statement, so a
 //! lead's totals hold only their vendor's tickets.
 
-use super::{may_read_reports, vendor_in_scope, CsvColumns};
+use super::{
+    check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
+};
 use crate::auth::Principal;
 use crate::db::schema::{queues, ticket_sla, tickets};
 use crate::db::DbConnection;
-use crate::directory::check_vendor_visible;
-use crate::domain::{Channel, Priority, Status};
-use crate::error::{AppError, AppResult};
+use crate::domain::Status;
+use crate::error::AppResult;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::dsl::{case_when, count_star, sum};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use serde::Serialize;
-use std::collections::HashMap;
-
-/// The report's filters (all optional).
-#[derive(Debug, Clone, Default)]
-pub struct BacklogFilter {
-    pub vendor_id: Option<String>,
-    pub queue_id: Option<String>,
-    pub priorities: Vec<Priority>,
-    pub channels: Vec<Channel>,
-}
 
 /// The upper ends of the age buckets but the last, in hours.
 const AGE_LIMITS_HOURS: [i64; 5] = [1, 4, 24, 72, 168];
@@ -112,26 +103,13 @@ type Counts = (i64, [Option<i64>; 5], Option<i64>, Option<i64>);
 pub fn backlog(
     conn: &mut DbConnection,
     caller: &Principal,
-    filter: &BacklogFilter,
+    filter: &ReportFilter,
     now: NaiveDateTime,
 ) -> AppResult<Backlog> {
     caller.require(may_read_reports)?;
     let vendor = vendor_in_scope(caller, filter.vendor_id.as_deref())?;
-    // Queues are few: their names and vendors are read apart, not joined
-    // into the grouped statement.
-    let labels: HashMap<String, (String, String)> = queues::table
-        .select((queues::id, queues::slug, queues::vendor_id))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, slug, vendor)| (id, (slug, vendor)))
-        .collect();
-    // A queue asked for must be one the caller may see, as anywhere else.
-    if let Some(queue) = &filter.queue_id {
-        let (_, owner) = labels
-            .get(queue)
-            .ok_or_else(|| AppError::not_found("queue"))?;
-        check_vendor_visible(caller, Some(owner), "queue")?;
-    }
+    let labels = queue_labels(conn)?;
+    check_queue_visible(caller, &labels, filter.queue_id.as_deref())?;
     let limits = AGE_LIMITS_HOURS.map(|hours| now - TimeDelta::hours(hours));
     let soon = now + TimeDelta::hours(1);
     let settled = [Status::Solved.as_str(), Status::Closed.as_str()];

@@ -3,12 +3,52 @@
 //! vendor's figures) and the client company's staff.
 
 pub mod backlog;
+pub mod period;
+pub mod sla;
 pub mod staffing;
 
 use crate::auth::Principal;
+use crate::db::schema::queues;
+use crate::db::DbConnection;
 use crate::directory::check_vendor_visible;
-use crate::domain::Role;
-use crate::error::AppResult;
+use crate::domain::{Channel, Priority, Role};
+use crate::error::{AppError, AppResult};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// The filters every report takes (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub vendor_id: Option<String>,
+    pub queue_id: Option<String>,
+    pub priorities: Vec<Priority>,
+    pub channels: Vec<Channel>,
+}
+
+/// Every queue's slug and vendor by id. Queues are few: reports read their
+/// labels apart instead of joining them into grouped statements.
+pub fn queue_labels(conn: &mut DbConnection) -> AppResult<HashMap<String, (String, String)>> {
+    Ok(queues::table
+        .select((queues::id, queues::slug, queues::vendor_id))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, slug, vendor)| (id, (slug, vendor)))
+        .collect())
+}
+
+/// A queue asked for must be one the caller may see, as anywhere else:
+/// another vendor's, or none, is 404.
+pub fn check_queue_visible(
+    caller: &Principal,
+    labels: &HashMap<String, (String, String)>,
+    queue: Option<&str>,
+) -> AppResult<()> {
+    let Some(queue) = queue else { return Ok(()) };
+    let (_, owner) = labels
+        .get(queue)
+        .ok_or_else(|| AppError::not_found("queue"))?;
+    check_vendor_visible(caller, Some(owner), "queue")
+}
 
 /// Leads, managers and admins read reports; agents and machines do not.
 pub fn may_read_reports(role: Role) -> bool {

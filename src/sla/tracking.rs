@@ -397,6 +397,16 @@ pub fn state_name(state: ClockState) -> &'static str {
     }
 }
 
+/// The instant a clock's outcome was decided: a met clock's stop, a
+/// breached clock's due time; a clock still running or paused has none.
+fn settled_at(clock: &Clock) -> Option<DateTime<Utc>> {
+    match clock.state {
+        ClockState::Met => clock.stopped_at,
+        ClockState::Breached => clock.breached_at,
+        ClockState::Running | ClockState::Paused => None,
+    }
+}
+
 fn clock_rows(
     ticket_id: &str,
     policy: &CompiledPolicy,
@@ -411,6 +421,7 @@ fn clock_rows(
                 events: clock.events.clone(),
                 breached_by: clock.breached_by.clone(),
             };
+            let charged = clock.breached_by.as_ref().unwrap_or(&clock.held_by);
             Ok(SlaClockRow {
                 ticket_id: ticket_id.to_string(),
                 metric: metric_name(clock.metric).to_string(),
@@ -427,6 +438,9 @@ fn clock_rows(
                 business_seconds_used: clock.business_seconds_used,
                 detail: serde_json::to_string(&detail)
                     .map_err(|e| AppError::failed("an SLA clock did not serialise", e))?,
+                settled_at: settled_at(clock).map(to_naive),
+                queue_id: charged.queue_id.clone(),
+                vendor_id: charged.vendor_id.clone(),
             })
         })
         .collect()
@@ -711,6 +725,9 @@ impl Writes {
                     sla_clocks::business_seconds_used
                         .eq(excluded(sla_clocks::business_seconds_used)),
                     sla_clocks::detail.eq(excluded(sla_clocks::detail)),
+                    sla_clocks::settled_at.eq(excluded(sla_clocks::settled_at)),
+                    sla_clocks::queue_id.eq(excluded(sla_clocks::queue_id)),
+                    sla_clocks::vendor_id.eq(excluded(sla_clocks::vendor_id)),
                 )
             )?;
         }

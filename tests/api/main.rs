@@ -21,6 +21,7 @@ mod reports;
 mod routing;
 mod sla;
 mod sla_clocks;
+mod sla_report;
 mod smtp;
 mod support;
 mod tickets;

@@ -42,7 +42,7 @@ impl TestApp {
         self.read(&format!("/api/v1/tickets/{ticket}/sla")).await
     }
 
-    async fn reply(&self, ticket: impl std::fmt::Display, public: bool) {
+    pub async fn reply(&self, ticket: impl std::fmt::Display, public: bool) {
         let resp = self
             .post(&format!("/api/v1/tickets/{ticket}/messages"), &self.admin)
             .json(&json!({"body": "On it.", "public": public}))

@@ -250,6 +250,9 @@ pub struct Clock {
     pub breached_at: Option<DateTime<Utc>>,
     /// Who held the ticket when the due time came, for a breached clock.
     pub breached_by: Option<Holder>,
+    /// Who held the ticket when the clock stopped, or holds it now while
+    /// the clock runs: whom a met clock is credited to.
+    pub held_by: Holder,
     pub business_seconds_used: i64,
     pub pauses: Vec<PauseSpan>,
     pub by_vendor: Vec<VendorSeconds>,
@@ -574,6 +577,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
         terms: &Terms,
         priority_now: Priority,
         holders: &[Option<&QueueRef>],
+        holder_now: usize,
         as_of: DateTime<Utc>,
     ) -> Option<Clock> {
         let priority = self.stop.as_ref().map_or(priority_now, |s| s.priority);
@@ -584,6 +588,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
             (None, None) => None,
         };
         let paused = self.is_live() && self.counting.is_none();
+        let held_by = self.stop.as_ref().map_or(holder_now, |s| s.place.holder);
         self.close_span(as_of);
         let due = self.reached(target, tail);
         let warning = self.reached(terms.warning_seconds(target), tail);
@@ -613,6 +618,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Tracker<'h, 'c, C> {
             state,
             breached_at: breach.map(|(at, _)| at),
             breached_by: breach.map(|(_, holder)| Holder::of(holders[holder])),
+            held_by: Holder::of(holders[held_by]),
             business_seconds_used: self.used,
             pauses: self.pauses,
             by_vendor: by_vendor
@@ -770,6 +776,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Walk<'_, 'h, 'c, C> {
             priority,
             holders,
             clocks,
+            place,
             ..
         } = self;
         clocks
@@ -777,7 +784,7 @@ impl<'h, 'c, C: BusinessCalendar + ?Sized> Walk<'_, 'h, 'c, C> {
             .into_iter()
             .chain(clocks.next_responses)
             .chain(clocks.resolution)
-            .filter_map(|clock| clock.finish(terms, priority, &holders, as_of))
+            .filter_map(|clock| clock.finish(terms, priority, &holders, place.holder, as_of))
             .collect()
     }
 }

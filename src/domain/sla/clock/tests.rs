@@ -249,6 +249,7 @@ fn a_friday_evening_ticket_is_due_monday_morning() {
             state: ClockState::Running,
             breached_at: None,
             breached_by: None,
+            held_by: holder("q1", "v1"),
             business_seconds_used: 1800,
             pauses: vec![],
             by_vendor: vec![seconds("q1", "v1", 1800)],
@@ -537,6 +538,7 @@ fn a_stricter_priority_breaches_at_once_when_its_time_had_been_used() {
             state: ClockState::Breached,
             breached_at: Some(at("2026-01-13T14:30:00Z")),
             breached_by: Some(holder("q1", "v1")),
+            held_by: holder("q1", "v1"),
             business_seconds_used: 2 * HOUR,
             pauses: vec![],
             by_vendor: vec![seconds("q1", "v1", 2 * HOUR)],
@@ -595,6 +597,8 @@ fn a_follow_the_sun_hand_off_charges_both_vendors() {
     assert_eq!(first.state, ClockState::Breached);
     assert_eq!(first.breached_at, Some(at("2026-01-12T08:00:00Z")));
     assert_eq!(first.breached_by, Some(holder("manila", "va")));
+    // Berlin answered it: the reply's holder is who the stop is credited to.
+    assert_eq!(first.held_by, holder("berlin", "vb"));
     assert_eq!(first.stopped_at, Some(at("2026-01-12T10:00:00Z")));
     assert_eq!(
         first.by_vendor,
@@ -612,6 +616,7 @@ fn a_follow_the_sun_hand_off_charges_both_vendors() {
     assert_eq!(resolution.stopped_at, None);
     assert_eq!(resolution.breached_at, Some(at("2026-01-12T11:00:00Z")));
     assert_eq!(resolution.breached_by, Some(holder("berlin", "vb")));
+    assert_eq!(resolution.held_by, holder("berlin", "vb"));
     assert_eq!(resolution.warning_at, Some(at("2026-01-12T10:12:00Z")));
     assert_eq!(
         resolution.by_vendor,

@@ -1,0 +1,4 @@
+DROP INDEX sla_clocks_settled;
+ALTER TABLE sla_clocks DROP COLUMN vendor_id;
+ALTER TABLE sla_clocks DROP COLUMN queue_id;
+ALTER TABLE sla_clocks DROP COLUMN settled_at;

@@ -1,0 +1,17 @@
+-- The SLA report groups settled clocks without reading their JSON: the
+-- instant a clock settled (met: its stop; breached: its due time) and the
+-- queue and vendor it is charged to (breached: whoever held the ticket
+-- when the time ran out; otherwise whoever held it at the stop, or now).
+ALTER TABLE sla_clocks ADD COLUMN settled_at TIMESTAMP;
+ALTER TABLE sla_clocks ADD COLUMN queue_id TEXT;
+ALTER TABLE sla_clocks ADD COLUMN vendor_id TEXT;
+-- Clocks stored before these columns: a breach from its breached_by, any
+-- other clock from the last holder its used time was split to (the
+-- holder at the stop unless the ticket came back to an earlier one).
+UPDATE sla_clocks SET
+    settled_at = CASE state WHEN 'met' THEN stopped_at WHEN 'breached' THEN breached_at END,
+    queue_id = CASE WHEN state = 'breached' THEN json_extract(detail, '$.breached_by.queue_id')
+                    ELSE json_extract(detail, '$.by_vendor[#-1].queue_id') END,
+    vendor_id = CASE WHEN state = 'breached' THEN json_extract(detail, '$.breached_by.vendor_id')
+                     ELSE json_extract(detail, '$.by_vendor[#-1].vendor_id') END;
+CREATE INDEX sla_clocks_settled ON sla_clocks (settled_at) WHERE settled_at IS NOT NULL;
