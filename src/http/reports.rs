@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::reports::backlog::{self, Backlog};
 use crate::reports::period::Period;
 use crate::reports::sla::{self, SlaGrouping, SlaReport};
+use crate::reports::vendors::{self, VendorsReport};
 use crate::reports::{csv_record, staffing, CsvColumns, ReportFilter};
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -20,7 +21,8 @@ use utoipa::IntoParams;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(staffing_calculator)
         .service(backlog_report)
-        .service(sla_report);
+        .service(sla_report)
+        .service(vendors_report);
 }
 
 /// The filters every report takes, read from their query parameters.
@@ -152,29 +154,70 @@ async fn backlog_report(
     answer(format, &report, &report.groups, "backlog")
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-struct SlaParams {
+/// A period report's query parameters: the period, the filters and the
+/// format every such report takes, then the report's own.
+macro_rules! period_report_params {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $type:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $($(#[$field_meta])* $field: $type,)*
+            /// The period's start: an RFC 3339 instant, or a date (its
+            /// local start in `tz`). Default: 30 days before `to`.
+            from: Option<String>,
+            /// The period's end (exclusive): an instant, or a date
+            /// (included). Default: now.
+            to: Option<String>,
+            /// The IANA time zone of local days, weeks and hours (and of
+            /// dates); default UTC.
+            tz: Option<String>,
+            /// Only this vendor's figures (a lead: their own vendor only).
+            vendor_id: Option<String>,
+            /// Only this queue's figures (its id).
+            queue_id: Option<String>,
+            /// Comma-separated priorities.
+            priority: Option<String>,
+            /// Comma-separated channels.
+            channel: Option<String>,
+            /// `json` (default) or `csv`.
+            format: Option<String>,
+        }
+
+        impl $name {
+            /// The period and filters, every problem recorded in `errors`.
+            fn scope(&mut self, errors: &mut Errors, state: &AppState) -> (Option<Period>, ReportFilter) {
+                let period = Period::parse(
+                    errors,
+                    self.from.as_deref(),
+                    self.to.as_deref(),
+                    self.tz.as_deref(),
+                    state.db.clock().now(),
+                );
+                let filter = report_filter(
+                    errors,
+                    self.vendor_id.take(),
+                    self.queue_id.take(),
+                    &self.priority,
+                    &self.channel,
+                );
+                (period, filter)
+            }
+        }
+    };
+}
+
+period_report_params!(SlaParams {
     /// `queue`, `vendor`, `agent`, `priority`, `channel`, `day` or `week`.
     group_by: String,
-    /// The period's start: an RFC 3339 instant, or a date (its local
-    /// start in `tz`). Default: 30 days before `to`.
-    from: Option<String>,
-    /// The period's end (exclusive): an instant, or a date (included).
-    /// Default: now.
-    to: Option<String>,
-    /// The IANA time zone of days and weeks (and of dates); default UTC.
-    tz: Option<String>,
-    /// Only clocks charged to this vendor (a lead: their own vendor only).
-    vendor_id: Option<String>,
-    /// Only clocks charged to this queue (its id).
-    queue_id: Option<String>,
-    /// Comma-separated priorities.
-    priority: Option<String>,
-    /// Comma-separated channels.
-    channel: Option<String>,
-    /// `json` (default) or `csv`.
-    format: Option<String>,
+});
+
+period_report_params!(VendorsParams {});
+
+/// The error of a report whose parameters were all checked, yet one did
+/// not come out (a bug, not the caller's).
+fn unchecked() -> ApiError {
+    AppError::Internal("a report's parameters were not checked".into()).into()
 }
 
 /// SLA clocks settled in the period (met at their stop, breached when
@@ -195,7 +238,7 @@ async fn sla_report(
     request: HttpRequest,
     params: web::Query<SlaParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
+    let mut params = params.into_inner();
     let format = Format::of(&request, params.format.as_deref())?;
     let mut errors = Errors::default();
     let grouping = params
@@ -203,29 +246,46 @@ async fn sla_report(
         .parse::<SlaGrouping>()
         .map_err(|e| errors.add("group_by", e))
         .ok();
-    let period = Period::parse(
-        &mut errors,
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref(),
-        state.db.clock().now(),
-    );
-    let filter = report_filter(
-        &mut errors,
-        params.vendor_id,
-        params.queue_id,
-        &params.priority,
-        &params.channel,
-    );
+    let (period, filter) = params.scope(&mut errors, &state);
     errors.finish().map_err(AppError::Validation)?;
     let (Some(grouping), Some(period)) = (grouping, period) else {
-        return Err(AppError::Internal("a report's parameters were not checked".into()).into());
+        return Err(unchecked());
     };
     let report = run_db(&state, move |conn| {
         sla::report(conn, &caller.0, grouping, &period, &filter)
     })
     .await?;
     answer(format, &report, &report.csv_rows(), "sla")
+}
+
+/// Per vendor over the period: tickets handled (its agents wrote on them)
+/// and solved (in its queues), clocks met and breached as charged to it,
+/// attainment overall and per metric against the contracted attainment
+/// (`contract`: met or missed), and cost (price per ticket × handled, in
+/// the vendor's currency, minor units) in all and per solved ticket. A
+/// lead gets their own vendor's row only. CSV: one line per vendor.
+#[utoipa::path(get, path = "/api/v1/reports/vendors", tag = "reports", params(VendorsParams),
+    responses((status = 200, body = VendorsReport), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+#[get("/api/v1/reports/vendors")]
+async fn vendors_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    params: web::Query<VendorsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = params.into_inner();
+    let format = Format::of(&request, params.format.as_deref())?;
+    let mut errors = Errors::default();
+    let (period, filter) = params.scope(&mut errors, &state);
+    errors.finish().map_err(AppError::Validation)?;
+    let period = period.ok_or_else(unchecked)?;
+    let report = run_db(&state, move |conn| {
+        vendors::report(conn, &caller.0, &period, &filter)
+    })
+    .await?;
+    answer(format, &report, &report.vendors, "vendors")
 }
 
 /// The staffing calculator's inputs. A target under an hour is planned by

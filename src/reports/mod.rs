@@ -6,6 +6,7 @@ pub mod backlog;
 pub mod period;
 pub mod sla;
 pub mod staffing;
+pub mod vendors;
 
 use crate::auth::Principal;
 use crate::db::schema::queues;

@@ -79,7 +79,7 @@ impl SlaMetrics {
         }
     }
 
-    fn each(&self) -> [(Metric, &MetricFigures); 3] {
+    pub fn each(&self) -> [(Metric, &MetricFigures); 3] {
         [
             (Metric::FirstResponse, &self.first_response),
             (Metric::NextResponse, &self.next_response),
@@ -286,11 +286,19 @@ fn group_key(statement: &mut Statement, selection: &Selection<'_>, grouping: Opt
     }
 }
 
+/// Whether a statement ranks the clocks for percentiles or only counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Percentiles,
+    Counts,
+}
+
 /// The figures of every group (or, for `None`, of all the clocks).
 fn figure_rows(
     conn: &mut DbConnection,
     selection: &Selection<'_>,
     grouping: Option<SlaGrouping>,
+    measure: Measure,
 ) -> AppResult<Vec<FigureRow>> {
     let mut s = Statement::for_connection(conn);
     s.sql("WITH clocks AS (SELECT ");
@@ -317,31 +325,72 @@ fn figure_rows(
     if let Some(queue) = &selection.filter.queue_id {
         s.sql(" AND c.queue_id = ").text(queue);
     }
-    if !selection.filter.priorities.is_empty() {
-        s.sql(" AND t.priority IN ")
-            .text_list(selection.filter.priorities.iter().map(|p| p.as_str()));
-    }
-    if !selection.filter.channels.is_empty() {
-        s.sql(" AND t.channel IN ")
-            .text_list(selection.filter.channels.iter().map(|c| c.as_str()));
-    }
-    // Unstopped (breached, still running) clocks have no time yet: their
-    // nulls rank last and `measured` does not count them.
-    s.sql(
-        "), ranked AS (SELECT group_key, metric, state, business, wall, \
-         ROW_NUMBER() OVER (PARTITION BY group_key, metric ORDER BY business IS NULL, business) AS business_rank, \
-         ROW_NUMBER() OVER (PARTITION BY group_key, metric ORDER BY wall IS NULL, wall) AS wall_rank, \
-         COUNT(wall) OVER (PARTITION BY group_key, metric) AS measured FROM clocks) \
-         SELECT group_key, metric, \
+    ticket_filters(&mut s, selection.filter);
+    s.sql(")");
+    let counts = "SELECT group_key, metric, \
          SUM(CASE WHEN state = 'met' THEN 1 ELSE 0 END) AS met, \
-         SUM(CASE WHEN state = 'breached' THEN 1 ELSE 0 END) AS breached, \
-         MIN(CASE WHEN business_rank * 2 >= measured THEN business END) AS business_median, \
-         MIN(CASE WHEN business_rank * 10 >= measured * 9 THEN business END) AS business_p90, \
-         MIN(CASE WHEN wall_rank * 2 >= measured THEN wall END) AS wall_median, \
-         MIN(CASE WHEN wall_rank * 10 >= measured * 9 THEN wall END) AS wall_p90 \
-         FROM ranked GROUP BY group_key, metric",
-    );
+         SUM(CASE WHEN state = 'breached' THEN 1 ELSE 0 END) AS breached, ";
+    match measure {
+        // Unstopped (breached, still running) clocks have no time yet:
+        // their nulls rank last and `measured` does not count them.
+        Measure::Percentiles => s.sql(
+            ", ranked AS (SELECT group_key, metric, state, business, wall, \
+             ROW_NUMBER() OVER (PARTITION BY group_key, metric ORDER BY business IS NULL, business) AS business_rank, \
+             ROW_NUMBER() OVER (PARTITION BY group_key, metric ORDER BY wall IS NULL, wall) AS wall_rank, \
+             COUNT(wall) OVER (PARTITION BY group_key, metric) AS measured FROM clocks) ",
+        )
+        .sql(counts)
+        .sql(
+            "MIN(CASE WHEN business_rank * 2 >= measured THEN business END) AS business_median, \
+             MIN(CASE WHEN business_rank * 10 >= measured * 9 THEN business END) AS business_p90, \
+             MIN(CASE WHEN wall_rank * 2 >= measured THEN wall END) AS wall_median, \
+             MIN(CASE WHEN wall_rank * 10 >= measured * 9 THEN wall END) AS wall_p90 \
+             FROM ranked GROUP BY group_key, metric",
+        ),
+        Measure::Counts => s.sql(counts).sql(
+            "CAST(NULL AS BIGINT) AS business_median, CAST(NULL AS BIGINT) AS business_p90, \
+             CAST(NULL AS BIGINT) AS wall_median, CAST(NULL AS BIGINT) AS wall_p90 \
+             FROM clocks GROUP BY group_key, metric",
+        ),
+    };
     Ok(s.load(conn)?)
+}
+
+/// The filters on the ticket's own columns (joined as `t`).
+pub(super) fn ticket_filters(s: &mut Statement, filter: &ReportFilter) {
+    if !filter.priorities.is_empty() {
+        s.sql(" AND t.priority IN ")
+            .text_list(filter.priorities.iter().map(|p| p.as_str()));
+    }
+    if !filter.channels.is_empty() {
+        s.sql(" AND t.channel IN ")
+            .text_list(filter.channels.iter().map(|c| c.as_str()));
+    }
+}
+
+/// Met and breached clocks (every metric) charged to each vendor over the
+/// period, by vendor and metric, for the vendors report.
+pub(super) fn vendor_clock_counts(
+    conn: &mut DbConnection,
+    period: &Period,
+    filter: &ReportFilter,
+    vendor: Option<&str>,
+) -> AppResult<HashMap<String, SlaMetrics>> {
+    let selection = Selection {
+        period,
+        filter,
+        vendor,
+    };
+    let mut by_vendor: HashMap<String, SlaMetrics> = HashMap::new();
+    for row in figure_rows(conn, &selection, Some(SlaGrouping::Vendor), Measure::Counts)? {
+        let Some(vendor) = row.group_key.clone() else {
+            continue;
+        };
+        if let Some(figures) = by_vendor.entry(vendor).or_default().of_mut(&row.metric) {
+            *figures = row.figures();
+        }
+    }
+    Ok(by_vendor)
 }
 
 pub fn report(
@@ -361,7 +410,7 @@ pub fn report(
         vendor: vendor.as_deref(),
     };
     let mut groups: Vec<(Option<String>, SlaMetrics)> = Vec::new();
-    for row in figure_rows(conn, &selection, Some(grouping))? {
+    for row in figure_rows(conn, &selection, Some(grouping), Measure::Percentiles)? {
         let at = match groups.iter().position(|(key, _)| *key == row.group_key) {
             Some(at) => at,
             None => {
@@ -374,7 +423,7 @@ pub fn report(
         }
     }
     let mut totals = SlaMetrics::default();
-    for row in figure_rows(conn, &selection, None)? {
+    for row in figure_rows(conn, &selection, None, Measure::Percentiles)? {
         if let Some(figures) = totals.of_mut(&row.metric) {
             *figures = row.figures();
         }

@@ -13,8 +13,9 @@ const PERIOD: &str = "from=2026-12-01&to=2026-12-02";
 /// A 24/7 hour to first response. Acme: answered in 20 minutes (by its
 /// lead, assigned), in 90 (breached at 13:00) and in 40. Globex: never
 /// answered (breached at 11:00, still running), and one handed over from
-/// Acme and answered by Globex in 45 minutes.
-async fn scene(app: &TestApp) -> (VendorFixture, VendorFixture) {
+/// Acme and answered by Globex in 45 minutes. Each vendor's agent writes
+/// the replies; the fast one is solved at 11:00.
+pub async fn scene(app: &TestApp) -> (VendorFixture, VendorFixture) {
     app.create_policy(json!({
         "name": "Around the clock",
         "position": 1,
@@ -38,15 +39,17 @@ async fn scene(app: &TestApp) -> (VendorFixture, VendorFixture) {
     )
     .await;
     at("2026-12-01T10:20:00Z");
-    app.reply(first["number"].clone(), true).await;
+    reply_as(app, &acme.token, &first).await;
+    at("2026-12-01T11:00:00Z");
+    app.set_status(first["number"].clone(), "solved").await;
     at("2026-12-01T12:00:00Z");
     let late = app.create_ticket(open(&acme.queue_id, "Late")).await;
     at("2026-12-01T13:30:00Z");
-    app.reply(late["number"].clone(), true).await;
+    reply_as(app, &acme.token, &late).await;
     at("2026-12-02T09:00:00Z");
     let third = app.create_ticket(open(&acme.queue_id, "Forty")).await;
     at("2026-12-02T09:40:00Z");
-    app.reply(third["number"].clone(), true).await;
+    reply_as(app, &acme.token, &third).await;
     at("2026-12-02T10:00:00Z");
     app.create_ticket(open(&globex.queue_id, "Never")).await;
     at("2026-12-02T14:00:00Z");
@@ -58,10 +61,26 @@ async fn scene(app: &TestApp) -> (VendorFixture, VendorFixture) {
     )
     .await;
     at("2026-12-02T14:45:00Z");
-    app.reply(handed["number"].clone(), true).await;
+    reply_as(app, &globex.token, &handed).await;
     at(REPORT_AT);
     app.run_sla_scanner();
     (acme, globex)
+}
+
+async fn reply_as(app: &TestApp, token: &str, ticket: &Value) {
+    let resp = app
+        .post(
+            &format!(
+                "/api/v1/tickets/{}/messages",
+                ticket["id"].as_str().unwrap()
+            ),
+            token,
+        )
+        .json(&json!({"body": "On it.", "public": true}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 201).await;
 }
 
 fn group<'a>(report: &'a Value, key: &str) -> &'a Value {
@@ -333,4 +352,105 @@ async fn the_sla_report_comes_as_csv_and_refuses_bad_parameters() {
         .await
         .unwrap();
     expect_problem(missing, 400).await;
+}
+
+#[actix_web::test]
+async fn vendors_are_held_to_their_contract_and_priced() {
+    let app = TestApp::spawn().await;
+    let (acme, globex) = scene(&app).await;
+    let resp = app
+        .patch(&format!("/api/v1/vendors/{}", acme.vendor_id), &app.admin)
+        .json(&json!({"contracted_attainment": 0.9, "price_per_ticket_cents": 250, "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(resp, 200).await;
+    let report = app.read(&format!("/api/v1/reports/vendors?{PERIOD}")).await;
+    let vendors = report["vendors"].as_array().unwrap();
+    assert_eq!(vendors.len(), 2, "{report}");
+    let acme_row = &vendors[0];
+    assert_eq!(acme_row["vendor"], "Acme");
+    assert_eq!(
+        (
+            acme_row["tickets_handled"].as_i64(),
+            acme_row["tickets_solved"].as_i64(),
+            acme_row["clocks_met"].as_i64(),
+            acme_row["clocks_breached"].as_i64()
+        ),
+        (Some(3), Some(1), Some(2), Some(1))
+    );
+    assert_eq!(acme_row["contract"], "missed", "2 of 3 is under 90 %");
+    assert_eq!(acme_row["currency"], "USD");
+    assert_eq!(acme_row["cost_cents"], 750);
+    assert_eq!(acme_row["cost_per_solved_ticket_cents"], 750);
+    assert_eq!(acme_row["next_response_attainment"], Value::Null);
+    let globex_row = &vendors[1];
+    assert_eq!(globex_row["vendor_id"], globex.vendor_id.as_str());
+    assert_eq!(
+        (
+            globex_row["tickets_handled"].as_i64(),
+            globex_row["tickets_solved"].as_i64(),
+            globex_row["clocks_met"].as_i64(),
+            globex_row["clocks_breached"].as_i64()
+        ),
+        (Some(1), Some(0), Some(1), Some(1))
+    );
+    assert_eq!(
+        globex_row["contract"],
+        Value::Null,
+        "no contract, no verdict"
+    );
+    assert_eq!(globex_row["cost_cents"], Value::Null);
+    assert_eq!(report["totals"]["tickets_handled"], 4);
+    assert!((report["totals"]["attainment"].as_f64().unwrap() - 0.6).abs() < 1e-9);
+
+    // A period before anything happened: every vendor, with zeros.
+    let quiet = app
+        .read("/api/v1/reports/vendors?from=2026-11-01&to=2026-11-30")
+        .await;
+    assert_eq!(quiet["vendors"].as_array().unwrap().len(), 2);
+    assert_eq!(quiet["vendors"][0]["tickets_handled"], 0);
+    assert_eq!(quiet["vendors"][0]["cost_cents"], 0);
+
+    // A lead: their vendor's row alone, totals included.
+    let resp = app
+        .get(&format!("/api/v1/reports/vendors?{PERIOD}"), &acme.token)
+        .send()
+        .await
+        .unwrap();
+    let own = expect_json(resp, 200).await;
+    assert_eq!(own["vendors"].as_array().unwrap().len(), 1);
+    assert_eq!(own["totals"]["tickets_handled"], 3);
+    assert!(!own.to_string().contains(&globex.vendor_id));
+
+    let csv = app
+        .get(
+            &format!("/api/v1/reports/vendors?{PERIOD}&format=csv"),
+            &app.admin,
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("vendor_id,vendor,tickets_handled,tickets_solved,"));
+    assert!(lines[1].contains(",Acme,3,1,2,1,"), "{csv}");
+    let bad = app
+        .get(
+            "/api/v1/reports/vendors?tz=Nowhere&group_by=queue",
+            &app.admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_problem(bad, 400).await;
+    let bad = app
+        .get("/api/v1/reports/vendors?tz=Nowhere", &app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem_fields(&expect_problem(bad, 422).await), ["tz"]);
 }

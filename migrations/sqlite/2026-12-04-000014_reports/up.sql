@@ -15,3 +15,7 @@ UPDATE sla_clocks SET
     vendor_id = CASE WHEN state = 'breached' THEN json_extract(detail, '$.breached_by.vendor_id')
                      ELSE json_extract(detail, '$.by_vendor[#-1].vendor_id') END;
 CREATE INDEX sla_clocks_settled ON sla_clocks (settled_at) WHERE settled_at IS NOT NULL;
+-- The vendors report counts the tickets a vendor's agents wrote on in a
+-- period and the tickets solved in it.
+CREATE INDEX messages_by_agent_created ON messages (created_at, author_agent_id) WHERE author_agent_id IS NOT NULL;
+CREATE INDEX tickets_solved_at ON tickets (solved_at) WHERE solved_at IS NOT NULL;
