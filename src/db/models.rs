@@ -35,6 +35,9 @@ pub struct Queue {
     pub overflow_queue_id: Option<String>,
     pub overflow_minutes: Option<i32>,
     pub skill_matching: bool,
+    /// The average time an agent spends on one of its tickets, for
+    /// staffing advice; null: the coverage report's default.
+    pub handle_seconds: Option<i32>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]

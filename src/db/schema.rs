@@ -27,6 +27,7 @@ diesel::table! {
         overflow_queue_id -> Nullable<Text>,
         overflow_minutes -> Nullable<Integer>,
         skill_matching -> Bool,
+        handle_seconds -> Nullable<Integer>,
     }
 }
 

@@ -40,6 +40,11 @@ pub struct QueueInput {
     /// Push tickets only to agents whose skills include the ticket's
     /// language and tags.
     pub skill_matching: Option<bool>,
+    /// Average handle time of one ticket in seconds (1..86400), for the
+    /// coverage report's staffing advice; `null`: its default.
+    #[serde(default, deserialize_with = "crate::domain::validate::present")]
+    #[schema(value_type = Option<i32>)]
+    pub handle_seconds: Option<Option<i32>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -53,6 +58,7 @@ pub struct QueueView {
     pub overflow_queue_id: Option<String>,
     pub overflow_minutes: Option<i32>,
     pub skill_matching: bool,
+    pub handle_seconds: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -69,6 +75,7 @@ impl From<Queue> for QueueView {
             overflow_queue_id: q.overflow_queue_id,
             overflow_minutes: q.overflow_minutes,
             skill_matching: q.skill_matching,
+            handle_seconds: q.handle_seconds,
             created_at: q.created_at.and_utc(),
             updated_at: q.updated_at.and_utc(),
         }
@@ -169,6 +176,12 @@ fn apply(
     if let Some(matching) = input.skill_matching {
         queue.skill_matching = matching;
     }
+    if let Some(seconds) = input.handle_seconds {
+        if seconds.is_some_and(|s| !(1..=86_400).contains(&s)) {
+            errors.add("handle_seconds", "must be between 1 and 86400 (a day)");
+        }
+        queue.handle_seconds = seconds;
+    }
     errors.finish().map_err(AppError::from)
 }
 
@@ -205,6 +218,7 @@ pub fn create(
             overflow_queue_id: None,
             overflow_minutes: None,
             skill_matching: false,
+            handle_seconds: None,
         };
         apply(conn, caller, &mut queue, input)?;
         diesel::insert_into(queues::table)

@@ -42,6 +42,7 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod calendar;
+pub mod coverage;
 pub mod event;
 pub mod language;
 pub mod local_time;

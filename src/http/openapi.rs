@@ -37,7 +37,7 @@ impl Modify for BearerAuth {
         workload::claim_next, workload::queue_tickets, workload::release_ticket, workload::my_tickets, workload::set_availability,
         routing::create_rule, routing::list_rules, routing::get_rule, routing::update_rule, routing::delete_rule, routing::test_rules, routing::simulate_rules, routing::route_ticket,
         sla::create_policy, sla::list_policies, sla::get_policy, sla::update_policy, sla::delete_policy, sla::ticket_sla, sla::recompute_clocks,
-        reports::staffing_calculator, reports::backlog_report, reports::sla_report, reports::vendors_report,
+        reports::staffing_calculator, reports::backlog_report, reports::sla_report, reports::vendors_report, reports::coverage_report,
         directory::create_token, directory::list_tokens, directory::revoke_token,
         inbound::inbound_email,
         import::import_tickets,

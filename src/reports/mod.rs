@@ -3,6 +3,7 @@
 //! vendor's figures) and the client company's staff.
 
 pub mod backlog;
+pub mod coverage;
 pub mod period;
 pub mod sla;
 pub mod staffing;

@@ -547,6 +547,9 @@ fn table() -> Vec<Row> {
         roles("GET", "/api/v1/reports/vendors", LEADS, |c| {
             at(&[]).query(format!("vendor_id={}", c.side.vendor))
         }),
+        roles("GET", "/api/v1/reports/coverage", LEADS, |c| {
+            at(&[]).query(format!("vendor_id={}", c.side.vendor))
+        }),
         roles("GET", "/api/v1/tokens", ADMINS, nothing).unscoped(),
         roles("DELETE", "/api/v1/tokens/{id}", ADMINS, fresh).fresh(Fresh::Token),
         // Mail.

@@ -7,6 +7,7 @@ mod browser;
 mod calendars;
 mod certs;
 mod common;
+mod coverage_report;
 mod demo;
 mod directory;
 mod email;

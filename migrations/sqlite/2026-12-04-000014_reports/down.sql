@@ -1,3 +1,4 @@
+ALTER TABLE queues DROP COLUMN handle_seconds;
 DROP INDEX tickets_solved_at;
 DROP INDEX messages_by_agent_created;
 DROP INDEX sla_clocks_settled;

@@ -19,3 +19,5 @@ CREATE INDEX sla_clocks_settled ON sla_clocks (settled_at) WHERE settled_at IS N
 -- period and the tickets solved in it.
 CREATE INDEX messages_by_agent_created ON messages (created_at, author_agent_id) WHERE author_agent_id IS NOT NULL;
 CREATE INDEX tickets_solved_at ON tickets (solved_at) WHERE solved_at IS NOT NULL;
+-- A queue's average handle time, for the coverage report's staffing advice.
+ALTER TABLE queues ADD COLUMN handle_seconds INTEGER;
