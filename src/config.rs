@@ -31,6 +31,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     #[serde(default)]
     pub sla: SlaSettings,
+    pub satisfaction: SatisfactionSettings,
 }
 
 /// `[sla]`.
@@ -49,6 +50,32 @@ impl Default for SlaSettings {
         SlaSettings {
             scan_seconds: 15,
             scan_batch: 1000,
+        }
+    }
+}
+
+/// `[satisfaction]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SatisfactionSettings {
+    /// Mail the customer a rating link when a ticket is solved.
+    pub enabled: bool,
+    /// How long the link takes a rating, in days.
+    pub valid_days: u32,
+    /// How often solved tickets are looked for, in seconds.
+    pub request_seconds: u64,
+    /// Tickets solved longer ago than this many hours get no survey (a
+    /// process that was down does not mail last month's customers).
+    pub request_within_hours: u32,
+}
+
+impl Default for SatisfactionSettings {
+    fn default() -> Self {
+        SatisfactionSettings {
+            enabled: true,
+            valid_days: 14,
+            request_seconds: 60,
+            request_within_hours: 72,
         }
     }
 }

@@ -440,6 +440,24 @@ pub struct SlaClockRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = csat_surveys)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct CsatSurvey {
+    pub ticket_id: String,
+    pub token_hash: String,
+    pub requested_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    /// Who is rated, as at the solve.
+    pub agent_id: Option<String>,
+    pub queue_id: Option<String>,
+    pub vendor_id: Option<String>,
+    /// `good` or `bad`; null until the customer rates.
+    pub rating: Option<String>,
+    pub comment: Option<String>,
+    pub rated_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sla_notices)]
 #[diesel(treat_none_as_default_value = false)]
 pub struct SlaNotice {

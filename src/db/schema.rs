@@ -428,3 +428,21 @@ diesel::table! {
 }
 
 diesel::joinable!(ticket_imports -> tickets (ticket_id));
+
+diesel::table! {
+    csat_surveys (ticket_id) {
+        ticket_id -> Text,
+        token_hash -> Text,
+        requested_at -> Timestamp,
+        expires_at -> Timestamp,
+        agent_id -> Nullable<Text>,
+        queue_id -> Nullable<Text>,
+        vendor_id -> Nullable<Text>,
+        rating -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(csat_surveys -> tickets (ticket_id));
+diesel::allow_tables_to_appear_in_same_query!(csat_surveys, tickets);

@@ -297,6 +297,20 @@ pub enum EventData {
         on: SlaThreshold,
         actions: Vec<String>,
     },
+    /// The customer was mailed a link to rate the solved ticket, valid
+    /// until `expires_at`.
+    #[serde(rename = "satisfaction.requested")]
+    SatisfactionRequested {
+        outbox_id: String,
+        to: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// The customer rated the ticket (a later rating replaces this one).
+    #[serde(rename = "satisfaction.rated")]
+    SatisfactionRated {
+        rating: Satisfaction,
+        comment: Option<String>,
+    },
     /// A warning or breach no longer applies (the policy changed or was
     /// switched off), so its notice is withdrawn.
     #[serde(rename = "sla.withdrawn")]
@@ -306,6 +320,14 @@ pub enum EventData {
         on: SlaThreshold,
     },
 }
+
+text_enum!(
+    /// A customer's rating of a solved ticket.
+    Satisfaction {
+        Good => "good",
+        Bad => "bad",
+    }
+);
 
 /// A policy version a ticket's clocks ran under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -360,6 +382,8 @@ impl EventData {
             EventData::SlaBreached { .. } => "sla.breached",
             EventData::SlaEscalated { .. } => "sla.escalated",
             EventData::SlaWithdrawn { .. } => "sla.withdrawn",
+            EventData::SatisfactionRequested { .. } => "satisfaction.requested",
+            EventData::SatisfactionRated { .. } => "satisfaction.rated",
         }
     }
 

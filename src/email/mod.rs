@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod outbox;
 pub mod parse;
 pub mod reply_address;
+pub mod satisfaction;
 pub mod secrets;
 pub mod send;
 pub mod thread;

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod ops;
 pub mod outbox;
 pub mod problem;
+pub mod rating;
 pub mod reports;
 pub mod routing;
 pub mod sla;
@@ -229,6 +230,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .configure(workload::routes)
             .configure(feed::routes)
             .configure(support::routes)
+            .configure(rating::routes)
             .configure(inbound::routes)
             .configure(import::routes)
             .configure(outbox::routes)

@@ -277,7 +277,7 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 's
                    base-uri 'none'; frame-ancestors 'none'";
 
 /// An HTML answer. Every page may show personal data, so none is cached.
-fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+pub(super) fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     let body = match page.render() {
         Ok(body) => body,
         Err(e) => {
@@ -316,7 +316,7 @@ struct ErrorPage {
     back: Option<&'static str>,
 }
 
-fn error_page(err: &AppError) -> HttpResponse {
+pub(super) fn error_page(err: &AppError) -> HttpResponse {
     use AppError::*;
     let (status, title, message) = match err {
         NotFound(_) => (
@@ -333,6 +333,7 @@ fn error_page(err: &AppError) -> HttpResponse {
         ),
         PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "Too large", sentence(m)),
         BadRequest(m) => (StatusCode::BAD_REQUEST, "This did not work", sentence(m)),
+        Conflict(m) => (StatusCode::CONFLICT, "This cannot be done now", sentence(m)),
         Validation(errors) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "Please check what you entered",

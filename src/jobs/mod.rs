@@ -4,6 +4,7 @@
 pub mod dispatcher;
 pub mod imap_poller;
 pub mod outbox_sender;
+pub mod satisfaction;
 pub mod sla_scanner;
 
 use crate::config::Settings;
@@ -15,4 +16,5 @@ pub fn start(db: &Database, settings: &Settings) {
     imap_poller::start(db.clone(), settings.clone());
     dispatcher::start(db.clone(), settings.clone());
     sla_scanner::start(db.clone(), settings.clone());
+    satisfaction::start(db.clone(), settings.clone());
 }

@@ -56,6 +56,12 @@ pub struct VendorRow {
     pub cost_cents: Option<i64>,
     /// cost / tickets solved, rounded to the cent; null without either.
     pub cost_per_solved_ticket_cents: Option<i64>,
+    /// Customers' ratings given in the period of tickets the vendor held
+    /// at the solve.
+    pub csat_good: i64,
+    pub csat_bad: i64,
+    /// good / (good + bad); null without ratings.
+    pub csat_score: Option<f64>,
 }
 
 impl CsvColumns for VendorRow {
@@ -76,6 +82,9 @@ impl CsvColumns for VendorRow {
         "price_per_ticket_cents",
         "cost_cents",
         "cost_per_solved_ticket_cents",
+        "csat_good",
+        "csat_bad",
+        "csat_score",
     ];
 }
 
@@ -88,6 +97,9 @@ pub struct VendorTotals {
     pub clocks_met: i64,
     pub clocks_breached: i64,
     pub attainment: Option<f64>,
+    pub csat_good: i64,
+    pub csat_bad: i64,
+    pub csat_score: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -167,6 +179,48 @@ fn solved(
     count_map(conn, &s)
 }
 
+/// Ratings given in the period, per vendor rated: (good, bad).
+fn ratings(
+    conn: &mut DbConnection,
+    period: &Period,
+    filter: &ReportFilter,
+    vendor: Option<&str>,
+) -> AppResult<HashMap<String, (i64, i64)>> {
+    let mut s = Statement::for_connection(conn);
+    s.sql(
+        "SELECT r.vendor_id AS vendor_id, \
+         SUM(CASE WHEN r.rating = 'good' THEN 1 ELSE 0 END) AS good, \
+         SUM(CASE WHEN r.rating = 'bad' THEN 1 ELSE 0 END) AS bad \
+         FROM csat_surveys r JOIN tickets t ON t.id = r.ticket_id \
+         WHERE r.vendor_id IS NOT NULL AND r.rated_at >= ",
+    )
+    .instant(period.from.naive_utc())
+    .sql(" AND r.rated_at < ")
+    .instant(period.to.naive_utc());
+    if let Some(vendor) = vendor {
+        s.sql(" AND r.vendor_id = ").text(vendor);
+    }
+    if let Some(queue) = &filter.queue_id {
+        s.sql(" AND r.queue_id = ").text(queue);
+    }
+    ticket_filters(&mut s, filter);
+    s.sql(" GROUP BY r.vendor_id");
+    Ok(s.load::<VendorRatings>(conn)?
+        .into_iter()
+        .map(|row| (row.vendor_id, (row.good, row.bad)))
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct VendorRatings {
+    #[diesel(sql_type = Text)]
+    vendor_id: String,
+    #[diesel(sql_type = BigInt)]
+    good: i64,
+    #[diesel(sql_type = BigInt)]
+    bad: i64,
+}
+
 fn count_map(conn: &mut DbConnection, s: &Statement) -> AppResult<HashMap<String, i64>> {
     Ok(s.load::<VendorCount>(conn)?
         .into_iter()
@@ -193,13 +247,23 @@ pub fn report(
     let handled = handled(conn, period, filter, vendor.as_deref())?;
     let solved = solved(conn, period, filter, vendor.as_deref())?;
     let clocks = vendor_clock_counts(conn, period, filter, vendor.as_deref())?;
+    let ratings = ratings(conn, period, filter, vendor.as_deref())?;
     let rows: Vec<VendorRow> = in_scope
         .into_iter()
         .map(|v| {
             let metrics = clocks.get(&v.id).cloned().unwrap_or_default();
             let count = |counts: &HashMap<String, i64>| counts.get(&v.id).copied().unwrap_or(0);
             let (handled, solved) = (count(&handled), count(&solved));
-            row(v, handled, solved, &metrics)
+            let rated = ratings.get(&v.id).copied().unwrap_or_default();
+            row(
+                v,
+                Work {
+                    handled,
+                    solved,
+                    rated,
+                },
+                &metrics,
+            )
         })
         .collect();
     let totals = totals(&rows);
@@ -212,7 +276,21 @@ pub fn report(
     })
 }
 
-fn row(vendor: Vendor, handled: i64, solved: i64, metrics: &SlaMetrics) -> VendorRow {
+/// What a vendor did in the period, counted.
+#[derive(Debug, Clone, Copy, Default)]
+struct Work {
+    handled: i64,
+    solved: i64,
+    /// Ratings: (good, bad).
+    rated: (i64, i64),
+}
+
+fn row(vendor: Vendor, work: Work, metrics: &SlaMetrics) -> VendorRow {
+    let Work {
+        handled,
+        solved,
+        rated: (good, bad),
+    } = work;
     let (met, breached) = metrics
         .each()
         .iter()
@@ -246,6 +324,9 @@ fn row(vendor: Vendor, handled: i64, solved: i64, metrics: &SlaMetrics) -> Vendo
         cost_per_solved_ticket_cents: cost
             .filter(|_| solved > 0)
             .map(|cost| (cost as f64 / solved as f64).round() as i64),
+        csat_good: good,
+        csat_bad: bad,
+        csat_score: share(good, good + bad),
     }
 }
 
@@ -255,12 +336,15 @@ fn totals(rows: &[VendorRow]) -> VendorTotals {
         t.tickets_solved += r.tickets_solved;
         t.clocks_met += r.clocks_met;
         t.clocks_breached += r.clocks_breached;
+        t.csat_good += r.csat_good;
+        t.csat_bad += r.csat_bad;
         t
     });
     totals.attainment = share(
         totals.clocks_met,
         totals.clocks_met + totals.clocks_breached,
     );
+    totals.csat_score = share(totals.csat_good, totals.csat_good + totals.csat_bad);
     totals
 }
 
@@ -293,17 +377,28 @@ mod tests {
 
     #[test]
     fn the_contract_is_met_at_the_promised_share_and_costs_follow_the_price() {
-        let row = row(vendor(Some(0.9), Some(250)), 3, 2, &metrics(9, 1));
+        let work = |handled, solved| Work {
+            handled,
+            solved,
+            rated: (3, 1),
+        };
+        let row = row(vendor(Some(0.9), Some(250)), work(3, 2), &metrics(9, 1));
+        assert_eq!(row.csat_score, Some(0.75));
         assert_eq!(row.contract, Some("met"));
         assert_eq!(row.cost_cents, Some(750));
         assert_eq!(row.cost_per_solved_ticket_cents, Some(375));
-        let missed = super::row(vendor(Some(0.95), None), 3, 0, &metrics(9, 1));
+        let missed = super::row(vendor(Some(0.95), None), work(3, 0), &metrics(9, 1));
         assert_eq!(missed.contract, Some("missed"));
         assert_eq!(
             (missed.cost_cents, missed.cost_per_solved_ticket_cents),
             (None, None)
         );
-        let idle = super::row(vendor(Some(0.95), Some(100)), 0, 0, &SlaMetrics::default());
+        let idle = super::row(
+            vendor(Some(0.95), Some(100)),
+            Work::default(),
+            &SlaMetrics::default(),
+        );
+        assert_eq!(idle.csat_score, None);
         assert_eq!(
             (idle.contract, idle.attainment, idle.cost_cents),
             (None, None, Some(0))

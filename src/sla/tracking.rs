@@ -87,6 +87,8 @@ pub fn moves_clocks(event: &EventData) -> bool {
             | EventData::SlaBreached { .. }
             | EventData::SlaEscalated { .. }
             | EventData::SlaWithdrawn { .. }
+            | EventData::SatisfactionRequested { .. }
+            | EventData::SatisfactionRated { .. }
     )
 }
 

@@ -9,6 +9,7 @@ pub mod query;
 pub mod recompute;
 pub mod redact;
 pub mod reroute;
+pub mod satisfaction;
 pub mod staff;
 pub mod update;
 pub mod view;

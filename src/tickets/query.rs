@@ -242,6 +242,7 @@ pub fn list_for(
     }
     let mut page = list(conn, &Visibility::of(caller), filter, now)?;
     attach_sla(conn, now, &mut page.items)?;
+    super::satisfaction::attach_ratings(conn, &mut page.items)?;
     Ok(disclosure.page(page))
 }
 

@@ -61,6 +61,8 @@ pub struct TicketView {
     pub closed_at: Option<DateTime<Utc>>,
     /// Its SLA at a glance; `null` when no policy applies.
     pub sla: Option<SlaSummary>,
+    /// The customer's rating; `null` until they rate.
+    pub satisfaction: Option<super::satisfaction::Rating>,
 }
 
 /// A ticket's SLA at a glance (`GET /tickets/{id}/sla` explains it).
@@ -168,6 +170,7 @@ impl TicketView {
             solved_at: ticket.solved_at.map(|t| t.and_utc()),
             closed_at: ticket.closed_at.map(|t| t.and_utc()),
             sla: None,
+            satisfaction: None,
         })
     }
 
@@ -186,6 +189,7 @@ impl TicketView {
         caller: &Principal,
     ) -> AppResult<Self> {
         attach_sla(conn, now, std::slice::from_mut(&mut self))?;
+        super::satisfaction::attach_ratings(conn, std::slice::from_mut(&mut self))?;
         Ok(Disclosure::load(conn, caller)?.ticket(self))
     }
 }

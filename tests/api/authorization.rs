@@ -587,6 +587,11 @@ fn table() -> Vec<Row> {
             at(&[&c.side.access_token]).form(vec![("body", "Any news?".into())])
         })
         .success(is_see_other),
+        // The survey link rates its own ticket, whoever comes along.
+        public("GET", "/rate/{token}", |c| at(&[&c.side.survey])),
+        public("POST", "/rate/{token}", |c| {
+            at(&[&c.side.survey]).form(vec![("rating", "good".into())])
+        }),
         // The link opens its own ticket's files only: "foreign" is the own
         // ticket's link with another vendor's ticket's file.
         route(
@@ -671,6 +676,8 @@ struct Side {
     access_token: String,
     attachment: String,
     outbox: String,
+    /// The rating link's token of a solved ticket of the queue.
+    survey: String,
 }
 
 fn id(value: &Value) -> String {
@@ -768,6 +775,18 @@ async fn side(app: &TestApp, label: &'static str, vendor_name: &str) -> Side {
         .select(outbox::id)
         .first(&mut *conn)
         .expect("the reply's mail");
+    drop(conn);
+    let solved = app
+        .create_public_ticket(ticket_body(
+            &format!("The {label} customer's solved question"),
+            &format!("customer@{label}.example"),
+        ))
+        .await;
+    let solved = id(&solved);
+    app.patch_ticket(&solved, json!({"queue": queue, "status": "solved"}))
+        .await;
+    assert_eq!(app.run_satisfaction(), 1, "the solved ticket is surveyed");
+    let survey = app.survey_token(&solved);
     Side {
         label,
         vendor,
@@ -785,6 +804,7 @@ async fn side(app: &TestApp, label: &'static str, vendor_name: &str) -> Side {
         access_token,
         attachment,
         outbox,
+        survey,
     }
 }
 

@@ -262,6 +262,32 @@ impl TestApp {
         relay::jobs::sla_scanner::run_once(&self.db, &self.settings).expect("SLA scanner run")
     }
 
+    /// One pass of the satisfaction surveys; how many were mailed.
+    pub fn run_satisfaction(&self) -> usize {
+        relay::jobs::satisfaction::run_once(&self.db, &self.settings).expect("surveys run")
+    }
+
+    /// The rating link's token in the ticket's latest survey mail.
+    pub fn survey_token(&self, ticket_id: &str) -> String {
+        use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+        use relay::db::schema::outbox;
+        let mut conn = self.db.get().unwrap();
+        let bodies: Vec<String> = outbox::table
+            .filter(outbox::ticket_id.eq(ticket_id))
+            .filter(outbox::kind.eq("notification"))
+            .order(outbox::created_at.desc())
+            .select(outbox::body_text)
+            .load(&mut *conn)
+            .unwrap();
+        bodies
+            .iter()
+            .find_map(|body| {
+                let at = body.find("/rate/")? + "/rate/".len();
+                Some(body[at..].split('?').next()?.to_string())
+            })
+            .unwrap_or_else(|| panic!("no survey mail for {ticket_id}"))
+    }
+
     pub fn run_outbox(&self) -> relay::jobs::outbox_sender::SendReport {
         relay::jobs::outbox_sender::run_once(&self.db, &self.settings).expect("outbox run")
     }

@@ -20,6 +20,7 @@ mod ops;
 mod outbox;
 mod reports;
 mod routing;
+mod satisfaction;
 mod sla;
 mod sla_clocks;
 mod sla_report;

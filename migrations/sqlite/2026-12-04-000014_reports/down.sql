@@ -1,3 +1,4 @@
+DROP TABLE csat_surveys;
 ALTER TABLE queues DROP COLUMN handle_seconds;
 DROP INDEX tickets_solved_at;
 DROP INDEX messages_by_agent_created;

@@ -21,3 +21,21 @@ CREATE INDEX messages_by_agent_created ON messages (created_at, author_agent_id)
 CREATE INDEX tickets_solved_at ON tickets (solved_at) WHERE solved_at IS NOT NULL;
 -- A queue's average handle time, for the coverage report's staffing advice.
 ALTER TABLE queues ADD COLUMN handle_seconds INTEGER;
+-- Customer satisfaction: one survey per ticket, made when the ticket is
+-- solved and mailed through the outbox. The link's token is a secret
+-- kept as its hash, like the private ticket link. Who is rated is kept as
+-- it was at the solve (the assignee, the queue and its vendor). A later
+-- rating replaces the earlier one.
+CREATE TABLE csat_surveys (
+    ticket_id TEXT PRIMARY KEY REFERENCES tickets (id),
+    token_hash TEXT NOT NULL UNIQUE,
+    requested_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    agent_id TEXT,
+    queue_id TEXT,
+    vendor_id TEXT,
+    rating TEXT,
+    comment TEXT,
+    rated_at TIMESTAMP
+);
+CREATE INDEX csat_surveys_rated ON csat_surveys (rated_at) WHERE rated_at IS NOT NULL;
