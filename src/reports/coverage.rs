@@ -25,7 +25,7 @@
 //! shift arithmetic is `domain::coverage` over the calendars' intervals.
 
 use super::period::Period;
-use super::sla::ticket_filters;
+use super::scope::{Columns, Scope};
 use super::{
     check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
 };
@@ -187,9 +187,7 @@ struct HourRow {
 type Hourly = HashMap<(String, usize), (i64, Option<i64>)>;
 
 struct Query<'a> {
-    period: &'a Period,
-    filter: &'a ReportFilter,
-    vendor: Option<&'a str>,
+    scope: Scope<'a>,
     grouping: CoverageGrouping,
 }
 
@@ -197,26 +195,17 @@ impl Query<'_> {
     /// `((local epoch seconds / 3600) + 72) % 168` of a column.
     fn hour_of_week(&self, s: &mut Statement, column: &str) {
         s.sql("((");
-        s.local_epoch_seconds(column, &self.period.pieces);
+        s.local_epoch_seconds(column, &self.scope.period.pieces);
         s.sql(" / 3600 + 72) % 168)");
     }
 
-    fn in_period(&self, s: &mut Statement, column: &str) {
-        s.sql(&format!(" AND {column} >= "))
-            .instant(self.period.from.naive_utc())
-            .sql(&format!(" AND {column} < "))
-            .instant(self.period.to.naive_utc());
-    }
-
-    /// The scope conditions on a queue column and a vendor column.
-    fn scoped(&self, s: &mut Statement, queue: &str, vendor: &str) {
-        if let Some(id) = self.vendor {
-            s.sql(&format!(" AND {vendor} = ")).text(id);
+    /// A clock's scope, with the period on the instant `time`.
+    fn clock_columns(time: &str) -> Columns<'_> {
+        Columns {
+            time,
+            vendor: "c.vendor_id",
+            queue: "c.queue_id",
         }
-        if let Some(id) = &self.filter.queue_id {
-            s.sql(&format!(" AND {queue} = ")).text(id);
-        }
-        ticket_filters(s, self.filter);
     }
 
     fn load(&self, conn: &mut DbConnection, s: &Statement) -> AppResult<Hourly> {
@@ -242,8 +231,14 @@ impl Query<'_> {
             " AS hour, COUNT(*) AS n, CAST(NULL AS BIGINT) AS median \
              FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE 1 = 1",
         );
-        self.in_period(&mut s, "t.created_at");
-        self.scoped(&mut s, "t.queue_id", "q.vendor_id");
+        self.scope.conditions(
+            &mut s,
+            Columns {
+                time: "t.created_at",
+                vendor: "q.vendor_id",
+                queue: "t.queue_id",
+            },
+        );
         s.sql(" GROUP BY 1, 2");
         self.load(conn, &s)
     }
@@ -272,8 +267,8 @@ impl Query<'_> {
             " AS wall FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id \
              WHERE c.metric = 'first_response' AND c.stopped_at IS NOT NULL",
         );
-        self.in_period(&mut s, "c.started_at");
-        self.scoped(&mut s, "c.queue_id", "c.vendor_id");
+        self.scope
+            .conditions(&mut s, Self::clock_columns("c.started_at"));
         s.sql(
             "), ranked AS (SELECT group_key, hour, wall, \
              ROW_NUMBER() OVER (PARTITION BY group_key, hour ORDER BY wall) AS rank, \
@@ -294,8 +289,8 @@ impl Query<'_> {
             " AS hour, COUNT(*) AS n, CAST(NULL AS BIGINT) AS median \
              FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id WHERE c.state = 'breached'",
         );
-        self.in_period(&mut s, "c.settled_at");
-        self.scoped(&mut s, "c.queue_id", "c.vendor_id");
+        self.scope
+            .conditions(&mut s, Self::clock_columns("c.settled_at"));
         s.sql(" GROUP BY 1, 2");
         self.load(conn, &s)
     }
@@ -309,8 +304,8 @@ impl Query<'_> {
              WHERE c.metric = 'first_response'",
             self.clock_key()
         ));
-        self.in_period(&mut s, "c.started_at");
-        self.scoped(&mut s, "c.queue_id", "c.vendor_id");
+        self.scope
+            .conditions(&mut s, Self::clock_columns("c.started_at"));
         s.sql(" GROUP BY 1, 2");
         let mut best: HashMap<String, (i64, i64)> = HashMap::new();
         for row in s.load::<HourRow>(conn)? {
@@ -412,9 +407,11 @@ pub fn report(
         }
     };
     let query = Query {
-        period,
-        filter,
-        vendor: vendor.as_deref(),
+        scope: Scope {
+            period,
+            filter,
+            vendor: vendor.as_deref(),
+        },
         grouping,
     };
     let arrivals = query.arrivals(conn)?;

@@ -5,6 +5,7 @@
 pub mod backlog;
 pub mod coverage;
 pub mod period;
+pub mod scope;
 pub mod sla;
 pub mod staffing;
 pub mod vendors;

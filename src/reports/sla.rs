@@ -11,6 +11,7 @@
 //! the stop); a lead's report holds only clocks charged to their vendor.
 
 use super::period::Period;
+use super::scope::{Columns, Scope};
 use super::{
     check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
 };
@@ -218,29 +219,27 @@ impl FigureRow {
     }
 }
 
-/// What the statement's clocks are: the period, the filters and whose.
-struct Selection<'a> {
-    period: &'a Period,
-    filter: &'a ReportFilter,
-    /// The vendor clocks must be charged to (a lead's, or asked for).
-    vendor: Option<&'a str>,
+/// Whether grouping by `grouping` reads the ticket's own columns.
+fn groups_tickets(grouping: Option<SlaGrouping>) -> bool {
+    matches!(
+        grouping,
+        Some(SlaGrouping::Agent | SlaGrouping::Priority | SlaGrouping::Channel)
+    )
 }
 
-impl Selection<'_> {
-    fn needs_ticket(&self, grouping: Option<SlaGrouping>) -> bool {
-        matches!(
-            grouping,
-            Some(SlaGrouping::Agent | SlaGrouping::Priority | SlaGrouping::Channel)
-        ) || !self.filter.priorities.is_empty()
-            || !self.filter.channels.is_empty()
-    }
-}
+/// Where a clock is in a report's scope: settled in the period, charged
+/// to the vendor and queue.
+const CLOCK_COLUMNS: Columns<'static> = Columns {
+    time: "c.settled_at",
+    vendor: "c.vendor_id",
+    queue: "c.queue_id",
+};
 
 /// Writes the group key of a clock (`None`: one group of all, the totals).
-fn group_key(statement: &mut Statement, selection: &Selection<'_>, grouping: Option<SlaGrouping>) {
+fn group_key(statement: &mut Statement, scope: &Scope<'_>, grouping: Option<SlaGrouping>) {
     let local_day = |statement: &mut Statement| {
         statement.sql("(");
-        statement.local_epoch_seconds("c.settled_at", &selection.period.pieces);
+        statement.local_epoch_seconds("c.settled_at", &scope.period.pieces);
         statement.sql(" / 86400)");
     };
     match grouping {
@@ -253,7 +252,7 @@ fn group_key(statement: &mut Statement, selection: &Selection<'_>, grouping: Opt
         Some(SlaGrouping::Vendor) => {
             statement.sql("c.vendor_id");
         }
-        Some(SlaGrouping::Agent) => match selection.vendor {
+        Some(SlaGrouping::Agent) => match scope.vendor {
             // Only the vendor's own agents are named to it: a ticket later
             // handed to another vendor is assigned to someone it must not
             // learn of.
@@ -296,13 +295,13 @@ enum Measure {
 /// The figures of every group (or, for `None`, of all the clocks).
 fn figure_rows(
     conn: &mut DbConnection,
-    selection: &Selection<'_>,
+    scope: &Scope<'_>,
     grouping: Option<SlaGrouping>,
     measure: Measure,
 ) -> AppResult<Vec<FigureRow>> {
     let mut s = Statement::for_connection(conn);
     s.sql("WITH clocks AS (SELECT ");
-    group_key(&mut s, selection, grouping);
+    group_key(&mut s, scope, grouping);
     s.sql(
         " AS group_key, c.metric AS metric, c.state AS state, \
          CASE WHEN c.stopped_at IS NOT NULL THEN c.business_seconds_used END AS business, \
@@ -312,20 +311,11 @@ fn figure_rows(
         .sql(" - ")
         .epoch_seconds("c.started_at");
     s.sql(" END AS wall FROM sla_clocks c");
-    if selection.needs_ticket(grouping) {
+    if groups_tickets(grouping) || scope.filters_tickets() {
         s.sql(" JOIN tickets t ON t.id = c.ticket_id");
     }
-    s.sql(" WHERE c.settled_at >= ")
-        .instant(selection.period.from.naive_utc())
-        .sql(" AND c.settled_at < ")
-        .instant(selection.period.to.naive_utc());
-    if let Some(vendor) = selection.vendor {
-        s.sql(" AND c.vendor_id = ").text(vendor);
-    }
-    if let Some(queue) = &selection.filter.queue_id {
-        s.sql(" AND c.queue_id = ").text(queue);
-    }
-    ticket_filters(&mut s, selection.filter);
+    s.sql(" WHERE 1 = 1");
+    scope.conditions(&mut s, CLOCK_COLUMNS);
     s.sql(")");
     let counts = "SELECT group_key, metric, \
          SUM(CASE WHEN state = 'met' THEN 1 ELSE 0 END) AS met, \
@@ -356,33 +346,14 @@ fn figure_rows(
     Ok(s.load(conn)?)
 }
 
-/// The filters on the ticket's own columns (joined as `t`).
-pub(super) fn ticket_filters(s: &mut Statement, filter: &ReportFilter) {
-    if !filter.priorities.is_empty() {
-        s.sql(" AND t.priority IN ")
-            .text_list(filter.priorities.iter().map(|p| p.as_str()));
-    }
-    if !filter.channels.is_empty() {
-        s.sql(" AND t.channel IN ")
-            .text_list(filter.channels.iter().map(|c| c.as_str()));
-    }
-}
-
 /// Met and breached clocks (every metric) charged to each vendor over the
 /// period, by vendor and metric, for the vendors report.
 pub(super) fn vendor_clock_counts(
     conn: &mut DbConnection,
-    period: &Period,
-    filter: &ReportFilter,
-    vendor: Option<&str>,
+    scope: &Scope<'_>,
 ) -> AppResult<HashMap<String, SlaMetrics>> {
-    let selection = Selection {
-        period,
-        filter,
-        vendor,
-    };
     let mut by_vendor: HashMap<String, SlaMetrics> = HashMap::new();
-    for row in figure_rows(conn, &selection, Some(SlaGrouping::Vendor), Measure::Counts)? {
+    for row in figure_rows(conn, scope, Some(SlaGrouping::Vendor), Measure::Counts)? {
         let Some(vendor) = row.group_key.clone() else {
             continue;
         };
@@ -404,13 +375,13 @@ pub fn report(
     let vendor = vendor_in_scope(caller, filter.vendor_id.as_deref())?;
     let queues = queue_labels(conn)?;
     check_queue_visible(caller, &queues, filter.queue_id.as_deref())?;
-    let selection = Selection {
+    let scope = Scope {
         period,
         filter,
         vendor: vendor.as_deref(),
     };
     let mut groups: Vec<(Option<String>, SlaMetrics)> = Vec::new();
-    for row in figure_rows(conn, &selection, Some(grouping), Measure::Percentiles)? {
+    for row in figure_rows(conn, &scope, Some(grouping), Measure::Percentiles)? {
         let at = match groups.iter().position(|(key, _)| *key == row.group_key) {
             Some(at) => at,
             None => {
@@ -423,7 +394,7 @@ pub fn report(
         }
     }
     let mut totals = SlaMetrics::default();
-    for row in figure_rows(conn, &selection, None, Measure::Percentiles)? {
+    for row in figure_rows(conn, &scope, None, Measure::Percentiles)? {
         if let Some(figures) = totals.of_mut(&row.metric) {
             *figures = row.figures();
         }

@@ -16,7 +16,8 @@
 //! nothing in the period.
 
 use super::period::Period;
-use super::sla::{ticket_filters, vendor_clock_counts, SlaMetrics};
+use super::scope::{Columns, Scope};
+use super::sla::{vendor_clock_counts, SlaMetrics};
 use super::{
     check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
 };
@@ -127,83 +128,56 @@ fn share(part: i64, whole: i64) -> Option<f64> {
 }
 
 /// Tickets the vendors' agents wrote on in the period, per vendor.
-fn handled(
-    conn: &mut DbConnection,
-    period: &Period,
-    filter: &ReportFilter,
-    vendor: Option<&str>,
-) -> AppResult<HashMap<String, i64>> {
+fn handled(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<String, i64>> {
     let mut s = Statement::for_connection(conn);
     s.sql(
         "SELECT a.vendor_id AS vendor_id, COUNT(DISTINCT m.ticket_id) AS tickets \
          FROM messages m JOIN agents a ON a.id = m.author_agent_id \
-         JOIN tickets t ON t.id = m.ticket_id WHERE a.vendor_id IS NOT NULL AND m.created_at >= ",
-    )
-    .instant(period.from.naive_utc())
-    .sql(" AND m.created_at < ")
-    .instant(period.to.naive_utc());
-    if let Some(vendor) = vendor {
-        s.sql(" AND a.vendor_id = ").text(vendor);
-    }
-    if let Some(queue) = &filter.queue_id {
-        s.sql(" AND t.queue_id = ").text(queue);
-    }
-    ticket_filters(&mut s, filter);
+         JOIN tickets t ON t.id = m.ticket_id WHERE a.vendor_id IS NOT NULL",
+    );
+    let columns = Columns {
+        time: "m.created_at",
+        vendor: "a.vendor_id",
+        queue: "t.queue_id",
+    };
+    scope.conditions(&mut s, columns);
     s.sql(" GROUP BY a.vendor_id");
     count_map(conn, &s)
 }
 
 /// Tickets solved in the period, per vendor of the queue holding them.
-fn solved(
-    conn: &mut DbConnection,
-    period: &Period,
-    filter: &ReportFilter,
-    vendor: Option<&str>,
-) -> AppResult<HashMap<String, i64>> {
+fn solved(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<String, i64>> {
     let mut s = Statement::for_connection(conn);
     s.sql(
         "SELECT q.vendor_id AS vendor_id, COUNT(*) AS tickets \
-         FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE t.solved_at >= ",
-    )
-    .instant(period.from.naive_utc())
-    .sql(" AND t.solved_at < ")
-    .instant(period.to.naive_utc());
-    if let Some(vendor) = vendor {
-        s.sql(" AND q.vendor_id = ").text(vendor);
-    }
-    if let Some(queue) = &filter.queue_id {
-        s.sql(" AND t.queue_id = ").text(queue);
-    }
-    ticket_filters(&mut s, filter);
+         FROM tickets t JOIN queues q ON q.id = t.queue_id WHERE 1 = 1",
+    );
+    let columns = Columns {
+        time: "t.solved_at",
+        vendor: "q.vendor_id",
+        queue: "t.queue_id",
+    };
+    scope.conditions(&mut s, columns);
     s.sql(" GROUP BY q.vendor_id");
     count_map(conn, &s)
 }
 
 /// Ratings given in the period, per vendor rated: (good, bad).
-fn ratings(
-    conn: &mut DbConnection,
-    period: &Period,
-    filter: &ReportFilter,
-    vendor: Option<&str>,
-) -> AppResult<HashMap<String, (i64, i64)>> {
+fn ratings(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<String, (i64, i64)>> {
     let mut s = Statement::for_connection(conn);
     s.sql(
         "SELECT r.vendor_id AS vendor_id, \
          SUM(CASE WHEN r.rating = 'good' THEN 1 ELSE 0 END) AS good, \
          SUM(CASE WHEN r.rating = 'bad' THEN 1 ELSE 0 END) AS bad \
          FROM csat_surveys r JOIN tickets t ON t.id = r.ticket_id \
-         WHERE r.vendor_id IS NOT NULL AND r.rated_at >= ",
-    )
-    .instant(period.from.naive_utc())
-    .sql(" AND r.rated_at < ")
-    .instant(period.to.naive_utc());
-    if let Some(vendor) = vendor {
-        s.sql(" AND r.vendor_id = ").text(vendor);
-    }
-    if let Some(queue) = &filter.queue_id {
-        s.sql(" AND r.queue_id = ").text(queue);
-    }
-    ticket_filters(&mut s, filter);
+         WHERE r.vendor_id IS NOT NULL",
+    );
+    let columns = Columns {
+        time: "r.rated_at",
+        vendor: "r.vendor_id",
+        queue: "r.queue_id",
+    };
+    scope.conditions(&mut s, columns);
     s.sql(" GROUP BY r.vendor_id");
     Ok(s.load::<VendorRatings>(conn)?
         .into_iter()
@@ -244,10 +218,15 @@ pub fn report(
         query = query.filter(vendors::id.eq(vendor.clone()));
     }
     let in_scope: Vec<Vendor> = query.select(Vendor::as_select()).load(conn)?;
-    let handled = handled(conn, period, filter, vendor.as_deref())?;
-    let solved = solved(conn, period, filter, vendor.as_deref())?;
-    let clocks = vendor_clock_counts(conn, period, filter, vendor.as_deref())?;
-    let ratings = ratings(conn, period, filter, vendor.as_deref())?;
+    let scope = Scope {
+        period,
+        filter,
+        vendor: vendor.as_deref(),
+    };
+    let handled = handled(conn, &scope)?;
+    let solved = solved(conn, &scope)?;
+    let clocks = vendor_clock_counts(conn, &scope)?;
+    let ratings = ratings(conn, &scope)?;
     let rows: Vec<VendorRow> = in_scope
         .into_iter()
         .map(|v| {
