@@ -37,6 +37,8 @@ impl Build {
 /// listener bound; [`Application::run`] serves.
 pub struct Application {
     db: Database,
+    /// Where reports read: the replica of `database.read_url`, or `db`.
+    report_db: Database,
     backend: Backend,
     settings: Settings,
     listener: TcpListener,
@@ -48,8 +50,13 @@ impl Application {
     /// the installation's reply-address secret, binds the listener, and
     /// starts the background workers when asked.
     pub fn build(settings: Settings, build: Build) -> Result<Application, String> {
-        let (db, backend) = open_database(&settings, settings.database.pool_size, build.clock)?;
+        let (db, backend) =
+            open_database(&settings, settings.database.pool_size, build.clock.clone())?;
         bootstrap(&db, &settings)?;
+        let report_db = match &settings.database.read_url {
+            Some(url) => open_replica(&settings, url, build.clock)?,
+            None => db.clone(),
+        };
         let listener = match build.listener {
             Some(listener) => listener,
             None => TcpListener::bind(settings.bind_addr()).map_err(|e| {
@@ -64,6 +71,7 @@ impl Application {
         }
         Ok(Application {
             db,
+            report_db,
             backend,
             settings,
             listener,
@@ -83,7 +91,8 @@ impl Application {
     /// the returned server is stopped or finishes.
     pub fn start(self) -> std::io::Result<actix_web::dev::Server> {
         tracing::info!(address = %self.local_addr()?, backend = ?self.backend, "Relay is serving");
-        crate::http::start(AppState::new(self.db, self.settings), self.listener)
+        let state = AppState::new(self.db, self.settings).with_report_reads(self.report_db);
+        crate::http::start(state, self.listener)
     }
 }
 
@@ -105,6 +114,19 @@ pub fn open_database(
         tracing::info!(applied, "database migrations applied");
     }
     Ok((Database::new(pool, clock), backend))
+}
+
+/// Opens a pool on the read replica for reports; a replica follows its
+/// primary's schema, so nothing is migrated on it.
+fn open_replica(settings: &Settings, url: &str, clock: Clock) -> Result<Database, String> {
+    let (pool, _) = connection::connect(&PoolOptions {
+        url: url.to_string(),
+        max_size: settings.database.pool_size,
+        sqlite_synchronous: settings.database.sqlite_synchronous.pragma_value().into(),
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_seconds),
+    })
+    .map_err(|e| format!("the read replica (`database.read_url`): {e}"))?;
+    Ok(Database::new(pool, clock))
 }
 
 /// First start: the admin token for the operator, and the reply-address

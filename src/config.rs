@@ -143,6 +143,10 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
+    /// A PostgreSQL read replica for reports (they never write); unset:
+    /// reports read the primary.
+    #[serde(default)]
+    pub read_url: Option<String>,
     pub pool_size: u32,
     pub sqlite_synchronous: SqliteSynchronous,
     pub connect_timeout_seconds: u64,
@@ -536,8 +540,19 @@ impl Settings {
         if self.database.pool_size == 0 {
             return fail("database.pool_size", "must be at least 1".into());
         }
-        if let Err(e) = crate::db::connection::DatabaseTarget::parse(&self.database.url) {
-            return Err(ConfigError(e.to_string()));
+        let primary = crate::db::connection::DatabaseTarget::parse(&self.database.url)
+            .map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(read_url) = &self.database.read_url {
+            let replica = crate::db::connection::DatabaseTarget::parse(read_url)
+                .map_err(|e| ConfigError(format!("setting `database.read_url`: {e}")))?;
+            let postgres = crate::db::Backend::Postgres;
+            if primary.backend != postgres || replica.backend != postgres {
+                return fail(
+                    "database.read_url",
+                    "is a PostgreSQL replica of a PostgreSQL primary (SQLite has no replicas)"
+                        .into(),
+                );
+            }
         }
         if self.intake.public_requests_per_minute == 0 || self.intake.public_burst == 0 {
             return fail(

@@ -2,7 +2,7 @@
 
 use super::auth::Caller;
 use super::problem::{ApiError, Problem};
-use super::state::{run_db, AppState};
+use super::state::{run_report, AppState};
 use super::tickets::comma_list;
 use crate::domain::staffing::{Advice, Demand, Goal};
 use crate::domain::validate::Errors;
@@ -148,7 +148,7 @@ async fn backlog_report(
         &params.channel,
     );
     errors.finish().map_err(AppError::Validation)?;
-    let report = run_db(&state, move |conn| {
+    let report = run_report(&state, move |conn| {
         let now = conn.now();
         backlog::backlog(conn, &caller.0, &filter, now)
     })
@@ -269,7 +269,7 @@ async fn sla_report(
     let (Some(grouping), Some(period)) = (grouping, period) else {
         return Err(unchecked());
     };
-    let report = run_db(&state, move |conn| {
+    let report = run_report(&state, move |conn| {
         sla::report(conn, &caller.0, grouping, &period, &filter)
     })
     .await?;
@@ -299,7 +299,7 @@ async fn vendors_report(
     let (period, filter) = params.scope(&mut errors, &state);
     errors.finish().map_err(AppError::Validation)?;
     let period = period.ok_or_else(unchecked)?;
-    let report = run_db(&state, move |conn| {
+    let report = run_report(&state, move |conn| {
         vendors::report(conn, &caller.0, &period, &filter)
     })
     .await?;
@@ -358,7 +358,7 @@ async fn coverage_report(
     let (Some(grouping), Some(period)) = (grouping, period) else {
         return Err(unchecked());
     };
-    let report = run_db(&state, move |conn| {
+    let report = run_report(&state, move |conn| {
         coverage::report(conn, &caller.0, grouping, &period, &filter, &inputs)
     })
     .await?;

@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// The pool and the app's clock.
     pub db: Database,
+    /// Where reports read (`database.read_url`'s replica, else `db`).
+    pub report_db: Database,
     pub settings: Settings,
     /// Per-client-IP budget for the token-less channels. Kept per process: a
     /// coarse guard against bots, not an exact quota.
@@ -34,11 +36,18 @@ impl AppState {
                 .allow_burst(settings.server.failed_token_burst),
         );
         AppState {
+            report_db: db.clone(),
             db,
             settings,
             public_limiter: Arc::new(limiter),
             failed_tokens,
         }
+    }
+
+    /// Reports read from `report_db` (a replica) instead of the primary.
+    pub fn with_report_reads(mut self, report_db: Database) -> Self {
+        self.report_db = report_db;
+        self
     }
 
     /// Spends one unit of `ip`'s public budget.
@@ -93,6 +102,27 @@ where
     run_on_database(state, move |db| work(&mut db.get()?)).await
 }
 
+/// Runs a report's reads on the blocking pool, on the report database.
+pub async fn run_report<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn) -> AppResult<T> + Send + 'static,
+{
+    let db = state.report_db.clone();
+    blocking(move || work(&mut db.get()?)).await
+}
+
+async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> AppResult<T> + Send + 'static,
+{
+    web::block(work)
+        .await
+        .map_err(|e| ApiError(AppError::failed("a blocking task failed", e)))?
+        .map_err(ApiError)
+}
+
 /// Runs diesel work on the blocking pool with the database itself, for
 /// work that takes several connections (a recompute's workers).
 pub async fn run_on_database<T, F>(state: &web::Data<AppState>, work: F) -> Result<T, ApiError>
@@ -101,10 +131,7 @@ where
     F: FnOnce(&Database) -> AppResult<T> + Send + 'static,
 {
     let db = state.db.clone();
-    web::block(move || work(&db))
-        .await
-        .map_err(|e| ApiError(AppError::failed("a blocking task failed", e)))?
-        .map_err(ApiError)
+    blocking(move || work(&db)).await
 }
 
 /// Runs a write on the blocking pool in one write transaction: what the

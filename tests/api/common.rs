@@ -66,6 +66,20 @@ fn fresh_database() -> (String, TestDb) {
     }
 }
 
+/// A second fresh database on the test's PostgreSQL server (dropped with
+/// it); `None` when the tests run on SQLite.
+pub struct SpareDatabase {
+    pub url: String,
+    _db: TestDb,
+}
+
+pub fn spare_postgres_database() -> Option<SpareDatabase> {
+    match fresh_database() {
+        (url, db @ TestDb::Postgres { .. }) => Some(SpareDatabase { url, _db: db }),
+        (_, TestDb::Sqlite(_)) => None,
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await

@@ -364,3 +364,34 @@ async fn the_backlog_comes_as_csv_when_asked() {
         ["priority", "channel"]
     );
 }
+
+#[actix_web::test]
+async fn reports_read_the_replica_named_in_read_url() {
+    let Some(replica) = spare_postgres_database() else {
+        // On SQLite there is no replica to read: the setting is refused.
+        let mut settings = relay::config::Settings::defaults();
+        settings.database.read_url = Some("postgres://postgres@127.0.0.1/replica".into());
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("database.read_url"), "{refused}");
+        return;
+    };
+    // The "replica" is another database, filled through an app of its own,
+    // so that what the reports show tells which one they read.
+    let replica_app = TestApp::spawn_with(|s| s.database.url = replica.url.clone()).await;
+    let read_url = replica.url.clone();
+    let app = TestApp::spawn_with(|s| s.database.read_url = Some(read_url)).await;
+    app.create_ticket(ticket_body("On the primary", "ann@example.com"))
+        .await;
+    let backlog = app.read("/api/v1/reports/backlog").await;
+    assert_eq!(backlog["totals"]["tickets"], 0, "the replica has none yet");
+    for subject in ["On the replica", "And another"] {
+        replica_app
+            .create_ticket(ticket_body(subject, "bob@example.com"))
+            .await;
+    }
+    let backlog = app.read("/api/v1/reports/backlog").await;
+    assert_eq!(backlog["totals"]["tickets"], 2);
+    // Everything else still reads the primary.
+    let tickets = app.read("/api/v1/tickets").await;
+    assert_eq!(tickets["items"].as_array().unwrap().len(), 1);
+}
