@@ -23,7 +23,7 @@ use crate::domain::local_time::{date_of_day, monday_of_week, start_of_day};
 use crate::domain::sla::clock::Metric;
 use crate::error::AppResult;
 use crate::sla::tracking::metric_name;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::Serialize;
@@ -61,6 +61,26 @@ pub struct MetricFigures {
     pub business_seconds: Percentiles,
     /// Wall-clock time from each stopped clock's start to its stop.
     pub wall_seconds: Percentiles,
+}
+
+/// Customers' ratings given in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SatisfactionFigures {
+    pub good: i64,
+    pub bad: i64,
+    /// good / (good + bad); null without ratings.
+    pub score: Option<f64>,
+}
+
+impl SatisfactionFigures {
+    fn of(good: i64, bad: i64) -> SatisfactionFigures {
+        let rated = good + bad;
+        SatisfactionFigures {
+            good,
+            bad,
+            score: (rated > 0).then(|| good as f64 / rated as f64),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -104,6 +124,9 @@ pub struct SlaGroup {
     #[schema(value_type = Option<String>)]
     pub ends_at: Option<DateTime<Utc>>,
     pub metrics: SlaMetrics,
+    /// Ratings of the group's tickets (by agent, queue and vendor: of
+    /// whoever held the ticket at the solve; by day or week: when given).
+    pub satisfaction: SatisfactionFigures,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -118,6 +141,7 @@ pub struct SlaReport {
     /// nothing settled in the period.
     pub groups: Vec<SlaGroup>,
     pub totals: SlaMetrics,
+    pub satisfaction: SatisfactionFigures,
 }
 
 /// A CSV line: one group's one metric.
@@ -135,6 +159,10 @@ pub struct SlaCsvRow {
     pub business_p90_seconds: Option<i64>,
     pub wall_median_seconds: Option<i64>,
     pub wall_p90_seconds: Option<i64>,
+    /// The group's ratings (the same on its three lines).
+    pub csat_good: i64,
+    pub csat_bad: i64,
+    pub csat_score: Option<f64>,
 }
 
 impl CsvColumns for SlaCsvRow {
@@ -151,6 +179,9 @@ impl CsvColumns for SlaCsvRow {
         "business_p90_seconds",
         "wall_median_seconds",
         "wall_p90_seconds",
+        "csat_good",
+        "csat_bad",
+        "csat_score",
     ];
 }
 
@@ -173,6 +204,9 @@ impl SlaReport {
                     business_p90_seconds: figures.business_seconds.p90,
                     wall_median_seconds: figures.wall_seconds.median,
                     wall_p90_seconds: figures.wall_seconds.p90,
+                    csat_good: group.satisfaction.good,
+                    csat_bad: group.satisfaction.bad,
+                    csat_score: group.satisfaction.score,
                 })
             })
             .collect()
@@ -227,19 +261,46 @@ fn groups_tickets(grouping: Option<SlaGrouping>) -> bool {
     )
 }
 
-/// Where a clock is in a report's scope: settled in the period, charged
-/// to the vendor and queue.
-const CLOCK_COLUMNS: Columns<'static> = Columns {
-    time: "c.settled_at",
-    vendor: "c.vendor_id",
-    queue: "c.queue_id",
+/// What a statement groups: its rows' scope columns and whose they are.
+struct Source {
+    columns: Columns<'static>,
+    /// The agent a row is credited to.
+    agent: &'static str,
+}
+
+/// Clocks (`c`): settled in the period, charged to the vendor and queue,
+/// credited to the ticket's assignee.
+const CLOCKS: Source = Source {
+    columns: Columns {
+        time: "c.settled_at",
+        vendor: "c.vendor_id",
+        queue: "c.queue_id",
+    },
+    agent: "t.assignee_id",
 };
 
-/// Writes the group key of a clock (`None`: one group of all, the totals).
-fn group_key(statement: &mut Statement, scope: &Scope<'_>, grouping: Option<SlaGrouping>) {
+/// Ratings (`r`): given in the period, of whoever held the ticket at the
+/// solve.
+const RATINGS: Source = Source {
+    columns: Columns {
+        time: "r.rated_at",
+        vendor: "r.vendor_id",
+        queue: "r.queue_id",
+    },
+    agent: "r.agent_id",
+};
+
+/// Writes the group key of a row of `source` (`None`: one group of all,
+/// the totals).
+fn group_key(
+    statement: &mut Statement,
+    scope: &Scope<'_>,
+    source: &Source,
+    grouping: Option<SlaGrouping>,
+) {
     let local_day = |statement: &mut Statement| {
         statement.sql("(");
-        statement.local_epoch_seconds("c.settled_at", &scope.period.pieces);
+        statement.local_epoch_seconds(source.columns.time, &scope.period.pieces);
         statement.sql(" / 86400)");
     };
     match grouping {
@@ -247,23 +308,26 @@ fn group_key(statement: &mut Statement, scope: &Scope<'_>, grouping: Option<SlaG
             statement.sql("CAST(NULL AS TEXT)");
         }
         Some(SlaGrouping::Queue) => {
-            statement.sql("c.queue_id");
+            statement.sql(source.columns.queue);
         }
         Some(SlaGrouping::Vendor) => {
-            statement.sql("c.vendor_id");
+            statement.sql(source.columns.vendor);
         }
         Some(SlaGrouping::Agent) => match scope.vendor {
             // Only the vendor's own agents are named to it: a ticket later
             // handed to another vendor is assigned to someone it must not
             // learn of.
             Some(vendor) => {
+                let agent = source.agent;
                 statement
-                    .sql("CASE WHEN t.assignee_id IN (SELECT id FROM agents WHERE vendor_id = ")
+                    .sql(&format!(
+                        "CASE WHEN {agent} IN (SELECT id FROM agents WHERE vendor_id = "
+                    ))
                     .text(vendor)
-                    .sql(") THEN t.assignee_id END");
+                    .sql(&format!(") THEN {agent} END"));
             }
             None => {
-                statement.sql("t.assignee_id");
+                statement.sql(source.agent);
             }
         },
         Some(SlaGrouping::Priority) => {
@@ -301,7 +365,7 @@ fn figure_rows(
 ) -> AppResult<Vec<FigureRow>> {
     let mut s = Statement::for_connection(conn);
     s.sql("WITH clocks AS (SELECT ");
-    group_key(&mut s, scope, grouping);
+    group_key(&mut s, scope, &CLOCKS, grouping);
     s.sql(
         " AS group_key, c.metric AS metric, c.state AS state, \
          CASE WHEN c.stopped_at IS NOT NULL THEN c.business_seconds_used END AS business, \
@@ -315,7 +379,7 @@ fn figure_rows(
         s.sql(" JOIN tickets t ON t.id = c.ticket_id");
     }
     s.sql(" WHERE 1 = 1");
-    scope.conditions(&mut s, CLOCK_COLUMNS);
+    scope.conditions(&mut s, CLOCKS.columns);
     s.sql(")");
     let counts = "SELECT group_key, metric, \
          SUM(CASE WHEN state = 'met' THEN 1 ELSE 0 END) AS met, \
@@ -380,18 +444,18 @@ pub fn report(
         filter,
         vendor: vendor.as_deref(),
     };
-    let mut groups: Vec<(Option<String>, SlaMetrics)> = Vec::new();
+    let mut groups: Vec<Figures> = Vec::new();
     for row in figure_rows(conn, &scope, Some(grouping), Measure::Percentiles)? {
-        let at = match groups.iter().position(|(key, _)| *key == row.group_key) {
-            Some(at) => at,
-            None => {
-                groups.push((row.group_key.clone(), SlaMetrics::default()));
-                groups.len() - 1
-            }
-        };
-        if let Some(figures) = groups[at].1.of_mut(&row.metric) {
+        if let Some(figures) = Figures::find(&mut groups, &row.group_key)
+            .metrics
+            .of_mut(&row.metric)
+        {
             *figures = row.figures();
         }
+    }
+    for row in rating_rows(conn, &scope, Some(grouping))? {
+        Figures::find(&mut groups, &row.group_key).satisfaction =
+            SatisfactionFigures::of(row.good, row.bad);
     }
     let mut totals = SlaMetrics::default();
     for row in figure_rows(conn, &scope, None, Measure::Percentiles)? {
@@ -399,10 +463,14 @@ pub fn report(
             *figures = row.figures();
         }
     }
+    let satisfaction = rating_rows(conn, &scope, None)?
+        .first()
+        .map(|row| SatisfactionFigures::of(row.good, row.bad))
+        .unwrap_or_default();
     let labels = Labels::read(conn, grouping, &queues)?;
     let mut groups: Vec<SlaGroup> = groups
         .into_iter()
-        .map(|(key, metrics)| labels.group(grouping, period, key, metrics))
+        .map(|figures| labels.group(grouping, period, figures))
         .collect();
     groups.sort_by(|a, b| {
         let order = |g: &SlaGroup| (g.key.is_none(), g.starts_at, g.label.clone(), g.key.clone());
@@ -415,7 +483,61 @@ pub fn report(
         group_by: grouping,
         groups,
         totals,
+        satisfaction,
     })
+}
+
+/// A group's figures as its statements' rows come in.
+struct Figures {
+    key: Option<String>,
+    metrics: SlaMetrics,
+    satisfaction: SatisfactionFigures,
+}
+
+impl Figures {
+    fn find<'g>(groups: &'g mut Vec<Figures>, key: &Option<String>) -> &'g mut Figures {
+        let at = match groups.iter().position(|g| g.key == *key) {
+            Some(at) => at,
+            None => {
+                groups.push(Figures {
+                    key: key.clone(),
+                    metrics: SlaMetrics::default(),
+                    satisfaction: SatisfactionFigures::default(),
+                });
+                groups.len() - 1
+            }
+        };
+        &mut groups[at]
+    }
+}
+
+#[derive(QueryableByName)]
+struct RatingRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    group_key: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    good: i64,
+    #[diesel(sql_type = BigInt)]
+    bad: i64,
+}
+
+/// Ratings given in the period per group (or, for `None`, all of them).
+fn rating_rows(
+    conn: &mut DbConnection,
+    scope: &Scope<'_>,
+    grouping: Option<SlaGrouping>,
+) -> AppResult<Vec<RatingRow>> {
+    let mut s = Statement::for_connection(conn);
+    s.sql("SELECT ");
+    group_key(&mut s, scope, &RATINGS, grouping);
+    s.sql(
+        " AS group_key, SUM(CASE WHEN r.rating = 'good' THEN 1 ELSE 0 END) AS good, \
+         SUM(CASE WHEN r.rating = 'bad' THEN 1 ELSE 0 END) AS bad \
+         FROM csat_surveys r JOIN tickets t ON t.id = r.ticket_id WHERE r.rated_at IS NOT NULL",
+    );
+    scope.conditions(&mut s, RATINGS.columns);
+    s.sql(" GROUP BY 1");
+    Ok(s.load(conn)?)
 }
 
 /// Names of the groups' queues, vendors or agents.
@@ -447,34 +569,37 @@ impl Labels {
         Ok(Labels(names))
     }
 
-    fn group(
-        &self,
-        grouping: SlaGrouping,
-        period: &Period,
-        key: Option<String>,
-        metrics: SlaMetrics,
-    ) -> SlaGroup {
-        let bucket = |first: NaiveDate, next: NaiveDate| {
-            let text = first.format("%Y-%m-%d").to_string();
-            SlaGroup {
-                key: Some(text.clone()),
-                label: Some(text),
-                starts_at: Some(start_of_day(period.zone, first)),
-                ends_at: Some(start_of_day(period.zone, next)),
-                metrics: metrics.clone(),
-            }
-        };
+    fn group(&self, grouping: SlaGrouping, period: &Period, figures: Figures) -> SlaGroup {
+        let Figures {
+            key,
+            metrics,
+            satisfaction,
+        } = figures;
         let number = key.as_deref().and_then(|k| k.parse::<i64>().ok());
-        match (grouping, number) {
+        let bucket = match (grouping, number) {
             (SlaGrouping::Day, Some(day)) => {
                 let date = date_of_day(day);
-                bucket(date, date + Duration::days(1))
+                Some((date, date + Duration::days(1)))
             }
             (SlaGrouping::Week, Some(week)) => {
                 let monday = monday_of_week(week);
-                bucket(monday, monday + Duration::days(7))
+                Some((monday, monday + Duration::days(7)))
             }
-            _ => SlaGroup {
+            _ => None,
+        };
+        match bucket {
+            Some((first, next)) => {
+                let text = first.format("%Y-%m-%d").to_string();
+                SlaGroup {
+                    key: Some(text.clone()),
+                    label: Some(text),
+                    starts_at: Some(start_of_day(period.zone, first)),
+                    ends_at: Some(start_of_day(period.zone, next)),
+                    metrics,
+                    satisfaction,
+                }
+            }
+            None => SlaGroup {
                 label: key
                     .as_ref()
                     .map(|k| self.0.get(k).cloned().unwrap_or_else(|| k.clone())),
@@ -482,6 +607,7 @@ impl Labels {
                 starts_at: None,
                 ends_at: None,
                 metrics,
+                satisfaction,
             },
         }
     }
@@ -505,8 +631,10 @@ mod tests {
                 starts_at: None,
                 ends_at: None,
                 metrics: SlaMetrics::default(),
+                satisfaction: SatisfactionFigures::default(),
             }],
             totals: SlaMetrics::default(),
+            satisfaction: SatisfactionFigures::default(),
         };
         let rows = report.csv_rows();
         assert_eq!(rows.len(), 3);

@@ -114,6 +114,41 @@ async fn a_solved_ticket_s_customer_rates_it_once_and_may_change_it() {
     );
     assert_eq!(row["csat_score"], 1.0);
     assert_eq!(report["totals"]["csat_good"], 1);
+    // And the SLA report's groups: the agent who held it at the solve, the
+    // day it was given.
+    let by_agent = app
+        .read("/api/v1/reports/sla?group_by=agent&from=2026-12-01&to=2026-12-02")
+        .await;
+    let agent = by_agent["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["key"] == acme.agent_id.as_str())
+        .unwrap_or_else(|| panic!("no group of the agent in {by_agent}"));
+    assert_eq!(
+        agent["satisfaction"],
+        json!({"good": 1, "bad": 0, "score": 1.0})
+    );
+    assert_eq!(by_agent["satisfaction"]["good"], 1);
+    let by_day = app
+        .read("/api/v1/reports/sla?group_by=day&from=2026-12-01&to=2026-12-02")
+        .await;
+    let days: Vec<(&str, i64)> = by_day["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap(),
+                g["satisfaction"]["good"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        days,
+        [("2026-12-02", 1)],
+        "the rating that counts was given on the 2nd"
+    );
 }
 
 #[actix_web::test]

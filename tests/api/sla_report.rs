@@ -321,12 +321,12 @@ async fn the_sla_report_comes_as_csv_and_refuses_bad_parameters() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "key,label,starts_at,ends_at,metric,met,breached,attainment,business_median_seconds,business_p90_seconds,wall_median_seconds,wall_p90_seconds"
+        "key,label,starts_at,ends_at,metric,met,breached,attainment,business_median_seconds,business_p90_seconds,wall_median_seconds,wall_p90_seconds,csat_good,csat_bad,csat_score"
     );
     assert_eq!(lines.len(), 1 + 2 * 3, "{text}");
     let acme_first = format!("{},acme,,,first_response,2,1,", acme.queue_id);
     let line = lines.iter().find(|l| l.starts_with(&acme_first)).unwrap();
-    assert!(line.ends_with(",2400,5400,2400,5400"), "{line}");
+    assert!(line.ends_with(",2400,5400,2400,5400,0,0,"), "{line}");
 
     for (query, field) in [
         ("group_by=month", "group_by"),
