@@ -48,6 +48,19 @@ use std::collections::HashMap;
 
 /// The handle time of queues that configure none, in seconds.
 pub const DEFAULT_HANDLE_SECONDS: i32 = 600;
+/// Claims answered in the period from which a queue's handle time is
+/// measured rather than taken from its setting.
+pub const MEASURED_FROM: i64 = 30;
+
+crate::domain::text_enum! {
+    /// Where the handle time the advice used came from.
+    HandleSource {
+        Given => "given",
+        Measured => "measured",
+        Queue => "queue",
+        Default => "default",
+    }
+}
 
 crate::domain::text_enum! {
     /// What the coverage report's groups are.
@@ -106,6 +119,10 @@ pub struct CoverageGroup {
     pub vendor_id: String,
     /// The handle time the advice used.
     pub handle_seconds: f64,
+    /// `given` (the request's), `measured` (the median claim-to-first-reply
+    /// time of at least 30 claims in the period), `queue` (its setting) or
+    /// `default` (600 s).
+    pub handle_source: HandleSource,
     /// The answer target the advice used; null: none known (no advice).
     pub answer_seconds: Option<f64>,
     pub unstaffed_minutes: i64,
@@ -295,6 +312,45 @@ impl Query<'_> {
         self.load(conn, &s)
     }
 
+    /// Per queue: claims in the period answered by a public agent reply,
+    /// and the median time from the claim to that reply (nearest rank).
+    fn claim_to_reply(&self, conn: &mut DbConnection) -> AppResult<HashMap<String, (i64, i64)>> {
+        let mut s = Statement::for_connection(conn);
+        s.sql(
+            "WITH claims AS (SELECT e.ticket_id AS ticket_id, MIN(e.created_at) AS claimed_at \
+             FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+             JOIN queues q ON q.id = t.queue_id WHERE e.kind = 'assigned'",
+        );
+        self.scope.conditions(
+            &mut s,
+            Columns {
+                time: "e.created_at",
+                vendor: "q.vendor_id",
+                queue: "t.queue_id",
+            },
+        );
+        s.sql(" GROUP BY e.ticket_id), answered AS (SELECT t.queue_id AS group_key, ");
+        s.epoch_seconds("MIN(m.created_at)")
+            .sql(" - ")
+            .epoch_seconds("c.claimed_at");
+        s.sql(
+            " AS handle FROM claims c JOIN tickets t ON t.id = c.ticket_id \
+             JOIN messages m ON m.ticket_id = c.ticket_id AND m.author_kind = 'agent' \
+             AND m.public = TRUE AND m.created_at >= c.claimed_at \
+             GROUP BY t.queue_id, c.ticket_id, c.claimed_at), \
+             ranked AS (SELECT group_key, handle, \
+             ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY handle) AS rank, \
+             COUNT(*) OVER (PARTITION BY group_key) AS claims FROM answered) \
+             SELECT group_key, CAST(0 AS BIGINT) AS hour, COUNT(*) AS n, \
+             MIN(CASE WHEN rank * 2 >= claims THEN handle END) AS median \
+             FROM ranked GROUP BY group_key",
+        );
+        Ok(s.load::<HourRow>(conn)?
+            .into_iter()
+            .filter_map(|row| Some((row.group_key?, (row.n, row.median?))))
+            .collect())
+    }
+
     /// Each group's most common first-response target in the period.
     fn answer_targets(&self, conn: &mut DbConnection) -> AppResult<HashMap<String, i64>> {
         let mut s = Statement::for_connection(conn);
@@ -330,7 +386,8 @@ struct Plan<'a> {
     label: String,
     vendor_id: String,
     coverage: Vec<Option<&'a Calendar>>,
-    handle_seconds: f64,
+    /// The handle time to plan with, and where it came from.
+    handle: (f64, HandleSource),
 }
 
 pub fn report(
@@ -364,10 +421,27 @@ pub fn report(
             .as_ref()
             .and_then(|id| calendars.calendars.get(id))
     };
-    let handle_of = |queue: &Queue| {
-        inputs
-            .handle_seconds
-            .unwrap_or_else(|| f64::from(queue.handle_seconds.unwrap_or(DEFAULT_HANDLE_SECONDS)))
+    let query = Query {
+        scope: Scope {
+            period,
+            filter,
+            vendor: vendor.as_deref(),
+        },
+        grouping,
+    };
+    let measured = match inputs.handle_seconds {
+        Some(_) => HashMap::new(),
+        None => query.claim_to_reply(conn)?,
+    };
+    let handle_of = |queue: &Queue| match (inputs.handle_seconds, measured.get(&queue.id)) {
+        (Some(given), _) => (given, HandleSource::Given),
+        (None, Some(&(claims, median))) if claims >= MEASURED_FROM => {
+            (median as f64, HandleSource::Measured)
+        }
+        (None, _) => match queue.handle_seconds {
+            Some(seconds) => (f64::from(seconds), HandleSource::Queue),
+            None => (f64::from(DEFAULT_HANDLE_SECONDS), HandleSource::Default),
+        },
     };
     let plans: Vec<Plan<'_>> = match grouping {
         CoverageGrouping::Queue => in_scope
@@ -377,7 +451,7 @@ pub fn report(
                 label: queue.slug.clone(),
                 vendor_id: queue.vendor_id.clone(),
                 coverage: vec![coverage_of(queue)],
-                handle_seconds: handle_of(queue),
+                handle: handle_of(queue),
             })
             .collect(),
         CoverageGrouping::Vendor => {
@@ -388,7 +462,10 @@ pub fn report(
                         plan.coverage.push(coverage_of(queue));
                         // The vendor's queues share its people: plan with
                         // the longest handle time among them.
-                        plan.handle_seconds = plan.handle_seconds.max(handle_of(queue));
+                        let handle = handle_of(queue);
+                        if handle.0 > plan.handle.0 {
+                            plan.handle = handle;
+                        }
                     }
                     None => plans.push(Plan {
                         key: queue.vendor_id.clone(),
@@ -398,21 +475,13 @@ pub fn report(
                             .unwrap_or_default(),
                         vendor_id: queue.vendor_id.clone(),
                         coverage: vec![coverage_of(queue)],
-                        handle_seconds: handle_of(queue),
+                        handle: handle_of(queue),
                     }),
                 }
             }
             plans.sort_by(|a, b| (&a.label, &a.key).cmp(&(&b.label, &b.key)));
             plans
         }
-    };
-    let query = Query {
-        scope: Scope {
-            period,
-            filter,
-            vendor: vendor.as_deref(),
-        },
-        grouping,
     };
     let arrivals = query.arrivals(conn)?;
     let answered = query.first_responses(conn)?;
@@ -452,7 +521,7 @@ pub fn report(
                 let advice = answer_seconds.and_then(|answer_seconds| {
                     let demand = Demand {
                         arrivals_per_hour,
-                        handle_seconds: plan.handle_seconds,
+                        handle_seconds: plan.handle.0,
                         answer_seconds,
                     };
                     staffing::advise(&demand, &inputs.goal).ok()
@@ -479,7 +548,8 @@ pub fn report(
             key: plan.key.clone(),
             label: plan.label.clone(),
             vendor_id: plan.vendor_id.clone(),
-            handle_seconds: plan.handle_seconds,
+            handle_seconds: plan.handle.0,
+            handle_source: plan.handle.1,
             answer_seconds,
             unstaffed_minutes: unstaffed_seconds.iter().sum::<i64>() / 60,
             breaches: hours.iter().map(|h| h.breaches).sum(),

@@ -92,6 +92,7 @@ async fn the_week_shows_where_the_queue_ran_unstaffed_and_what_it_needs() {
     assert_eq!(acme_group["label"], "acme");
     assert_eq!(acme_group["answer_seconds"], 3600.0);
     assert_eq!(acme_group["handle_seconds"], 600.0);
+    assert_eq!(acme_group["handle_source"], "queue");
     // 08–09 and 17–18 on five weekdays.
     assert_eq!(acme_group["unstaffed_minutes"], 600);
     assert_eq!(acme_group["breaches"], 2);
@@ -126,6 +127,7 @@ async fn the_week_shows_where_the_queue_ran_unstaffed_and_what_it_needs() {
         .find(|g| g["key"] == globex.queue_id.as_str())
         .unwrap();
     assert_eq!(globex_group["unstaffed_minutes"], 0);
+    assert_eq!(globex_group["handle_source"], "default");
     assert_eq!(hour(globex_group, 3)["agents_on_shift"], 1.0);
     assert_eq!(
         globex_group["answer_seconds"],
@@ -223,4 +225,51 @@ async fn a_lead_sees_their_queues_and_bad_parameters_are_problems() {
         problem_fields(&expect_problem(bad, 422).await),
         ["handle_seconds"]
     );
+}
+
+#[actix_web::test]
+async fn enough_claims_answered_measure_the_handle_time() {
+    let app = TestApp::spawn().await;
+    let acme = app.vendor_with_agent("Acme", Role::Lead).await;
+    let week = "from=2026-11-30&to=2026-12-06";
+    let handle = |report: &Value| {
+        let group = &report["groups"][0];
+        (
+            group["handle_source"].clone(),
+            group["handle_seconds"].clone(),
+        )
+    };
+    // Claimed at :00, answered 4, 5 or 6 minutes later: 29 claims are not
+    // enough to measure, the 30th is.
+    for n in 0..30 {
+        let minutes = [4, 5, 6][n % 3];
+        app.clock.pin(
+            format!("2026-11-30T{:02}:00:00Z", n % 24)
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                + chrono::Duration::days((n / 24) as i64),
+        );
+        let mut body = ticket_body("Help", "ann@example.com");
+        body["queue"] = acme.queue_id.clone().into();
+        let ticket = app.create_ticket(body).await;
+        let id = ticket["id"].as_str().unwrap().to_string();
+        app.patch_ticket(&id, json!({"assignee": acme.agent_id}))
+            .await;
+        let claimed = app.clock.clock().now();
+        app.clock
+            .pin(claimed + chrono::Duration::minutes(minutes as i64));
+        app.reply(&id, true).await;
+        if n == 28 {
+            let report = app.read(&format!("/api/v1/reports/coverage?{week}")).await;
+            assert_eq!(handle(&report), (json!("default"), json!(600.0)));
+        }
+    }
+    let report = app.read(&format!("/api/v1/reports/coverage?{week}")).await;
+    assert_eq!(handle(&report), (json!("measured"), json!(300.0)));
+    let given = app
+        .read(&format!(
+            "/api/v1/reports/coverage?{week}&handle_seconds=120"
+        ))
+        .await;
+    assert_eq!(handle(&given), (json!("given"), json!(120.0)));
 }
