@@ -33,11 +33,13 @@ pub fn request_due(conn: &mut Conn, settings: &Settings) -> AppResult<usize> {
     }
     let now = conn.now();
     let since = now - Duration::hours(i64::from(settings.satisfaction.request_within_hours));
-    let surveyed = csat_surveys::table.select(csat_surveys::ticket_id);
+    // NOT EXISTS, not NOT IN: an anti-join on the survey's key, however
+    // many surveys there are.
+    let surveyed = csat_surveys::table.filter(csat_surveys::ticket_id.eq(tickets::id));
     let due: Vec<String> = tickets::table
         .filter(tickets::status.eq(Status::Solved.as_str()))
         .filter(tickets::solved_at.ge(since))
-        .filter(tickets::id.ne_all(surveyed))
+        .filter(diesel::dsl::not(diesel::dsl::exists(surveyed)))
         .order(tickets::solved_at.asc())
         .select(tickets::id)
         .limit(PER_PASS)

@@ -17,6 +17,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+/// The largest rating form: a rating and a comment of 2,000 characters
+/// (up to four bytes each, percent-encoded) fit well within it.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(rating_page).service(send_rating);
 }
@@ -115,7 +119,7 @@ async fn send_rating(
         return error_page(&e);
     }
     let token = token.into_inner();
-    let form = match FormBody::read(&req, payload, 64 * 1024).await {
+    let form = match FormBody::read(&req, payload, MAX_FORM_BYTES).await {
         Ok(form) => form,
         Err(e) => return error_page(&e),
     };
