@@ -67,6 +67,12 @@ pub fn vendor_in_scope(caller: &Principal, asked: Option<&str>) -> AppResult<Opt
     Ok(caller.vendor_scope().or(asked).map(str::to_string))
 }
 
+/// `part / whole` as a share (attainment, a CSAT score); null when there
+/// is nothing to share.
+pub fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
 /// A report row's columns in CSV order: the names of its JSON fields
 /// (nested ones flattened by serde), which a unit test of each row keeps
 /// in step with the type.

@@ -12,6 +12,7 @@
 
 use super::period::Period;
 use super::scope::{Columns, Scope};
+use super::share;
 use super::{
     check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
 };
@@ -74,11 +75,10 @@ pub struct SatisfactionFigures {
 
 impl SatisfactionFigures {
     fn of(good: i64, bad: i64) -> SatisfactionFigures {
-        let rated = good + bad;
         SatisfactionFigures {
             good,
             bad,
-            score: (rated > 0).then(|| good as f64 / rated as f64),
+            score: share(good, good + bad),
         }
     }
 }
@@ -236,11 +236,10 @@ struct FigureRow {
 
 impl FigureRow {
     fn figures(&self) -> MetricFigures {
-        let settled = self.met + self.breached;
         MetricFigures {
             met: self.met,
             breached: self.breached,
-            attainment: (settled > 0).then(|| self.met as f64 / settled as f64),
+            attainment: share(self.met, self.met + self.breached),
             business_seconds: Percentiles {
                 median: self.business_median,
                 p90: self.business_p90,
@@ -519,6 +518,18 @@ struct RatingRow {
     good: i64,
     #[diesel(sql_type = BigInt)]
     bad: i64,
+}
+
+/// Ratings given in the period per vendor rated, `(good, bad)`, for the
+/// vendors report.
+pub(super) fn vendor_ratings(
+    conn: &mut DbConnection,
+    scope: &Scope<'_>,
+) -> AppResult<HashMap<String, (i64, i64)>> {
+    Ok(rating_rows(conn, scope, Some(SlaGrouping::Vendor))?
+        .into_iter()
+        .filter_map(|row| Some((row.group_key?, (row.good, row.bad))))
+        .collect())
 }
 
 /// Ratings given in the period per group (or, for `None`, all of them).

@@ -17,7 +17,8 @@
 
 use super::period::Period;
 use super::scope::{Columns, Scope};
-use super::sla::{vendor_clock_counts, SlaMetrics};
+use super::share;
+use super::sla::{vendor_clock_counts, vendor_ratings, SlaMetrics};
 use super::{
     check_queue_visible, may_read_reports, queue_labels, vendor_in_scope, CsvColumns, ReportFilter,
 };
@@ -123,10 +124,6 @@ struct VendorCount {
     tickets: i64,
 }
 
-fn share(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
-}
-
 /// Tickets the vendors' agents wrote on in the period, per vendor.
 fn handled(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<String, i64>> {
     let mut s = Statement::for_connection(conn);
@@ -162,39 +159,6 @@ fn solved(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<Strin
     count_map(conn, &s)
 }
 
-/// Ratings given in the period, per vendor rated: (good, bad).
-fn ratings(conn: &mut DbConnection, scope: &Scope<'_>) -> AppResult<HashMap<String, (i64, i64)>> {
-    let mut s = Statement::for_connection(conn);
-    s.sql(
-        "SELECT r.vendor_id AS vendor_id, \
-         SUM(CASE WHEN r.rating = 'good' THEN 1 ELSE 0 END) AS good, \
-         SUM(CASE WHEN r.rating = 'bad' THEN 1 ELSE 0 END) AS bad \
-         FROM csat_surveys r JOIN tickets t ON t.id = r.ticket_id \
-         WHERE r.vendor_id IS NOT NULL",
-    );
-    let columns = Columns {
-        time: "r.rated_at",
-        vendor: "r.vendor_id",
-        queue: "r.queue_id",
-    };
-    scope.conditions(&mut s, columns);
-    s.sql(" GROUP BY r.vendor_id");
-    Ok(s.load::<VendorRatings>(conn)?
-        .into_iter()
-        .map(|row| (row.vendor_id, (row.good, row.bad)))
-        .collect())
-}
-
-#[derive(QueryableByName)]
-struct VendorRatings {
-    #[diesel(sql_type = Text)]
-    vendor_id: String,
-    #[diesel(sql_type = BigInt)]
-    good: i64,
-    #[diesel(sql_type = BigInt)]
-    bad: i64,
-}
-
 fn count_map(conn: &mut DbConnection, s: &Statement) -> AppResult<HashMap<String, i64>> {
     Ok(s.load::<VendorCount>(conn)?
         .into_iter()
@@ -226,7 +190,7 @@ pub fn report(
     let handled = handled(conn, &scope)?;
     let solved = solved(conn, &scope)?;
     let clocks = vendor_clock_counts(conn, &scope)?;
-    let ratings = ratings(conn, &scope)?;
+    let ratings = vendor_ratings(conn, &scope)?;
     let rows: Vec<VendorRow> = in_scope
         .into_iter()
         .map(|v| {
